@@ -1,0 +1,389 @@
+"""Datasets: registered by name through ``ganzoo_register_datasets``, held in memory as tensors.
+
+Image datasets small enough to fit in memory (MNIST, Fashion-MNIST, CIFAR-10,
+a modest image folder) become one ``uint8`` tensor ``(N, C, H, W)``: the
+engine moves it to the device once and batches there, with no DataLoader in
+the hot path. The 2-D toys are float point clouds.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import os
+import struct
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ganzoo.errors import DataError, UnknownNameError
+from ganzoo.plugins import hookimpl
+
+DATA_ENV = "GANZOO_DATA"
+
+
+def default_data_dir() -> Path:
+    """``$GANZOO_DATA``, else ``~/.cache/ganzoo/data``."""
+    env = os.environ.get(DATA_ENV)
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "ganzoo" / "data"
+
+
+@dataclass
+class TensorDataset:
+    """A whole dataset as tensors.
+
+    Attributes:
+        name: registered dataset name.
+        data: ``uint8 (N, C, H, W)`` for images, ``float32 (N, D)`` for points.
+        labels: ``int64 (N,)`` or ``None``.
+        num_classes: number of classes when labelled.
+        kind: ``"image"`` or ``"points"``.
+    """
+
+    name: str
+    data: Tensor
+    labels: Tensor | None = None
+    num_classes: int | None = None
+    kind: str = "image"
+    info: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return self.data.shape[0]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.data.shape[1:])
+
+    def to_model_range(self, x: Tensor) -> Tensor:
+        """uint8 images to float in [-1, 1] (the generator's Tanh range); points unchanged."""
+        if self.kind == "image":
+            return x.float().div_(127.5).sub_(1.0)
+        return x.float()
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A registered dataset.
+
+    Attributes:
+        name: registry id (``"mnist"``).
+        description: one line for listings.
+        shape: native sample shape, ``(C, H, W)`` or ``(D,)``.
+        num_classes: number of labels, or ``None``.
+        load: ``load(root, split, download, image_shape)`` returning a :class:`TensorDataset`.
+            ``image_shape`` is the model's shape for resizable sources (``folder``), else ignored.
+        kind: ``"image"`` or ``"points"``.
+        plugin: filled in by the registry.
+    """
+
+    name: str
+    description: str
+    shape: tuple[int, ...] | None
+    num_classes: int | None
+    load: Callable[..., TensorDataset]
+    kind: str = "image"
+    plugin: str = ""
+
+
+# --------------------------------------------------------------------------- IDX (MNIST family)
+
+_IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read an IDX file (optionally gzip-compressed), checking its header against its length."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as exc:
+        raise DataError(f"cannot read {path}: {exc}; delete it and download it again") from exc
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
+        raise DataError(f"{path} is not an IDX file (bad magic number); delete it and download it again")
+    ndim = raw[3]
+    dims = struct.unpack(">" + "I" * ndim, raw[4 : 4 + 4 * ndim])
+    dtype = np.dtype(_IDX_TYPES[raw[2]])
+    expected = math.prod(dims) * dtype.itemsize
+    body = raw[4 + 4 * ndim :]
+    if len(body) != expected:
+        raise DataError(
+            f"{path} is truncated or corrupt: header says {dims} ({expected} bytes), file has {len(body)}; "
+            "delete it and download it again"
+        )
+    return np.frombuffer(body, dtype=dtype).reshape(dims)
+
+
+def _find_raw(root: Path, folder: str, stem: str) -> Path | None:
+    for base in (root / folder / "raw", root / "raw", root):
+        for name in (stem, stem + ".gz"):
+            if (base / name).is_file():
+                return base / name
+    return None
+
+
+def _mnist_like(name: str, folder: str, tv_class: str) -> Callable[..., TensorDataset]:
+    def load(root: Path, split: str = "train", download: bool = True, image_shape=None) -> TensorDataset:
+        prefix = {"train": "train", "test": "t10k"}.get(split)
+        if prefix is None:
+            raise DataError(f"{name} has splits 'train' and 'test', not {split!r}")
+        stems = (f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte")
+        paths = [_find_raw(root, folder, s) for s in stems]
+        if None in paths and download:
+            import torchvision
+
+            try:  # torchvision knows the mirrors and checksums
+                getattr(torchvision.datasets, tv_class)(str(root), train=split == "train", download=True)
+            except Exception as exc:
+                raise DataError(_missing_idx(name, root, folder, stems, f"download failed: {exc}")) from exc
+            paths = [_find_raw(root, folder, s) for s in stems]
+        if None in paths:
+            raise DataError(_missing_idx(name, root, folder, stems, "download is off"))
+        images, labels = read_idx(paths[0]), read_idx(paths[1])
+        if images.ndim != 3 or labels.shape != (images.shape[0],):
+            raise DataError(f"{paths[0]} and {paths[1]} do not match: images {images.shape}, labels {labels.shape}")
+        return TensorDataset(
+            name=name,
+            data=torch.from_numpy(images.copy()).unsqueeze(1),
+            labels=torch.from_numpy(labels.astype(np.int64)),
+            num_classes=10,
+            info={"files": [str(p) for p in paths], "split": split},
+        )
+
+    return load
+
+
+def _missing_idx(name: str, root: Path, folder: str, stems, why: str) -> str:
+    files = ", ".join(f"{s}.gz" for s in stems)
+    return (
+        f"{name} not found under {root} ({why}). Put {files} in {root / folder / 'raw'}/ "
+        f"(the standard files, gzipped or not), or pass --data-dir pointing at a folder that has "
+        f"{folder}/raw/, or run once with network access to download them"
+    )
+
+
+# --------------------------------------------------------------------------- CIFAR-10 (binary version: no pickles)
+
+_CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
+_CIFAR_MD5 = "c32a1d4ab5d03f1284b67883e8d87530"
+
+
+def _load_cifar10(root: Path, split: str = "train", download: bool = True, image_shape=None) -> TensorDataset:
+    folder = root / "cifar-10-batches-bin"
+    files = [f"data_batch_{i}.bin" for i in range(1, 6)] if split == "train" else ["test_batch.bin"]
+    if split not in ("train", "test"):
+        raise DataError(f"cifar10 has splits 'train' and 'test', not {split!r}")
+    if not all((folder / f).is_file() for f in files):
+        archive = root / "cifar-10-binary.tar.gz"
+        if not archive.is_file() and download:
+            from torchvision.datasets.utils import download_url
+
+            try:
+                download_url(_CIFAR_URL, str(root), md5=_CIFAR_MD5)
+            except Exception as exc:
+                raise DataError(_missing_cifar(root, f"download failed: {exc}")) from exc
+        if not archive.is_file():
+            raise DataError(_missing_cifar(root, "download is off"))
+        with tarfile.open(archive) as tar:
+            tar.extractall(root, filter="data")
+    records = []
+    for f in files:
+        raw = np.fromfile(folder / f, dtype=np.uint8)
+        if raw.size % 3073:
+            raise DataError(f"{folder / f} is truncated (size {raw.size} is not a multiple of 3073)")
+        records.append(raw.reshape(-1, 3073))
+    rec = np.concatenate(records)
+    return TensorDataset(
+        name="cifar10",
+        data=torch.from_numpy(rec[:, 1:].reshape(-1, 3, 32, 32).copy()),
+        labels=torch.from_numpy(rec[:, 0].astype(np.int64)),
+        num_classes=10,
+        info={"split": split},
+    )
+
+
+def _missing_cifar(root: Path, why: str) -> str:
+    return (
+        f"cifar10 not found under {root} ({why}). Put cifar-10-binary.tar.gz (the binary version, "
+        f"from {_CIFAR_URL}) or its extracted cifar-10-batches-bin/ folder in {root}/"
+    )
+
+
+# --------------------------------------------------------------------------- image folder
+
+_IMAGE_EXT = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
+
+
+def _load_folder(root: Path, split: str = "train", download: bool = False, image_shape=None) -> TensorDataset:
+    """Every image under ``root``, resized (shorter side) and centre-cropped to the model's size.
+
+    Sub-folders become labels (torchvision's ImageFolder convention) when there are several.
+    """
+    from PIL import Image
+    from torchvision.transforms.v2 import functional as TF
+
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"image folder {root} does not exist; pass --data-dir pointing at your images")
+    c, h, w = image_shape or (3, 64, 64)
+    paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in _IMAGE_EXT)
+    if not paths:
+        raise DataError(f"no images ({', '.join(sorted(_IMAGE_EXT))}) found under {root}")
+    classes = sorted({p.parent.relative_to(root).as_posix() for p in paths})
+    images, labels = [], []
+    mode = {1: "L", 3: "RGB"}.get(c)
+    if mode is None:
+        raise DataError(f"the folder dataset makes 1- or 3-channel images; the model wants {c} channels")
+    for p in paths:
+        try:
+            with Image.open(p) as im:
+                t = TF.pil_to_tensor(im.convert(mode))
+        except Exception as exc:
+            raise DataError(f"cannot read image {p}: {exc}") from exc
+        t = TF.resize(t, [h], antialias=True) if h == w else TF.resize(t, [h, w], antialias=True)
+        images.append(TF.center_crop(t, [h, w]))
+        labels.append(classes.index(p.parent.relative_to(root).as_posix()))
+    labelled = len(classes) > 1
+    return TensorDataset(
+        name="folder",
+        data=torch.stack(images),
+        labels=torch.tensor(labels) if labelled else None,
+        num_classes=len(classes) if labelled else None,
+        info={"root": str(root), "classes": classes},
+    )
+
+
+# --------------------------------------------------------------------------- 2-D toys
+
+
+@dataclass(frozen=True)
+class ToyMixture:
+    """A mixture of isotropic 2-D Gaussians with equal weights.
+
+    ``ring8``: 8 modes on a circle of radius 2, std 0.02; ``grid25``: a 5x5 grid
+    at {-4, -2, 0, 2, 4}, std 0.05 (VEEGAN, Srivastava et al. 2017; PacGAN,
+    Lin et al. 2018).
+    """
+
+    name: str
+    centers: tuple[tuple[float, float], ...]
+    std: float
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        centers = torch.tensor(self.centers, dtype=torch.float32)
+        idx = torch.randint(0, len(centers), (n,), generator=generator)
+        return centers[idx] + self.std * torch.randn(n, 2, generator=generator)
+
+
+RING8 = ToyMixture(
+    "ring8",
+    tuple((2 * math.cos(2 * math.pi * i / 8), 2 * math.sin(2 * math.pi * i / 8)) for i in range(8)),
+    0.02,
+)
+GRID25 = ToyMixture("grid25", tuple((float(x), float(y)) for x in (-4, -2, 0, 2, 4) for y in (-4, -2, 0, 2, 4)), 0.05)
+TOYS = {t.name: t for t in (RING8, GRID25)}
+
+
+def _toy_loader(toy: ToyMixture, n: int = 100_000) -> Callable[..., TensorDataset]:
+    def load(root=None, split: str = "train", download: bool = False, image_shape=None) -> TensorDataset:
+        g = torch.Generator().manual_seed({"train": 0, "test": 1}.get(split, 2))
+        return TensorDataset(name=toy.name, data=toy.sample(n, g), kind="points", info={"split": split})
+
+    return load
+
+
+# --------------------------------------------------------------------------- registration
+
+
+@hookimpl
+def ganzoo_register_datasets(register):
+    register(DatasetSpec("mnist", "MNIST handwritten digits, 28x28 grey", (1, 28, 28), 10,
+                         _mnist_like("mnist", "MNIST", "MNIST")))
+    register(DatasetSpec("fashion-mnist", "Fashion-MNIST clothing, 28x28 grey", (1, 28, 28), 10,
+                         _mnist_like("fashion-mnist", "FashionMNIST", "FashionMNIST")))
+    register(DatasetSpec("cifar10", "CIFAR-10, 32x32 RGB, 10 classes", (3, 32, 32), 10, _load_cifar10))
+    register(DatasetSpec("folder", "any folder of images, resized and centre-cropped to the model",
+                         None, None, _load_folder))
+    for toy in TOYS.values():
+        register(DatasetSpec(toy.name, f"2-D toy: {len(toy.centers)} Gaussians, std {toy.std}", (2,), None,
+                             _toy_loader(toy), kind="points"))
+
+
+_datasets: dict[str, DatasetSpec] | None = None
+
+
+def _invalidate() -> None:
+    global _datasets
+    _datasets = None
+
+
+def _get() -> dict[str, DatasetSpec]:
+    global _datasets
+    if _datasets is None:
+        from dataclasses import replace
+
+        from ganzoo.errors import DuplicateNameError
+        from ganzoo.plugins import PerPlugin, get_plugin_manager
+
+        found: dict[str, DatasetSpec] = {}
+        manager = get_plugin_manager()
+
+        def add(plugin_name: str, spec: DatasetSpec, _unused) -> None:
+            if spec.name in found:
+                raise DuplicateNameError(
+                    f"dataset {spec.name!r} is registered twice: by {manager.info(found[spec.name].plugin).label!r} "
+                    f"and by {manager.info(plugin_name).label!r}"
+                )
+            found[spec.name] = replace(spec, plugin=plugin_name)
+
+        reg = PerPlugin(add)
+        manager.call_each("ganzoo_register_datasets", register=reg)
+        reg.commit()
+        _datasets = found
+    return _datasets
+
+
+def list_datasets() -> list[str]:
+    """Registered dataset names, sorted."""
+    return sorted(_get())
+
+
+def get_dataset_spec(name: str) -> DatasetSpec:
+    datasets = _get()
+    if name not in datasets:
+        raise UnknownNameError("dataset", name, list(datasets), hint="`ganzoo datasets` shows all")
+    return datasets[name]
+
+
+def load_dataset(
+    name: str,
+    data_dir: str | Path | None = None,
+    *,
+    split: str = "train",
+    download: bool = True,
+    image_shape: tuple[int, ...] | None = None,
+) -> TensorDataset:
+    """Load a registered dataset into memory.
+
+    Args:
+        name: dataset name (``ganzoo.data.list_datasets()``).
+        data_dir: root folder; defaults to :func:`default_data_dir`.
+        split: ``"train"`` or ``"test"``.
+        download: fetch missing files through torchvision when online.
+        image_shape: the model's shape, for sources that resize (``folder``).
+
+    Example:
+        >>> from ganzoo.data import load_dataset
+        >>> load_dataset("ring8").shape
+        (2,)
+    """
+    spec = get_dataset_spec(name)
+    root = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
+    ds = spec.load(root, split=split, download=download, image_shape=image_shape)
+    if not isinstance(ds, TensorDataset):
+        raise DataError(f"dataset {name!r} from plugin {spec.plugin!r} did not return a ganzoo.data.TensorDataset")
+    return ds

@@ -1,0 +1,75 @@
+"""DCGAN: Radford, Metz & Chintala (2016), "Unsupervised Representation Learning with
+Deep Convolutional Generative Adversarial Networks", ICLR. arXiv:1511.06434.
+
+The architecture rules of section 3: strided convolutions instead of pooling,
+BatchNorm in both networks (not on G's output or D's input), ReLU in G with a
+Tanh output, LeakyReLU(0.2) in D, weights from N(0, 0.02), Adam with lr 2e-4
+and beta1 0.5. Sized for 28x28 single-channel MNIST (7x7 start, two
+upsamplings) and for 32x32 and 64x64 RGB.
+
+Code: Apache-2.0, part of ganzoo.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from ganzoo import Discriminator, Generator, ModelSpec, TrainDefaults, hookimpl
+from ganzoo.errors import ConfigError
+from ganzoo.nn import dcgan_init_, downsampling_stack, upsampling_stack
+
+
+class DCGANGenerator(Generator):
+    def __init__(self, data_shape: tuple[int, int, int], latent_dim: int = 100, width: int = 64):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.num_classes = None
+        self.output_shape = tuple(data_shape)
+        self.net = upsampling_stack(latent_dim, data_shape, width)
+        dcgan_init_(self)
+
+    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.net(z.view(z.shape[0], self.latent_dim, 1, 1))
+
+
+class DCGANDiscriminator(Discriminator):
+    def __init__(self, data_shape: tuple[int, int, int], width: int = 64, norm: str | None = "batch"):
+        super().__init__()
+        self.input_shape = tuple(data_shape)
+        self.features, c, size = downsampling_stack(data_shape, width, norm)
+        # The last convolution covers the whole remaining map (7x7 for MNIST, 4x4 for 32/64).
+        self.head = nn.Conv2d(c, 1, size, 1, 0, bias=False)
+        dcgan_init_(self)
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.head(self.features(x)).flatten()
+
+
+def build(data_shape=(1, 28, 28), latent_dim=100, num_classes=None, width=64):
+    if num_classes is not None:
+        raise ConfigError("dcgan is unconditional; use 'cgan' for class-conditional generation")
+    return (
+        DCGANGenerator(data_shape, latent_dim, width),
+        DCGANDiscriminator(data_shape, width, norm="batch"),
+    )
+
+
+pretrained: dict = {}
+
+
+@hookimpl
+def ganzoo_register_models(register):
+    register(
+        ModelSpec(
+            name="dcgan",
+            family="dcgan",
+            paper="Radford, Metz & Chintala 2016, arXiv:1511.06434",
+            build=build,
+            defaults={"data_shape": (1, 28, 28), "latent_dim": 100, "num_classes": None, "width": 64},
+            train=TrainDefaults(loss="non-saturating", lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), batch_size=128),
+            compatible_losses=("non-saturating", "minimax", "hinge", "lsgan"),
+            datasets=("mnist", "fashion-mnist", "cifar10", "folder"),
+            pretrained=pretrained,
+            description="Deep convolutional GAN: strided convs, BatchNorm, ReLU/LeakyReLU, Tanh",
+        )
+    )

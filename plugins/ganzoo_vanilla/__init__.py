@@ -1,0 +1,96 @@
+"""Vanilla GAN: Goodfellow et al. (2014), "Generative Adversarial Nets", NeurIPS.
+arXiv:1406.2661.
+
+Multilayer perceptrons for G and D, trained with the minimax objective
+(``minimax``) or its non-saturating variant (``non-saturating``, the default,
+section 3 of the paper). One model serves flattened images (``data_shape``
+``(C, H, W)``, Tanh output in [-1, 1]) and 2-D points (``data_shape=(2,)``,
+raw linear output) such as the ``ring8`` and ``grid25`` toys. Departures from
+the paper, for stability with Adam: LeakyReLU(0.2) in D instead of maxout.
+
+Code: Apache-2.0, part of ganzoo.
+"""
+
+from __future__ import annotations
+
+import math
+
+from torch import Tensor, nn
+
+from ganzoo import Discriminator, Generator, ModelSpec, TrainDefaults, hookimpl
+from ganzoo.errors import ConfigError
+
+
+def _mlp(sizes: list[int], act: nn.Module, dropout: float = 0.0) -> list[nn.Module]:
+    layers: list[nn.Module] = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(a, b), act]
+        if dropout:
+            layers.append(nn.Dropout(dropout))
+    return layers
+
+
+def _is_image(shape: tuple[int, ...]) -> bool:
+    return len(shape) == 3
+
+
+class MLPGenerator(Generator):
+    def __init__(self, data_shape: tuple[int, ...], latent_dim: int, hidden: tuple[int, ...]):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.num_classes = None
+        self.output_shape = tuple(data_shape)
+        out = math.prod(data_shape)
+        layers = _mlp([latent_dim, *hidden], nn.ReLU(True)) + [nn.Linear(hidden[-1], out)]
+        if _is_image(data_shape):
+            layers.append(nn.Tanh())
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.net(z).view(z.shape[0], *self.output_shape)
+
+
+class MLPDiscriminator(Discriminator):
+    def __init__(self, data_shape: tuple[int, ...], hidden: tuple[int, ...], dropout: float):
+        super().__init__()
+        self.input_shape = tuple(data_shape)
+        layers = _mlp([math.prod(data_shape), *hidden], nn.LeakyReLU(0.2, True), dropout)
+        self.net = nn.Sequential(*layers, nn.Linear(hidden[-1], 1))
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.net(x.flatten(1)).flatten()
+
+
+def build(data_shape=(1, 28, 28), latent_dim=100, num_classes=None, g_hidden=None, d_hidden=None, dropout=None):
+    """Build G and D; hidden sizes default by data kind (images or points)."""
+    if num_classes is not None:
+        raise ConfigError("vanilla is unconditional; use 'cgan' for class-conditional generation")
+    data_shape = tuple(data_shape)
+    if len(data_shape) not in (1, 3):
+        raise ConfigError(f"vanilla takes points (D,) or images (C, H, W), got data_shape {data_shape}")
+    image = _is_image(data_shape)
+    g_hidden = tuple(g_hidden or ((256, 512, 1024) if image else (256, 256, 256)))
+    d_hidden = tuple(d_hidden or ((1024, 512, 256) if image else (256, 256, 256)))
+    dropout = (0.3 if image else 0.0) if dropout is None else float(dropout)
+    return MLPGenerator(data_shape, latent_dim, g_hidden), MLPDiscriminator(data_shape, d_hidden, dropout)
+
+
+pretrained: dict = {}
+
+
+@hookimpl
+def ganzoo_register_models(register):
+    register(
+        ModelSpec(
+            name="vanilla",
+            family="vanilla",
+            paper="Goodfellow et al. 2014, arXiv:1406.2661",
+            build=build,
+            defaults={"data_shape": (1, 28, 28), "latent_dim": 100, "num_classes": None},
+            train=TrainDefaults(loss="non-saturating", lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), batch_size=64),
+            compatible_losses=("non-saturating", "minimax", "hinge", "lsgan", "wgan-gp"),
+            datasets=("mnist", "fashion-mnist", "ring8", "grid25"),
+            pretrained=pretrained,
+            description="MLP generator and discriminator, for flattened images and 2-D points",
+        )
+    )
