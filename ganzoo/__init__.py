@@ -11,6 +11,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from ganzoo import plugins  # noqa: E402  (public: ganzoo.plugins.register_plugin)
+from ganzoo.engine import TrainConfig, Trainer, train  # noqa: E402
 from ganzoo.interfaces import GAN, Discriminator, GANLoss, Generator
 from ganzoo.plugins import hookimpl
 from ganzoo.registry import (
@@ -24,8 +26,6 @@ from ganzoo.registry import (
     list_models,
 )
 
-from ganzoo import plugins  # noqa: E402  (public: ganzoo.plugins.register_plugin)
-
 __all__ = [
     "GAN",
     "Discriminator",
@@ -33,7 +33,9 @@ __all__ = [
     "Generator",
     "ModelSpec",
     "PretrainedEntry",
+    "TrainConfig",
     "TrainDefaults",
+    "Trainer",
     "__version__",
     "create",
     "create_loss",
@@ -42,4 +44,5 @@ __all__ = [
     "list_losses",
     "list_models",
     "plugins",
+    "train",
 ]

@@ -15,7 +15,8 @@ so a plugin can add several things, or none, in one call.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pluggy
 

@@ -141,8 +141,9 @@ class GANLoss:
     def discriminator_loss(
         self, D: Discriminator, real: Tensor, fake: Tensor, y: Tensor | None = None
     ) -> tuple[Tensor, LossLogs]:
-        real_out = D(real, y)
-        fake_out = D(fake, y)
+        # Losses in float32 even under bf16 autocast.
+        real_out = D(real, y).float()
+        fake_out = D(fake, y).float()
         loss = self.d_loss_from_outputs(real_out, fake_out)
         logs = {"loss_d": loss.detach(), **self._report("D(x)", real_out), **self._report("D(G(z))", fake_out)}
         return loss, logs
@@ -150,7 +151,7 @@ class GANLoss:
     def generator_loss(
         self, D: Discriminator, fake: Tensor, y: Tensor | None = None
     ) -> tuple[Tensor, LossLogs]:
-        fake_out = D(fake, y)
+        fake_out = D(fake, y).float()
         loss = self.g_loss_from_outputs(fake_out)
         return loss, {"loss_g": loss.detach()}
 

@@ -79,9 +79,9 @@ def gradient_penalty(D: Discriminator, real: Tensor, fake: Tensor, y: Tensor | N
     """
     alpha = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), device=real.device, dtype=real.dtype)
     x_hat = (alpha * real + (1.0 - alpha) * fake).requires_grad_(True)
-    out = D(x_hat, y)
+    out = D(x_hat, y).float()
     (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
-    norms = grad.flatten(1).norm(2, dim=1)
+    norms = grad.float().flatten(1).norm(2, dim=1)
     return ((norms - 1.0) ** 2).mean()
 
 
@@ -108,8 +108,8 @@ class WGANGPLoss(GANLoss):
     def discriminator_loss(
         self, D: Discriminator, real: Tensor, fake: Tensor, y: Tensor | None = None
     ) -> tuple[Tensor, LossLogs]:
-        real_out = D(real, y)
-        fake_out = D(fake, y)
+        real_out = D(real, y).float()
+        fake_out = D(fake, y).float()
         wdist = real_out.mean() - fake_out.mean()
         gp = gradient_penalty(D, real, fake, y)
         loss = -wdist + self.gp_weight * gp

@@ -14,8 +14,9 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import pluggy
 

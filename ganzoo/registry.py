@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import fnmatch
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ganzoo.errors import (
     ConfigError,
@@ -275,12 +276,14 @@ def create(name: str, *, loss: str | GANLoss | None = None, loss_kwargs: dict | 
 
 
 def check_loss(gan: GAN) -> None:
-    """Refuse a loss the model does not declare, or one that cannot train it, with the reason."""
+    """Refuse a loss that cannot train the model, or one it does not declare, with the reason."""
     spec, loss = gan.spec, gan.loss
+    # The loss's own check first: its reason (e.g. BatchNorm under a gradient penalty) is
+    # more useful than the list of declared losses.
+    loss.check_compatible(gan)
     if loss.name not in spec.compatible_losses:
         raise IncompatibleLossError(
             f"loss {loss.name!r} does not fit model {spec.name!r}: {spec.name} declares the losses "
             f"{', '.join(spec.compatible_losses)}. Pick one of those, or a model made for "
             f"{loss.name!r} (`ganzoo list`)"
         )
-    loss.check_compatible(gan)

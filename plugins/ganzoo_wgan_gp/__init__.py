@@ -11,9 +11,10 @@ Code: Apache-2.0, part of ganzoo.
 
 from __future__ import annotations
 
+from ganzoo_dcgan import DCGANDiscriminator, DCGANGenerator
+
 from ganzoo import ModelSpec, TrainDefaults, hookimpl
 from ganzoo.errors import ConfigError
-from ganzoo_dcgan import DCGANDiscriminator, DCGANGenerator
 
 
 def build(data_shape=(1, 28, 28), latent_dim=128, num_classes=None, width=64, critic_norm=None):

@@ -1,0 +1,134 @@
+"""LSGAN: Mao, Li, Xie, Lau, Wang & Smolley (2017), "Least Squares Generative Adversarial
+Networks", ICCV. arXiv:1611.04076.
+
+The discriminator's sigmoid cross-entropy is replaced by a least-squares loss,
+which penalises samples that sit on the right side of the decision boundary
+but far from the data, so G keeps getting gradients. ganzoo's built-in
+``lsgan`` loss uses the paper's 0-1 binary coding (a=0, b=1, c=1). The
+networks follow the paper's design scaled to 28x28 and 32x32: G projects z
+with a fully connected layer, then upsamples with 3x3 stride-2 transposed
+convolutions, BatchNorm and ReLU, ending in Tanh; D uses 5x5 stride-2
+convolutions with LeakyReLU(0.2), BatchNorm after the first layer, and a
+linear layer to one raw score (no sigmoid: the loss is least squares). Adam,
+lr 2e-4, beta1 0.5, as in the paper.
+
+This package is an example of a third-party ganzoo plugin: its own
+distribution (``ganzoo-lsgan``), found through the ``ganzoo`` entry point.
+
+Code: Apache-2.0.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from ganzoo import Discriminator, Generator, ModelSpec, TrainDefaults, hookimpl
+from ganzoo.errors import ConfigError
+from ganzoo.nn import dcgan_init_, dcgan_plan
+
+# Building blocks
+
+
+def up_block(c_in: int, c_out: int) -> list[nn.Module]:
+    """Double the spatial size: 3x3 transposed convolution, stride 2, BatchNorm, ReLU."""
+    return [
+        nn.ConvTranspose2d(c_in, c_out, 3, 2, padding=1, output_padding=1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(True),
+    ]
+
+
+def down_block(c_in: int, c_out: int, norm: bool) -> list[nn.Module]:
+    """Halve the spatial size: 5x5 convolution, stride 2, optional BatchNorm, LeakyReLU(0.2)."""
+    layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, 5, 2, padding=2, bias=not norm)]
+    if norm:
+        layers.append(nn.BatchNorm2d(c_out))
+    return layers + [nn.LeakyReLU(0.2, True)]
+
+
+# The model
+
+
+class LSGANGenerator(Generator):
+    """z -> fully connected -> (start x start) map -> stride-2 upsampling -> Tanh image."""
+
+    def __init__(self, data_shape: tuple[int, int, int], latent_dim: int = 100, width: int = 64):
+        super().__init__()
+        channels, start, doublings = dcgan_plan(data_shape)
+        self.latent_dim = latent_dim
+        self.num_classes = None
+        self.output_shape = tuple(data_shape)
+        c = width * 2 ** (doublings - 1)
+        self.start_shape = (c, start, start)
+        self.project = nn.Linear(latent_dim, c * start * start, bias=False)
+        # BatchNorm2d after the reshape (not BatchNorm1d before it): works for a batch of one too.
+        layers: list[nn.Module] = [nn.BatchNorm2d(c), nn.ReLU(True)]
+        for _ in range(doublings):
+            layers += up_block(c, c // 2)
+            c //= 2
+        layers += [nn.Conv2d(c, channels, 3, 1, padding=1), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+        dcgan_init_(self)
+
+    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.net(self.project(z).view(z.shape[0], *self.start_shape))
+
+
+class LSGANDiscriminator(Discriminator):
+    """Image -> stride-2 convolutions -> linear -> one raw least-squares score per sample."""
+
+    def __init__(self, data_shape: tuple[int, int, int], width: int = 64):
+        super().__init__()
+        channels, start, doublings = dcgan_plan(data_shape)
+        self.input_shape = tuple(data_shape)
+        layers = down_block(channels, width, norm=False)
+        c = width
+        for _ in range(doublings - 1):
+            layers += down_block(c, c * 2, norm=True)
+            c *= 2
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(c * start * start, 1)
+        dcgan_init_(self)
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.head(self.features(x).flatten(1)).flatten()
+
+
+def build(data_shape=(1, 28, 28), latent_dim=100, num_classes=None, width=64):
+    if num_classes is not None:
+        raise ConfigError("lsgan is unconditional; use 'cgan' for class-conditional generation")
+    return LSGANGenerator(data_shape, latent_dim, width), LSGANDiscriminator(data_shape, width)
+
+
+# Pretrained generators, by id (none published yet)
+
+pretrained: dict = {}
+
+
+# Registration
+
+
+@hookimpl
+def ganzoo_register_models(register):
+    register(
+        ModelSpec(
+            name="lsgan",
+            family="lsgan",
+            paper="Mao et al. 2017, arXiv:1611.04076",
+            build=build,
+            defaults={
+                "data_shape": (1, 28, 28),
+                "latent_dim": 100,
+                "num_classes": None,
+                "width": 64,
+            },
+            train=TrainDefaults(
+                loss="lsgan", lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), batch_size=64
+            ),
+            # D uses BatchNorm, so no gradient penalty ('wgan-gp').
+            compatible_losses=("lsgan", "non-saturating", "minimax", "hinge"),
+            datasets=("mnist", "fashion-mnist", "cifar10", "folder"),
+            pretrained=pretrained,
+            description="Least squares GAN: FC + stride-2 transposed-conv G, 5x5 conv D with a linear score",
+        )
+    )

@@ -1,0 +1,184 @@
+"""Checkpoints as safetensors plus JSON, written atomically.
+
+A checkpoint is a folder ``checkpoints/step-XXXXXXXX/`` holding
+``generator.safetensors``, ``generator_ema.safetensors`` (when EMA is on),
+``discriminator.safetensors``, ``optimizers.safetensors`` (Adam's moments and
+step counts), ``rng.safetensors`` and ``state.json`` (step, epoch position,
+optimizer hyper-parameters, config). It is written to a ``.tmp`` folder and
+renamed into place, and only then does ``checkpoints/latest.json`` (itself
+replaced atomically) point at it: an interrupted write never damages the
+previous checkpoint. No pickles are written or read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from ganzoo.errors import CheckpointError
+
+LATEST = "latest.json"
+
+
+def state_dict_tensors(module: nn.Module) -> dict[str, torch.Tensor]:
+    """A module's state dict as contiguous CPU tensors (safetensors needs both)."""
+    return {k: v.detach().to("cpu").contiguous() for k, v in module.state_dict().items()}
+
+
+def save_module(module: nn.Module, path: Path, metadata: dict[str, str] | None = None) -> None:
+    save_file(state_dict_tensors(module), str(path), metadata=metadata)
+
+
+def load_module(module: nn.Module, path: Path) -> None:
+    """Load safetensors weights into ``module``, with errors that name the file and the fix."""
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(
+            f"{path} is not a readable safetensors file ({exc}); it may be truncated or corrupt"
+        ) from exc
+    own = module.state_dict()
+    missing = sorted(set(own) - set(tensors))
+    unexpected = sorted(set(tensors) - set(own))
+    bad_shape = [
+        f"{k}: file {tuple(tensors[k].shape)} vs model {tuple(own[k].shape)}"
+        for k in own
+        if k in tensors and tensors[k].shape != own[k].shape
+    ]
+    if missing or unexpected or bad_shape:
+        parts = []
+        if missing:
+            parts.append(f"missing {missing[:5]}")
+        if unexpected:
+            parts.append(f"unexpected {unexpected[:5]}")
+        if bad_shape:
+            parts.append("shape mismatch " + "; ".join(bad_shape[:5]))
+        raise CheckpointError(
+            f"weights in {path} do not fit {type(module).__name__}: " + ", ".join(parts)
+            + ". Were they saved from another model or configuration?"
+        )
+    module.load_state_dict(tensors)
+
+
+def optimizer_tensors(opt: torch.optim.Optimizer, prefix: str) -> tuple[dict[str, torch.Tensor], dict]:
+    """Split an optimizer's state dict into tensors (for safetensors) and JSON-able groups."""
+    sd = opt.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    for idx, st in sd["state"].items():
+        for key, value in st.items():
+            t = value if torch.is_tensor(value) else torch.tensor(value)
+            tensors[f"{prefix}.{idx}.{key}"] = t.detach().to("cpu").contiguous()
+    return tensors, {"param_groups": sd["param_groups"]}
+
+
+def load_optimizer(opt: torch.optim.Optimizer, prefix: str, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+    state: dict[int, dict[str, Any]] = {}
+    for name, t in tensors.items():
+        if not name.startswith(prefix + "."):
+            continue
+        _, idx, key = name.split(".", 2)
+        state.setdefault(int(idx), {})[key] = t
+    current = opt.state_dict()["param_groups"]
+    groups = meta["param_groups"]
+    if [len(g["params"]) for g in groups] != [len(g["params"]) for g in current]:
+        raise CheckpointError("the optimizer in the checkpoint has a different number of parameters")
+    opt.load_state_dict({"state": state, "param_groups": groups})
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=2, sort_keys=True, default=str)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_checkpoint(ckpt_root: Path, step: int, files: dict[str, dict[str, torch.Tensor]], state: dict, keep: int = 2) -> Path:
+    """Write one checkpoint folder atomically, point ``latest.json`` at it, prune old ones."""
+    ckpt_root.mkdir(parents=True, exist_ok=True)
+    final = ckpt_root / f"step-{step:08d}"
+    tmp = ckpt_root / f"step-{step:08d}.tmp"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    for name, tensors in files.items():
+        save_file(tensors, str(tmp / f"{name}.safetensors"))
+    with open(tmp / "state.json", "w") as f:
+        json.dump(state, f, indent=2, sort_keys=True, default=str)
+        f.flush()
+        os.fsync(f.fileno())
+    _fsync_dir(tmp)
+    if final.exists():  # the same step saved twice (e.g. end of run right after a periodic save)
+        old = ckpt_root / f"step-{step:08d}.old"
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(final, old)
+        os.replace(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, final)
+    _fsync_dir(ckpt_root)
+    write_json_atomic(ckpt_root / LATEST, {"step": step, "path": final.name})
+    done = sorted(p for p in ckpt_root.glob("step-*") if p.is_dir() and p.suffix == "")
+    for old in done[:-keep] if keep > 0 else []:
+        if old != final:
+            shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def find_checkpoint(run_dir: Path) -> Path:
+    """The newest complete checkpoint of a run directory (or a checkpoint folder itself)."""
+    run_dir = Path(run_dir)
+    if (run_dir / "state.json").is_file():
+        return run_dir
+    root = run_dir / "checkpoints"
+    if not run_dir.is_dir():
+        raise CheckpointError(f"cannot resume: {run_dir} does not exist")
+    latest = root / LATEST
+    if latest.is_file():
+        try:
+            path = root / json.loads(latest.read_text())["path"]
+        except (ValueError, KeyError) as exc:
+            raise CheckpointError(f"{latest} is corrupt ({exc}); delete it to fall back to the newest step folder") from exc
+        if (path / "state.json").is_file():
+            return path
+    done = sorted(p for p in root.glob("step-*") if p.is_dir() and p.suffix == "" and (p / "state.json").is_file())
+    if not done:
+        raise CheckpointError(
+            f"cannot resume: {run_dir} has no checkpoint (expected {root}/step-*/state.json). "
+            "Is it a ganzoo run directory?"
+        )
+    return done[-1]
+
+
+def read_checkpoint(path: Path) -> tuple[dict, dict[str, dict[str, torch.Tensor]]]:
+    try:
+        state = json.loads((path / "state.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{path / 'state.json'} is unreadable ({exc})") from exc
+    files = {}
+    for f in sorted(path.glob("*.safetensors")):
+        try:
+            files[f.stem] = load_file(str(f))
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise CheckpointError(f"{f} is not a readable safetensors file ({exc}); it may be truncated") from exc
+    return state, files

@@ -1,0 +1,230 @@
+"""The ``ganzoo`` command line: a thin layer over the Python API."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from ganzoo import __version__
+from ganzoo.errors import GanzooError
+
+BUILTIN_COMMANDS = ("list", "info", "plugins", "datasets", "train")
+
+
+def friendly_errors(fn: Callable) -> Callable:
+    """Print ganzoo's own errors (user mistakes) as one clear message, no traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except GanzooError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    return wrapper
+
+
+class GanzooCLI(click.Group):
+    """Adds plugins' commands (``ganzoo_register_commands``) the first time commands are listed."""
+
+    _plugins_loaded = False
+
+    def _load_plugin_commands(self) -> None:
+        if self._plugins_loaded:
+            return
+        self._plugins_loaded = True
+        from ganzoo.plugins import get_plugin_manager
+
+        builtin = {name: self.commands[name] for name in BUILTIN_COMMANDS if name in self.commands}
+        get_plugin_manager().call_each("ganzoo_register_commands", cli=self)
+        for name, cmd in builtin.items():
+            if self.commands.get(name) is not cmd:  # a plugin must not replace a built-in
+                print(f"ganzoo: a plugin tried to replace the built-in command {name!r}; ignored", file=sys.stderr)
+                self.commands[name] = cmd
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_plugin_commands()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in BUILTIN_COMMANDS:
+            self._load_plugin_commands()
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=GanzooCLI, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ganzoo")
+def cli() -> None:
+    """ganzoo: train, evaluate, load and publish classic GANs."""
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    lines = [fmt.format(*header), fmt.format(*("-" * w for w in widths))]
+    lines += [fmt.format(*(str(c) for c in r)) for r in rows]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+@cli.command("list")
+@click.argument("pattern", default="*")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@friendly_errors
+def list_cmd(pattern: str, as_json: bool) -> None:
+    """List registered models (optionally matching a wildcard PATTERN)."""
+    import ganzoo
+    from ganzoo.plugins import get_plugin_manager
+
+    manager = get_plugin_manager()
+    rows = []
+    for name in ganzoo.list_models(pattern):
+        spec = ganzoo.get_spec(name)
+        info = manager.info(spec.plugin)
+        rows.append({
+            "name": name,
+            "family": spec.family,
+            "conditional": spec.conditional,
+            "plugin": spec.plugin,
+            "distribution": info.distribution or "",
+            "description": spec.description,
+        })
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    click.echo(_table(
+        [[r["name"], r["family"], "yes" if r["conditional"] else "no", f"{r['plugin']} ({r['distribution']})" if r["distribution"] else r["plugin"]] for r in rows],
+        ["name", "family", "conditional", "plugin"],
+    ))
+    broken = manager.broken()
+    if broken:
+        click.echo(f"\n{len(broken)} plugin(s) failed to load; `ganzoo plugins` shows why.", err=True)
+
+
+@cli.command()
+@click.argument("name")
+@friendly_errors
+def info(name: str) -> None:
+    """Show a model's paper, defaults, training recipe and pretrained ids."""
+    import dataclasses
+
+    import ganzoo
+
+    spec = ganzoo.get_spec(name)
+    click.echo(f"{spec.name}: {spec.description}")
+    click.echo(f"  family:        {spec.family}")
+    click.echo(f"  paper:         {spec.paper}")
+    click.echo(f"  plugin:        {spec.plugin}")
+    click.echo("  defaults:      " + ", ".join(f"{k}={v}" for k, v in spec.defaults.items()))
+    click.echo("  training:      " + ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(spec.train).items()))
+    click.echo("  losses:        " + ", ".join(spec.compatible_losses))
+    click.echo("  datasets:      " + ", ".join(spec.datasets))
+    click.echo("  pretrained:    " + (", ".join(spec.pretrained) or "(none yet)"))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def plugins(as_json: bool) -> None:
+    """List plugins: name, version, distribution, status, and the error of broken ones."""
+    import dataclasses
+
+    from ganzoo import registry
+    from ganzoo.data import list_datasets
+    from ganzoo.plugins import list_plugins
+
+    for build in (registry.list_models, list_datasets):  # run the hooks so hook failures show up
+        try:
+            build()
+        except GanzooError as exc:
+            click.echo(f"ganzoo: {exc}", err=True)
+    infos = list_plugins()
+    if as_json:
+        click.echo(json.dumps([dataclasses.asdict(i) for i in infos], indent=2))
+        return
+    rows = [[i.name, i.version or "", i.distribution or "(registered directly)", i.status, i.error or ""] for i in infos]
+    click.echo(_table(rows, ["plugin", "version", "distribution", "status", "error"]))
+
+
+@cli.command()
+@friendly_errors
+def datasets() -> None:
+    """List registered datasets."""
+    from ganzoo.data import get_dataset_spec, list_datasets
+
+    rows = []
+    for name in list_datasets():
+        s = get_dataset_spec(name)
+        rows.append([name, "x".join(map(str, s.shape)) if s.shape else "any", str(s.num_classes or ""), s.description])
+    click.echo(_table(rows, ["name", "shape", "classes", "description"]))
+
+
+def _parse_kv(values: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in values:
+        if "=" not in item:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--model-arg")
+        key, raw = item.split("=", 1)
+        try:
+            out[key] = json.loads(raw)
+        except ValueError:
+            out[key] = raw
+    return out
+
+
+@cli.command()
+@click.argument("model")
+@click.option("--dataset", help="Dataset name (default: the model's first listed dataset). `ganzoo datasets` lists them.")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Dataset root (default $GANZOO_DATA or ~/.cache/ganzoo/data).")
+@click.option("--download/--no-download", default=True, show_default=True, help="Download missing datasets when online.")
+@click.option("--epochs", type=float, help="Passes over the data (default 1 when --steps is not given).")
+@click.option("--steps", type=int, help="Generator steps (overrides --epochs).")
+@click.option("--batch-size", type=int, help="Batch size per process (default: the model's recipe).")
+@click.option("--lr-g", type=float, help="Generator learning rate.")
+@click.option("--lr-d", type=float, help="Discriminator learning rate.")
+@click.option("--beta1", type=float, help="Adam beta1 (with --beta2; default: the model's recipe).")
+@click.option("--beta2", type=float, help="Adam beta2.")
+@click.option("--loss", help="Loss name (minimax, non-saturating, hinge, lsgan, wgan-gp, ...).")
+@click.option("--n-critic", type=int, help="Discriminator steps per generator step.")
+@click.option("--ema/--no-ema", default=None, help="Keep an EMA of the generator (default on).")
+@click.option("--ema-decay", type=float, help="EMA decay per step (default 0.999).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto", show_default=True)
+@click.option("--cuda-graph/--no-cuda-graph", default=True, show_default=True, help="Capture the step as one CUDA graph on CUDA.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False), help="Run directory (default runs/<model>-<dataset>-<time>).")
+@click.option("--resume", type=click.Path(file_okay=False), help="Continue the run in this directory.")
+@click.option("--sample-every", type=int, default=500, show_default=True)
+@click.option("--checkpoint-every", type=int, default=1000, show_default=True)
+@click.option("--log-every", type=int, default=50, show_default=True)
+@click.option("--model-arg", "model_args", multiple=True, metavar="KEY=VALUE", help="Model constructor override, e.g. latent_dim=64 (repeatable).")
+@click.option("--tensorboard", is_flag=True, help="Also log to TensorBoard (needs tensorboard installed).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@friendly_errors
+def train(model: str, beta1: float | None, beta2: float | None, model_args: tuple[str, ...], **kwargs: Any) -> None:
+    """Train MODEL, e.g. `ganzoo train dcgan --dataset mnist --epochs 1`."""
+    from ganzoo.engine import TrainConfig, Trainer
+
+    if (beta1 is None) != (beta2 is None):
+        raise click.UsageError("give both --beta1 and --beta2, or neither")
+    config = TrainConfig(model=model, model_args=_parse_kv(model_args),
+                         betas=(beta1, beta2) if beta1 is not None else None, **kwargs)
+    try:
+        trainer = Trainer(config)
+        trainer.fit()
+    except KeyboardInterrupt as exc:
+        click.echo(f"\nganzoo: {exc or 'interrupted'}", err=True)
+        sys.exit(130)
+    if trainer.is_main:
+        click.echo(f"done: {trainer.step} steps; run directory {trainer.run_dir}")
+
+
+def main() -> None:
+    cli(prog_name="ganzoo")
+
+
+if __name__ == "__main__":
+    main()

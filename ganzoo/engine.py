@@ -1,0 +1,663 @@
+"""One training engine for every GAN family.
+
+The loop (:meth:`Trainer.fit`) reads top to bottom: take a batch, run
+``n_critic`` discriminator steps, one generator step, update the EMA copy of
+the generator, log, draw samples, checkpoint. Everything model-specific comes
+from the registry (the :class:`~ganzoo.ModelSpec`'s networks, defaults and
+recommended hyper-parameters) and from the :class:`~ganzoo.GANLoss`, so a
+third-party plugin's model trains with no change here.
+
+A step never talks to the host: losses stay on the device and are read only
+at log time, non-finite losses are flagged on the device, and batches are
+gathered from a device-resident uint8 tensor. That keeps the step capturable
+as one CUDA graph.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import math
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ganzoo import __version__
+from ganzoo.checkpoint import (
+    find_checkpoint,
+    load_optimizer,
+    optimizer_tensors,
+    read_checkpoint,
+    state_dict_tensors,
+    write_checkpoint,
+)
+from ganzoo.data import TensorDataset, get_dataset_spec, load_dataset
+from ganzoo.errors import CheckpointError, ConfigError, DataError, DivergenceError
+from ganzoo.interfaces import GAN
+from ganzoo.registry import check_loss, create, create_loss, get_spec
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run. ``None`` means "the model's default".
+
+    The model's :class:`~ganzoo.TrainDefaults` (its paper's recipe) fill every
+    hyper-parameter left as ``None``; :meth:`resolve` does that.
+    """
+
+    model: str | None = None  # a registered model name; may be omitted when resuming
+    dataset: str | None = None  # None: the model's first listed dataset
+    data_dir: str | None = None  # None: $GANZOO_DATA or ~/.cache/ganzoo/data
+    download: bool = True  # fetch missing datasets through torchvision when online
+    model_args: dict[str, Any] = field(default_factory=dict)  # constructor overrides (latent_dim, width...)
+
+    # Length: give steps (generator updates) or epochs (passes over the data by D's real batches).
+    steps: int | None = None
+    epochs: float | None = None
+
+    # Optimisation (Adam); None takes the model's recommended value.
+    batch_size: int | None = None  # per process under torchrun
+    lr_g: float | None = None
+    lr_d: float | None = None
+    betas: tuple[float, float] | None = None
+    loss: str | None = None
+    loss_args: dict[str, Any] = field(default_factory=dict)
+    n_critic: int | None = None
+    ema: bool | None = None  # EMA of G's weights; samples and saved generators use it
+    ema_decay: float | None = None
+
+    # Hardware.
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    precision: str = "auto"  # auto (bf16 autocast on CUDA, fp32 on CPU) | fp32 | bf16
+    channels_last: bool | None = None  # None: on for conv models on CUDA
+    cuda_graph: bool = True  # capture the whole step as one CUDA graph on CUDA
+    sync_batchnorm: bool = True  # SyncBatchNorm across GPUs under torchrun (CUDA only)
+    seed: int = 0
+
+    # Outputs.
+    out: str | None = None  # None: runs/<model>-<dataset>-<time>
+    resume: str | None = None  # a run directory (or checkpoint folder) to continue
+    sample_every: int = 500
+    checkpoint_every: int = 1000
+    log_every: int = 50
+    num_samples: int = 64
+    keep_checkpoints: int = 2
+    quiet: bool = False
+    tensorboard: bool = False
+
+    def resolve(self) -> TrainConfig:
+        """A copy with every model default filled in and every value checked."""
+        if not self.model:
+            raise ConfigError("no model given; pass a registered name, e.g. TrainConfig(model='dcgan')")
+        spec = get_spec(self.model)
+        t = spec.train
+        c = dataclasses.replace(self, model_args=dict(self.model_args), loss_args=dict(self.loss_args))
+        c.dataset = c.dataset or (spec.datasets[0] if spec.datasets else None)
+        if c.dataset is None:
+            raise ConfigError(f"model {spec.name!r} names no dataset; pass --dataset")
+        c.batch_size = c.batch_size or t.batch_size
+        c.lr_g = c.lr_g if c.lr_g is not None else t.lr_g
+        c.lr_d = c.lr_d if c.lr_d is not None else t.lr_d
+        c.betas = tuple(c.betas) if c.betas is not None else tuple(t.betas)
+        c.loss = c.loss or t.loss
+        c.ema = t.ema if c.ema is None else c.ema
+        c.ema_decay = c.ema_decay if c.ema_decay is not None else t.ema_decay
+        if c.steps is None and c.epochs is None:
+            c.epochs = 1.0
+        for name in ("batch_size", "sample_every", "checkpoint_every", "log_every", "num_samples"):
+            if getattr(c, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(c, name)}")
+        if c.steps is not None and c.steps < 1:
+            raise ConfigError(f"steps must be >= 1, got {c.steps}")
+        if c.epochs is not None and c.epochs <= 0:
+            raise ConfigError(f"epochs must be > 0, got {c.epochs}")
+        if not 0.0 <= c.ema_decay < 1.0:
+            raise ConfigError(f"ema_decay must be in [0, 1), got {c.ema_decay}")
+        if c.precision not in ("auto", "fp32", "bf16"):
+            raise ConfigError(f"precision must be auto, fp32 or bf16, got {c.precision!r}")
+        if c.n_critic is not None and c.n_critic < 1:
+            raise ConfigError(f"n_critic must be >= 1, got {c.n_critic}")
+        return c
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> TrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        d = {k: v for k, v in d.items() if k in names}
+        if d.get("betas") is not None:
+            d["betas"] = tuple(d["betas"])
+        return cls(**d)
+
+
+def _pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda", _local_rank()) if torch.cuda.is_available() else torch.device("cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r} asked for, but this torch sees no CUDA GPU; use --device cpu")
+    if dev.type == "cuda" and dev.index is None:
+        dev = torch.device("cuda", _local_rank())
+    return dev
+
+
+def _local_rank() -> int:
+    return int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def _distributed() -> bool:
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+class _StopFlag:
+    """Turns SIGINT/SIGTERM into a flag checked between steps, so a checkpoint is never half a step."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopFlag:
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.signal is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # a second Ctrl-C stops at once
+        self.signal = signum
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+class Trainer:
+    """Trains one :class:`~ganzoo.GAN` on one dataset.
+
+    Example:
+        >>> from ganzoo.engine import Trainer, TrainConfig
+        >>> cfg = TrainConfig(model="vanilla", dataset="ring8", steps=20, out="/tmp/ganzoo-doc-run",
+        ...                   quiet=True, sample_every=10**9, checkpoint_every=10**9)
+        >>> run = Trainer(cfg).fit()
+        >>> run.step
+        20
+    """
+
+    def __init__(self, config: TrainConfig, *, gan: GAN | None = None, dataset: TensorDataset | None = None):
+        resume_dir = Path(config.resume) if config.resume else None
+        if resume_dir is not None:
+            config = self._config_for_resume(config, resume_dir)
+        if gan is not None:
+            config = dataclasses.replace(config, model=gan.spec.name, loss=config.loss or gan.loss.name)
+        self.config = cfg = config.resolve()
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.is_main = self.rank == 0
+        self.device = _pick_device(cfg.device)
+        if _distributed() and not torch.distributed.is_initialized():
+            backend = "nccl" if self.device.type == "cuda" else "gloo"
+            if self.device.type == "cuda":
+                torch.cuda.set_device(self.device)
+            torch.distributed.init_process_group(backend)
+        torch.manual_seed(cfg.seed + self.rank)  # different noise per process
+
+        # The model is built (and the loss checked) before any data is read, so a bad
+        # combination fails in a second; the data is then one tensor, moved to the device once.
+        dspec = get_dataset_spec(cfg.dataset)
+        spec = get_spec(cfg.model)
+        if gan is None:
+            args = dict(cfg.model_args)
+            native = dataset.shape if dataset is not None else dspec.shape
+            if "data_shape" not in args and "data_shape" in spec.defaults and native:
+                args["data_shape"] = tuple(native)  # the model follows the data unless told otherwise
+            if spec.conditional and "num_classes" not in args and dspec.num_classes:
+                args["num_classes"] = dspec.num_classes
+            try:
+                gan = create(cfg.model, loss=cfg.loss, loss_kwargs=cfg.loss_args, **args)
+            except ConfigError as exc:
+                if "data_shape" in cfg.model_args or not native:
+                    raise
+                raise DataError(
+                    f"model {cfg.model!r} cannot be built for dataset {cfg.dataset!r} "
+                    f"(samples of shape {tuple(native)}): {exc}"
+                ) from exc
+            cfg.model_args = args
+        elif gan.loss.name != cfg.loss:
+            gan.loss = create_loss(cfg.loss, **cfg.loss_args)
+            gan.loss_name = cfg.loss
+            check_loss(gan)
+        if dataset is None:
+            dataset = load_dataset(cfg.dataset, cfg.data_dir, download=cfg.download,
+                                   image_shape=tuple(gan.generator.output_shape))
+        self.dataset = dataset
+        if "data_shape" not in cfg.model_args:
+            cfg.model_args = dict(gan.config)
+        self.gan = gan
+        self._check_fit(gan, dataset)
+        if cfg.n_critic is not None:
+            gan.loss.n_critic = cfg.n_critic
+        self.n_critic = gan.loss.n_critic
+
+        self.G, self.D = gan.generator.to(self.device), gan.discriminator.to(self.device)
+        image = len(self.G.output_shape) == 3
+        cuda = self.device.type == "cuda"
+        self.channels_last = image and (cfg.channels_last if cfg.channels_last is not None else cuda)
+        if self.channels_last:
+            self.G.to(memory_format=torch.channels_last)
+            self.D.to(memory_format=torch.channels_last)
+        self.amp_dtype = torch.bfloat16 if (cfg.precision == "bf16" or (cfg.precision == "auto" and cuda)) else None
+        if self.world > 1 and cuda and cfg.sync_batchnorm:
+            self.G = nn.SyncBatchNorm.convert_sync_batchnorm(self.G)
+            self.D = nn.SyncBatchNorm.convert_sync_batchnorm(self.D)
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if cfg.ema else None
+
+        # Fused Adam on CUDA; capturable (step counts on the device) for the CUDA-graph path.
+        adam = {"fused": True, "capturable": cfg.cuda_graph and self.world == 1} if cuda else {}
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=cfg.betas, **adam)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=cfg.betas, **adam)
+
+        # Under torchrun, gradients are averaged by PyTorch's DistributedDataParallel.
+        if self.world > 1:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [self.device.index] if cuda else None
+            self.G_train: nn.Module = DDP(self.G, device_ids=ids)
+            self.D_train: nn.Module = DDP(self.D, device_ids=ids)
+        else:
+            self.G_train, self.D_train = self.G, self.D
+
+        self.data = dataset.data.to(self.device)
+        self.labels = dataset.labels.to(self.device) if (dataset.labels is not None and self.G.num_classes) else None
+        per_step = cfg.batch_size * self.n_critic * self.world
+        self.steps_per_epoch = max(1, len(dataset) // per_step)
+        self.total_steps = cfg.steps if cfg.steps is not None else max(1, round(cfg.epochs * self.steps_per_epoch))
+        self.data_gen = torch.Generator(device=self.device).manual_seed(cfg.seed)  # same order on every rank
+        self.perm = torch.empty(0, dtype=torch.long, device=self.device)
+        self.cursor = 0
+        self.epoch = 0
+        self.step = 0
+        self.ema_step = torch.zeros((), device=self.device)
+        self.first_bad = torch.full((2,), -1, dtype=torch.long, device=self.device)
+        self.step_t = torch.zeros((), dtype=torch.long, device=self.device)
+        fixed = torch.Generator(device="cpu").manual_seed(cfg.seed + 12345)
+        self.fixed_z = torch.randn(cfg.num_samples, self.G.latent_dim, generator=fixed).to(self.device)
+        self.fixed_y = None
+        if self.G.num_classes:
+            per = max(1, cfg.num_samples // self.G.num_classes)
+            self.fixed_y = torch.arange(self.G.num_classes).repeat_interleave(per).to(self.device)
+            self.fixed_z = torch.randn(len(self.fixed_y), self.G.latent_dim, generator=fixed).to(self.device)
+
+        self.run_dir = self._make_run_dir(resume_dir)
+        if resume_dir is not None:
+            self._load_checkpoint(find_checkpoint(resume_dir))
+        self._graph = None  # filled by the CUDA fast path (ganzoo.cuda_graph)
+
+    # ------------------------------------------------------------------ set-up helpers
+
+    @staticmethod
+    def _config_for_resume(config: TrainConfig, resume_dir: Path) -> TrainConfig:
+        ckpt = find_checkpoint(resume_dir)
+        saved = TrainConfig.from_json(json.loads((ckpt / "state.json").read_text())["config"])
+        if config.model is not None and config.model != saved.model:
+            raise CheckpointError(
+                f"{resume_dir} holds a checkpoint of model {saved.model!r}, not {config.model!r}; "
+                f"resume it with `ganzoo train {saved.model} --resume {resume_dir}`"
+            )
+        # Continue the saved run; only the length and the outputs may change.
+        keep = {k: getattr(config, k) for k in ("steps", "epochs", "quiet", "device", "tensorboard") if getattr(config, k) is not None}
+        if config.steps is None and config.epochs is None:
+            keep.pop("steps", None)
+            keep.pop("epochs", None)
+        merged = dataclasses.replace(saved, **keep)
+        merged.resume = str(resume_dir)
+        merged.out = str(resume_dir if not (resume_dir / "state.json").is_file() else resume_dir.parent.parent)
+        return merged
+
+    def _check_fit(self, gan: GAN, dataset: TensorDataset) -> None:
+        shape = tuple(gan.generator.output_shape)
+        if dataset.shape != shape:
+            raise DataError(
+                f"dataset {dataset.name!r} has samples of shape {dataset.shape}, but model "
+                f"{gan.name!r} makes {shape}; build the model for the data "
+                f"(e.g. data_shape={dataset.shape}) or pick a matching dataset"
+            )
+        if gan.generator.num_classes and dataset.labels is None:
+            raise DataError(
+                f"model {gan.name!r} is class-conditional but dataset {dataset.name!r} has no labels"
+            )
+        if gan.generator.num_classes and dataset.num_classes and dataset.num_classes > gan.generator.num_classes:
+            raise DataError(
+                f"dataset {dataset.name!r} has {dataset.num_classes} classes, model {gan.name!r} "
+                f"was built for {gan.generator.num_classes}; set num_classes={dataset.num_classes}"
+            )
+        need = self.config.batch_size * gan.loss.n_critic
+        if len(dataset) < need:
+            raise DataError(f"dataset {dataset.name!r} has {len(dataset)} samples, fewer than one step needs ({need})")
+
+    def _make_run_dir(self, resume_dir: Path | None) -> Path:
+        cfg = self.config
+        if cfg.out:
+            run_dir = Path(cfg.out)
+        else:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            run_dir = Path("runs") / f"{cfg.model}-{cfg.dataset}-{stamp}"
+        if self.is_main:
+            if resume_dir is None and (run_dir / "checkpoints").exists():
+                raise CheckpointError(
+                    f"{run_dir} already holds a run; pass --resume {run_dir} to continue it, "
+                    "or choose another --out"
+                )
+            try:
+                (run_dir / "samples").mkdir(parents=True, exist_ok=True)
+                probe = run_dir / ".write-test"
+                probe.write_text("")
+                probe.unlink()
+            except OSError as exc:
+                raise ConfigError(f"cannot write the run directory {run_dir}: {exc}; pass a writable --out") from exc
+            with open(run_dir / "config.json", "w") as f:
+                json.dump({**cfg.to_json(), "ganzoo_version": __version__, "torch_version": torch.__version__}, f, indent=2, default=str)
+        return run_dir
+
+    # ------------------------------------------------------------------ the step
+
+    def _next_indices(self) -> Tensor:
+        """Indices of the next ``n_critic`` real batches of this process (device tensor)."""
+        cfg = self.config
+        per_step = cfg.batch_size * self.n_critic * self.world
+        if self.cursor + per_step > self.perm.numel():
+            self.perm = torch.randperm(len(self.data), device=self.device, generator=self.data_gen)
+            self.cursor = 0
+            self.epoch += 1
+        idx = self.perm[self.cursor : self.cursor + per_step]
+        self.cursor += per_step
+        return idx.view(self.world, self.n_critic, cfg.batch_size)[self.rank]
+
+    def _batch(self, idx: Tensor) -> tuple[Tensor, Tensor | None]:
+        real = self.dataset.to_model_range(self.data[idx])
+        y = self.labels[idx] if self.labels is not None else None
+        return real, y
+
+    def _autocast(self):
+        if self.amp_dtype is None:
+            return torch.autocast(self.device.type, enabled=False)
+        # No weight-cast cache: cached casts would be stale inside a replayed CUDA graph.
+        return torch.autocast(self.device.type, dtype=self.amp_dtype, cache_enabled=False)
+
+    def train_step(self, real: Tensor, y: Tensor | None) -> dict[str, Tensor]:
+        """One generator update and its ``n_critic`` discriminator updates.
+
+        ``real`` is ``(n_critic, B, *shape)`` in the model's range and ``y``
+        ``(n_critic, B)`` labels or None. Returns detached device scalars; no
+        host synchronisation happens in here.
+        """
+        G, D, loss = self.G_train, self.D_train, self.gan.loss
+        B = real.shape[1]
+        logs: dict[str, Tensor] = {}
+        if self.channels_last:  # (n_critic, B, C, H, W): channels_last per batch
+            real = real.permute(0, 1, 3, 4, 2).contiguous().permute(0, 1, 4, 2, 3)
+        for k in range(self.n_critic):
+            yk = y[k] if y is not None else None
+            z = torch.randn(B, self.G.latent_dim, device=self.device)
+            last = k == self.n_critic - 1
+            # The last critic step's fakes also serve the generator step (as in pytorch/examples).
+            with self._autocast(), torch.set_grad_enabled(last):
+                fake = G(z, yk)
+            self.opt_d.zero_grad(set_to_none=True)
+            with self._autocast():
+                d_loss, logs = loss.discriminator_loss(D, real[k], fake.detach(), yk)
+            d_loss.backward()
+            logs["grad_norm_d"] = _grad_norm(self.D)
+            self.opt_d.step()
+        yg = y[-1] if y is not None else None
+        self.opt_g.zero_grad(set_to_none=True)
+        with self._autocast():
+            # G's gradient flows through D's plain module: no DDP all-reduce for D's unused grads.
+            g_loss, g_logs = loss.generator_loss(self.D, fake, yg)
+        g_loss.backward()
+        logs.update(g_logs)
+        logs["grad_norm_g"] = _grad_norm(self.G)
+        self.opt_g.step()
+        if self.G_ema is not None:
+            self._update_ema()
+        self.step_t += 1
+        bad = ~torch.isfinite(torch.stack([logs["loss_d"], logs["loss_g"]]))
+        self.first_bad.copy_(torch.where((self.first_bad < 0) & bad, self.step_t, self.first_bad))
+        return logs
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        # Warm-up ramp (as in TF's ExponentialMovingAverage with num_updates): early
+        # averages do not drag in the random initial weights.
+        self.ema_step += 1
+        decay = torch.clamp((1.0 + self.ema_step) / (10.0 + self.ema_step), max=self.config.ema_decay)
+        ema_p = list(self.G_ema.parameters())
+        torch._foreach_mul_(ema_p, decay)
+        torch._foreach_add_(ema_p, torch._foreach_mul([p.detach() for p in self.G.parameters()], 1.0 - decay))
+        for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers()):
+            b_ema.copy_(b)
+
+    # ------------------------------------------------------------------ the loop
+
+    def fit(self) -> Trainer:
+        """Train until ``steps`` (or ``epochs``) are done; returns self."""
+        cfg = self.config
+        from tqdm.auto import tqdm
+
+        if self.is_main and not cfg.quiet:
+            print(self.describe(), file=sys.stderr)
+        tb = self._tensorboard() if (cfg.tensorboard and self.is_main) else None
+        bar = tqdm(total=self.total_steps, initial=self.step, disable=cfg.quiet or not self.is_main,
+                   unit="step", dynamic_ncols=True)
+        sums: dict[str, Tensor] = {}
+        n_logged, t0, step0 = 0, time.perf_counter(), self.step
+        metrics = open(self.run_dir / "metrics.jsonl", "a") if self.is_main else None
+        step_fn = self._make_step()
+        try:
+            with _StopFlag() as stop:
+                while self.step < self.total_steps:
+                    real, y = self._batch(self._next_indices())
+                    logs = step_fn(real, y)
+                    self.step += 1
+                    for k, v in logs.items():
+                        sums[k] = sums[k] + v if k in sums else v.clone()
+                    n_logged += 1
+                    end = self.step == self.total_steps
+                    if self.step % cfg.log_every == 0 or end or stop.signal:
+                        self._check_finite()  # syncs with the device, once per log interval
+                        dt = time.perf_counter() - t0
+                        rate = (self.step - step0) * cfg.batch_size * self.n_critic * self.world / max(dt, 1e-9)
+                        row = {"step": self.step, "epoch": round(self.step / self.steps_per_epoch, 4),
+                               **{k: round(float(v) / n_logged, 6) for k, v in sums.items()},
+                               "images_per_s": round(rate, 1), "time": round(dt, 3)}
+                        if metrics:
+                            metrics.write(json.dumps(row) + "\n")
+                            metrics.flush()
+                        if tb:
+                            for k, v in row.items():
+                                if k not in ("step", "epoch", "time"):
+                                    tb.add_scalar(k, v, self.step)
+                        bar.set_postfix({k: f"{row[k]:.3g}" for k in ("loss_d", "loss_g") if k in row} | {"img/s": f"{rate:.0f}"})
+                        sums, n_logged = {}, 0
+                    bar.update(1)
+                    if self.step % cfg.sample_every == 0 or end:
+                        self.save_samples()
+                    if self.step % cfg.checkpoint_every == 0 or end or stop.signal:
+                        self._check_finite()
+                        self.save_checkpoint()
+                    if stop.signal:
+                        name = signal.Signals(stop.signal).name
+                        raise KeyboardInterrupt(
+                            f"{name} at step {self.step}: checkpoint saved in {self.run_dir}; "
+                            f"continue with `ganzoo train {cfg.model} --resume {self.run_dir}`"
+                        )
+        finally:
+            bar.close()
+            if metrics:
+                metrics.close()
+            if tb:
+                tb.close()
+        return self
+
+    def _make_step(self):
+        if self.device.type == "cuda" and self.config.cuda_graph:
+            from ganzoo.cuda_graph import make_graphed_step
+
+            return make_graphed_step(self)
+        return self.train_step
+
+    def _check_finite(self) -> None:
+        bad = self.first_bad.tolist()
+        if max(bad) >= 0:
+            which = "discriminator" if bad[0] >= 0 and (bad[1] < 0 or bad[0] <= bad[1]) else "generator"
+            at = bad[0] if which == "discriminator" else bad[1]
+            last = find_checkpoint(self.run_dir) if (self.run_dir / "checkpoints").exists() else None
+            raise DivergenceError(
+                f"the {which} loss became NaN or infinite at step {at}; training stopped. "
+                + (f"The last good checkpoint ({last}) is intact. " if last else "No checkpoint was written. ")
+                + "Try a lower learning rate (--lr-g/--lr-d), --precision fp32, or another loss"
+            )
+
+    def describe(self) -> str:
+        cfg = self.config
+        return (
+            f"ganzoo {__version__}: training {cfg.model} ({self.gan.loss.name}, n_critic={self.n_critic}) "
+            f"on {cfg.dataset} {tuple(self.dataset.shape)} x {len(self.dataset)}, batch {cfg.batch_size}"
+            f"{f' x {self.world} processes' if self.world > 1 else ''}, {self.total_steps} steps, "
+            f"device {self.device}{', bf16' if self.amp_dtype else ''}{', channels_last' if self.channels_last else ''}"
+            f" -> {self.run_dir}"
+        )
+
+    def _tensorboard(self):
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except Exception:
+            print("ganzoo: --tensorboard needs the tensorboard package (pip install tensorboard); logging to metrics.jsonl only", file=sys.stderr)
+            return None
+        return SummaryWriter(str(self.run_dir / "tensorboard"))
+
+    # ------------------------------------------------------------------ samples and checkpoints
+
+    @property
+    def sampling_generator(self) -> nn.Module:
+        """The EMA generator when EMA is on, else the trained one."""
+        return self.G_ema if self.G_ema is not None else self.G
+
+    @torch.no_grad()
+    def save_samples(self) -> Path | None:
+        if not self.is_main:
+            return None
+        from ganzoo.images import save_grid, save_scatter
+
+        G = self.sampling_generator
+        was_training = G.training
+        G.eval()
+        try:
+            with self._autocast():
+                x = G(self.fixed_z, self.fixed_y).float().cpu()
+        finally:
+            G.train(was_training)
+        path = self.run_dir / "samples" / f"step-{self.step:08d}.png"
+        if x.dim() == 4:
+            nrow = self.G.num_classes and len(self.fixed_y) // self.G.num_classes or int(math.sqrt(len(x))) or 1
+            save_grid(x, path, nrow=nrow)
+        else:
+            save_scatter(x, path, reference=self.dataset.data[:2000].float())
+        return path
+
+    def save_checkpoint(self) -> Path | None:
+        if self.world > 1:
+            torch.distributed.barrier()
+        if not self.is_main:
+            return None
+        files = {
+            "generator": state_dict_tensors(self.G),
+            "discriminator": state_dict_tensors(self.D),
+        }
+        if self.G_ema is not None:
+            files["generator_ema"] = state_dict_tensors(self.G_ema)
+        opt_g, meta_g = optimizer_tensors(self.opt_g, "g")
+        opt_d, meta_d = optimizer_tensors(self.opt_d, "d")
+        files["optimizers"] = {**opt_g, **opt_d}
+        rng = {"cpu": torch.get_rng_state(), "data": self.data_gen.get_state(), "perm": self.perm.cpu(),
+               "ema_step": self.ema_step.cpu(), "step_t": self.step_t.cpu()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        files["rng"] = rng
+        state = {
+            "step": self.step,
+            "epoch": self.epoch,
+            "cursor": self.cursor,
+            "optim_g": meta_g,
+            "optim_d": meta_d,
+            "config": self.config.to_json(),
+            "model_config": {k: list(v) if isinstance(v, tuple) else v for k, v in self.gan.config.items()},
+            "loss": self.gan.loss.name,
+            "ganzoo_version": __version__,
+            "torch_version": torch.__version__,
+        }
+        return write_checkpoint(self.run_dir / "checkpoints", self.step, files, state, keep=self.config.keep_checkpoints)
+
+    def _load_checkpoint(self, path: Path) -> None:
+        state, files = read_checkpoint(path)
+        from ganzoo.checkpoint import load_module  # noqa: F401  (errors for single files)
+
+        for name, module in (("generator", self.G), ("discriminator", self.D), ("generator_ema", self.G_ema)):
+            if module is None:
+                continue
+            if name not in files:
+                raise CheckpointError(f"checkpoint {path} has no {name}.safetensors")
+            own = module.state_dict()
+            bad = [k for k in own if k not in files[name] or files[name][k].shape != own[k].shape]
+            if bad:
+                raise CheckpointError(
+                    f"checkpoint {path} does not fit model {self.config.model!r} "
+                    f"(e.g. {bad[0]}); it was saved from another model or configuration"
+                )
+            module.load_state_dict(files[name])
+        load_optimizer(self.opt_g, "g", files["optimizers"], state["optim_g"])
+        load_optimizer(self.opt_d, "d", files["optimizers"], state["optim_d"])
+        rng = files["rng"]
+        torch.set_rng_state(rng["cpu"])
+        if "cuda" in rng and self.device.type == "cuda":
+            torch.cuda.set_rng_state(rng["cuda"], self.device)
+        self.data_gen.set_state(rng["data"])
+        self.perm = rng["perm"].to(self.device)
+        self.ema_step.copy_(rng["ema_step"])
+        self.step_t.copy_(rng["step_t"])
+        self.step, self.epoch, self.cursor = state["step"], state["epoch"], state["cursor"]
+        if self.rank:  # each process has its own noise stream
+            torch.manual_seed(self.config.seed + self.rank + 1_000_003 * self.step)
+
+
+def _grad_norm(module: nn.Module) -> Tensor:
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    if not grads:
+        return torch.zeros((), device=next(module.parameters()).device)
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)).float())
+
+
+def train(model: str | None = None, **kwargs: Any) -> Trainer:
+    """Train a registered model; keyword arguments are :class:`TrainConfig` fields.
+
+    Returns the finished :class:`Trainer` (``.run_dir``, ``.sampling_generator``).
+
+    Example:
+        >>> import ganzoo
+        >>> run = ganzoo.train("vanilla", dataset="ring8", steps=10, out="/tmp/ganzoo-doc-train",
+        ...                    quiet=True, sample_every=10**9, checkpoint_every=10**9)
+        >>> run.run_dir.name
+        'ganzoo-doc-train'
+    """
+    return Trainer(TrainConfig(model=model, **kwargs)).fit()

@@ -1,0 +1,46 @@
+"""Writing sample grids and 2-D scatter plots as PNG (Pillow only)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+
+def save_grid(x: Tensor, path: str | Path, nrow: int = 8, padding: int = 2) -> Path:
+    """Save images in [-1, 1], ``(N, C, H, W)``, as one PNG grid with ``nrow`` images per row."""
+    from torchvision.utils import save_image
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_image(x.detach().float().cpu().clamp(-1, 1) * 0.5 + 0.5, str(path), nrow=max(1, nrow), padding=padding)
+    return path
+
+
+def save_scatter(points: Tensor, path: str | Path, reference: Tensor | None = None, size: int = 480) -> Path:
+    """Save 2-D points (red) over reference points (grey) as a PNG scatter plot."""
+    from PIL import Image, ImageDraw
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pts = points.detach().float().cpu()
+    allpts = torch.cat([pts, reference.float().cpu()]) if reference is not None else pts
+    finite = allpts[torch.isfinite(allpts).all(1)]
+    lim = float(finite.abs().max()) * 1.1 if len(finite) else 1.0
+    lim = max(lim, 1e-3)
+    img = Image.new("RGB", (size, size), "white")
+    draw = ImageDraw.Draw(img)
+
+    def px(p: Tensor) -> tuple[float, float]:
+        return ((float(p[0]) / lim + 1) * size / 2, (1 - float(p[1]) / lim) * size / 2)
+
+    for group, color in ((reference, (170, 170, 170)), (pts, (200, 30, 30))):
+        if group is None:
+            continue
+        for p in group.float().cpu():
+            if torch.isfinite(p).all():
+                x, y = px(p)
+                draw.ellipse((x - 1.5, y - 1.5, x + 1.5, y + 1.5), fill=color)
+    img.save(path)
+    return path
