@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 WARMUP_STEPS = 3  # eager steps on a side stream before capture (cuDNN/cuBLAS pick their kernels)
 
 
-def make_graphed_step(trainer: Trainer) -> Callable[[Tensor, Tensor | None], dict[str, Tensor]]:
+def make_graphed_step(trainer: Trainer) -> Callable[[Tensor, Tensor | None], tuple[list[str], Tensor]]:
     """Return ``step(real, y)`` that trains one step per call, through a CUDA graph once warmed up.
 
     Every call is one real training step: the warm-up steps train too, and the
@@ -37,19 +37,19 @@ def make_graphed_step(trainer: Trainer) -> Callable[[Tensor, Tensor | None], dic
     why = _cannot_capture(trainer)
     if why:
         _notice(trainer, f"CUDA graph off ({why}); training eagerly")
-        return trainer.train_step
+        return trainer.eager_step
 
     state: dict = {"calls": 0, "graph": None, "failed": False}
     side = torch.cuda.Stream(trainer.device)
 
-    def step(real: Tensor, y: Tensor | None) -> dict[str, Tensor]:
+    def step(real: Tensor, y: Tensor | None) -> tuple[list[str], Tensor]:
         if state["failed"]:
-            return trainer.train_step(real, y)
+            return trainer.eager_step(real, y)
         if state["graph"] is None and state["calls"] < WARMUP_STEPS:
             state["calls"] += 1
             side.wait_stream(torch.cuda.current_stream(trainer.device))
             with torch.cuda.stream(side):
-                logs = trainer.train_step(real, y)
+                logs = trainer.eager_step(real, y)
             torch.cuda.current_stream(trainer.device).wait_stream(side)
             return logs
         if state["graph"] is None:
@@ -59,12 +59,12 @@ def make_graphed_step(trainer: Trainer) -> Callable[[Tensor, Tensor | None], dic
             torch.cuda.synchronize(trainer.device)
             try:
                 with torch.cuda.graph(graph):
-                    state["logs"] = trainer.train_step(state["real"], state["y"])
+                    state["logs"] = trainer.eager_step(state["real"], state["y"])
             except Exception as exc:  # capture is all or nothing: nothing ran, train this step eagerly
                 state["failed"] = True
                 _notice(trainer, f"CUDA graph capture failed ({type(exc).__name__}: {exc}); training eagerly")
                 torch.cuda.synchronize(trainer.device)
-                return trainer.train_step(real, y)
+                return trainer.eager_step(real, y)
             state["graph"] = graph
             trainer._graph = graph
         else:

@@ -303,6 +303,7 @@ class Trainer:
         if resume_dir is not None:
             self._load_checkpoint(find_checkpoint(resume_dir))
         self._graph = None  # filled by the CUDA fast path (ganzoo.cuda_graph)
+        self._step_fn = None
 
     # ------------------------------------------------------------------ set-up helpers
 
@@ -385,9 +386,9 @@ class Trainer:
         return idx.view(self.world, self.n_critic, cfg.batch_size)[self.rank]
 
     def _batch(self, idx: Tensor) -> tuple[Tensor, Tensor | None]:
-        real = self.dataset.to_model_range(self.data[idx])
+        """Raw (uint8 for images) batches and labels; the step converts them, inside the graph."""
         y = self.labels[idx] if self.labels is not None else None
-        return real, y
+        return self.data[idx], y
 
     def _autocast(self):
         if self.amp_dtype is None:
@@ -395,14 +396,15 @@ class Trainer:
         # No weight-cast cache: cached casts would be stale inside a replayed CUDA graph.
         return torch.autocast(self.device.type, dtype=self.amp_dtype, cache_enabled=False)
 
-    def train_step(self, real: Tensor, y: Tensor | None) -> dict[str, Tensor]:
+    def train_step(self, batch: Tensor, y: Tensor | None) -> dict[str, Tensor]:
         """One generator update and its ``n_critic`` discriminator updates.
 
-        ``real`` is ``(n_critic, B, *shape)`` in the model's range and ``y``
-        ``(n_critic, B)`` labels or None. Returns detached device scalars; no
-        host synchronisation happens in here.
+        ``batch`` is ``(n_critic, B, *shape)`` as stored (uint8 images or float
+        points) and ``y`` ``(n_critic, B)`` labels or None. Returns detached
+        device scalars; no host synchronisation happens in here.
         """
         G, D, loss = self.G_train, self.D_train, self.gan.loss
+        real = self.dataset.to_model_range(batch)
         B = real.shape[1]
         logs: dict[str, Tensor] = {}
         if self.channels_last:  # (n_critic, B, C, H, W): channels_last per batch
@@ -460,26 +462,27 @@ class Trainer:
         tb = self._tensorboard() if (cfg.tensorboard and self.is_main) else None
         bar = tqdm(total=self.total_steps, initial=self.step, disable=cfg.quiet or not self.is_main,
                    unit="step", dynamic_ncols=True)
-        sums: dict[str, Tensor] = {}
+        acc: Tensor | None = None  # running sums of the logged scalars, on the device
         n_logged, t0, step0 = 0, time.perf_counter(), self.step
         metrics = open(self.run_dir / "metrics.jsonl", "a") if self.is_main else None
-        step_fn = self._make_step()
+        if self._step_fn is None:
+            self._step_fn = self._make_step()
+        step_fn = self._step_fn
         try:
             with _StopFlag() as stop:
                 while self.step < self.total_steps:
-                    real, y = self._batch(self._next_indices())
-                    logs = step_fn(real, y)
+                    keys, vec = step_fn(*self._batch(self._next_indices()))
                     self.step += 1
-                    for k, v in logs.items():
-                        sums[k] = sums[k] + v if k in sums else v.clone()
+                    acc = vec.clone() if acc is None else acc.add_(vec)  # one kernel, no sync
                     n_logged += 1
                     end = self.step == self.total_steps
                     if self.step % cfg.log_every == 0 or end or stop.signal:
                         self._check_finite()  # syncs with the device, once per log interval
                         dt = time.perf_counter() - t0
                         rate = (self.step - step0) * cfg.batch_size * self.n_critic * self.world / max(dt, 1e-9)
+                        means = (acc / n_logged).tolist()
                         row = {"step": self.step, "epoch": round(self.step / self.steps_per_epoch, 4),
-                               **{k: round(float(v) / n_logged, 6) for k, v in sums.items()},
+                               **{k: round(v, 6) for k, v in zip(keys, means)},
                                "images_per_s": round(rate, 1), "time": round(dt, 3)}
                         if metrics:
                             metrics.write(json.dumps(row) + "\n")
@@ -489,7 +492,7 @@ class Trainer:
                                 if k not in ("step", "epoch", "time"):
                                     tb.add_scalar(k, v, self.step)
                         bar.set_postfix({k: f"{row[k]:.3g}" for k in ("loss_d", "loss_g") if k in row} | {"img/s": f"{rate:.0f}"})
-                        sums, n_logged = {}, 0
+                        acc, n_logged = None, 0
                     bar.update(1)
                     if self.step % cfg.sample_every == 0 or end:
                         self.save_samples()
@@ -515,7 +518,12 @@ class Trainer:
             from ganzoo.cuda_graph import make_graphed_step
 
             return make_graphed_step(self)
-        return self.train_step
+        return self.eager_step
+
+    def eager_step(self, batch: Tensor, y: Tensor | None) -> tuple[list[str], Tensor]:
+        """:meth:`train_step` with its logs stacked into one vector (for cheap accumulation)."""
+        logs = self.train_step(batch, y)
+        return list(logs), torch.stack([v.float() for v in logs.values()])
 
     def _check_finite(self) -> None:
         bad = self.first_bad.tolist()
