@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# One device call on a lent GPU machine (H100/H200, torch 2.11 preinstalled, no network):
+#   bash bench/gpu_bench.sh            (writes under $OUT, default /tmp/gpu-bench-out)
+# Needs the MNIST .gz files in .gpu_data/MNIST/raw/ (or GANZOO_DATA pointing at a folder with MNIST/raw/).
+set -uo pipefail
+OUT=${OUT:-/tmp/gpu-bench-out}
+DATA=${GANZOO_DATA:-.gpu_data}
+mkdir -p "$OUT"
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv | tee "$OUT/nvidia-smi.txt"
+# ganzoo's own dependencies are all in the image; install just the package (offline, no deps).
+python3 -m pip install -q --no-deps --no-build-isolation --no-index -e . 2>&1 | grep -v -i warning
+python3 -c "import ganzoo, torch; print('ganzoo', ganzoo.__version__, 'torch', torch.__version__, ganzoo.list_models())"
+PYTHONUNBUFFERED=1 python3 bench/gpu_bench.py --data-dir "$DATA" --out "$OUT" "$@" 2>&1 | tee "$OUT/gpu_bench.log"
