@@ -6,7 +6,7 @@ set -uo pipefail
 OUT=${OUT:-/tmp/gpu-bench-out}
 DATA=${GANZOO_DATA:-.gpu_data}
 mkdir -p "$OUT"
-nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv | tee "$OUT/nvidia-smi.txt"
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv
 # ganzoo's own dependencies are all in the image; install just the package (offline, no deps).
 python3 -m pip install -q --no-deps --no-build-isolation --no-index -e . 2>&1 | grep -v -i warning
 python3 -c "import ganzoo, torch; print('ganzoo', ganzoo.__version__, 'torch', torch.__version__, ganzoo.list_models())"

@@ -56,3 +56,7 @@ class CheckpointError(GanzooError):
 
 class DivergenceError(GanzooError):
     """Training produced a NaN or infinite loss."""
+
+
+class EvalError(GanzooError, ValueError):
+    """An evaluation that cannot give a meaningful number: bad samples, shapes or settings."""
