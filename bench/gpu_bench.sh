@@ -8,6 +8,7 @@ DATA=${GANZOO_DATA:-.gpu_data}
 mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv
 # ganzoo's own dependencies are all in the image; install just the package (offline, no deps).
-python3 -m pip install -q --no-deps --no-build-isolation --no-index -e . 2>&1 | grep -v -i warning
+python3 -m pip install -q --no-deps --no-build-isolation --no-index -e . 2>&1 | grep -v -i warning \
+  || python3 -m pip install -q --no-deps --no-index .whl/ganzoo-*.whl
 python3 -c "import ganzoo, torch; print('ganzoo', ganzoo.__version__, 'torch', torch.__version__, ganzoo.list_models())"
 PYTHONUNBUFFERED=1 python3 bench/gpu_bench.py --data-dir "$DATA" --out "$OUT" "$@" 2>&1 | tee "$OUT/gpu_bench.log"
