@@ -188,21 +188,26 @@ def quality(args):
 
 
 PRETRAINED = {
-    # model: extra CLI flags (each model's own paper recipe comes from its spec)
-    "dcgan": [],
-    "cgan": [],
-    "wgan-gp": [],
-    "vanilla": [],
+    # run name: (model, extra CLI flags); each model's own paper recipe comes from its spec, 30 epochs
+    "dcgan": ("dcgan", []),
+    "cgan": ("cgan", []),
+    "wgan-gp": ("wgan-gp", []),
+    "vanilla": ("vanilla", []),
+    # variants, run only when named with --zoo
+    "cgan-ns": ("cgan", ["--loss", "non-saturating"]),
+    "dcgan-100ep": ("dcgan", ["--epochs", "100"]),
 }
 
 
 def pretrained(args):
     out = {}
-    for model, extra in PRETRAINED.items():
-        run = Path(f"/tmp/zoo/{model}-mnist")
+    for name in args.zoo.split(","):
+        model, extra = PRETRAINED[name]
+        epochs = [] if "--epochs" in extra else ["--epochs", "30"]
+        run = Path(f"/tmp/zoo/{name}-mnist")
         shutil.rmtree(run, ignore_errors=True)
         cmd = ["ganzoo", "train", model, "--dataset", "mnist", "--data-dir", args.data_dir,
-               *(["--steps", "3", "--batch-size", "8"] if DRY else ["--epochs", "30"]), "--device", DEVICE, "--seed", "0", "--out", str(run), "--sample-every", "2000",
+               *(["--steps", "3", "--batch-size", "8"] if DRY else epochs), "--device", DEVICE, "--seed", "0", "--out", str(run), "--sample-every", "2000",
                "--checkpoint-every", "1000", "--log-every", "200", "-q", *extra]
         log("$ " + " ".join(cmd))
         t = time.time()
@@ -217,14 +222,14 @@ def pretrained(args):
         res = subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
         log(res.stdout[-500:], res.stderr[-1500:])
         rows = [json.loads(r) for r in (run / "metrics.jsonl").read_text().splitlines()] if (run / "metrics.jsonl").exists() else []
-        out[model] = {"rc": res.returncode, "seconds": round(dt, 1), "last": rows[-1] if rows else None,
+        out[name] = {"rc": res.returncode, "seconds": round(dt, 1), "last": rows[-1] if rows else None,
                       "command": " ".join(cmd)}
-        keep = Path(f"/tmp/zoo-keep/{model}-mnist")
+        keep = Path(f"/tmp/zoo-keep/{name}-mnist")
         shutil.rmtree(keep, ignore_errors=True)
         keep.mkdir(parents=True)
-        for name in ("config.json", "metrics.jsonl"):
-            if (run / name).exists():
-                shutil.copy(run / name, keep / name)
+        for fname in ("config.json", "metrics.jsonl"):
+            if (run / fname).exists():
+                shutil.copy(run / fname, keep / fname)
         samples = sorted((run / "samples").glob("*.png"))
         if samples:
             shutil.copy(samples[-1], keep / "samples.png")
@@ -234,9 +239,9 @@ def pretrained(args):
                 size = sum(p.stat().st_size for p in keep.iterdir())
                 if (ckpts[-1] / f).exists() and size + (ckpts[-1] / f).stat().st_size < 15.5 * 2**20:
                     shutil.copy(ckpts[-1] / f, keep / f)
-        with tarfile.open(Path(args.out) / f"zoo-{model}.tar", "w") as tar:
-            tar.add(keep, arcname=f"{model}-mnist")
-        log(model, out[model])
+        with tarfile.open(Path(args.out) / f"zoo-{name}.tar", "w") as tar:
+            tar.add(keep, arcname=f"{name}-mnist")
+        log(name, out[name])
     return out
 
 
@@ -246,6 +251,7 @@ def main():
     p.add_argument("--out", required=True)
     p.add_argument("--sections", default="smoke,throughput,quality,pretrained")
     p.add_argument("--pretrain-timeout", type=int, default=100)
+    p.add_argument("--zoo", default="dcgan,cgan,wgan-gp,vanilla", help="runs of the pretrained section")
     p.add_argument("--dry", action="store_true", help="tiny CPU run of every section")
     args = p.parse_args()
     global DEVICE, DRY

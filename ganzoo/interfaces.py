@@ -71,7 +71,8 @@ class Generator(nn.Module):
             raise ValueError(f"n must be a positive number of samples, got {n}")
         z = torch.randn(n, self.latent_dim, generator=generator, device=device)
         y = self.check_labels(y, n, device=device, generator=generator)
-        with torch.inference_mode():
+        # no_grad rather than inference_mode: samples stay usable in autograd (e.g. fed to D).
+        with torch.no_grad():
             return self(z, y)
 
     def check_labels(

