@@ -424,10 +424,15 @@ class Trainer:
             self.opt_d.step()
         yg = y[-1] if y is not None else None
         self.opt_g.zero_grad(set_to_none=True)
-        with self._autocast():
-            # G's gradient flows through D's plain module: no DDP all-reduce for D's unused grads.
-            g_loss, g_logs = loss.generator_loss(self.D, fake, yg)
-        g_loss.backward()
+        # G's gradient flows through D's plain module (no DDP all-reduce), and D's own weight
+        # gradients are not computed at all: only their path to the input is needed.
+        self.D.requires_grad_(False)
+        try:
+            with self._autocast():
+                g_loss, g_logs = loss.generator_loss(self.D, fake, yg)
+            g_loss.backward()
+        finally:
+            self.D.requires_grad_(True)
         logs.update(g_logs)
         logs["grad_norm_g"] = _grad_norm(self.G)
         self.opt_g.step()
