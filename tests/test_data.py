@@ -1,0 +1,111 @@
+"""Datasets: IDX parsing, the folder and CIFAR-10 readers, the toys, and their errors."""
+
+from __future__ import annotations
+
+import gzip
+import struct
+
+import numpy as np
+import pytest
+import torch
+
+from ganzoo.data import GRID25, RING8, list_datasets, load_dataset, read_idx
+from ganzoo.errors import DataError, UnknownNameError
+
+
+def _write_idx(path, array: np.ndarray, gz: bool = True) -> None:
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(">" + "I" * array.ndim, *array.shape)
+    data = header + array.astype(np.uint8).tobytes()
+    path.write_bytes(gzip.compress(data) if gz else data)
+
+
+def _fake_mnist(root, n=20, gz=True):
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+    labels = rng.integers(0, 10, (n,), dtype=np.uint8)
+    suffix = ".gz" if gz else ""
+    _write_idx(raw / f"train-images-idx3-ubyte{suffix}", images, gz)
+    _write_idx(raw / f"train-labels-idx1-ubyte{suffix}", labels, gz)
+    return images, labels
+
+
+def test_registered_datasets():
+    assert {"mnist", "fashion-mnist", "cifar10", "folder", "ring8", "grid25"} <= set(list_datasets())
+    with pytest.raises(UnknownNameError, match="did you mean 'cifar10'"):
+        load_dataset("cifar01")
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_mnist_from_idx_files(tmp_path, gz):
+    images, labels = _fake_mnist(tmp_path, gz=gz)
+    ds = load_dataset("mnist", tmp_path, download=False)
+    assert ds.data.dtype == torch.uint8 and ds.data.shape == (20, 1, 28, 28)
+    assert torch.equal(ds.data[:, 0], torch.from_numpy(images))
+    assert torch.equal(ds.labels, torch.from_numpy(labels.astype(np.int64)))
+    x = ds.to_model_range(ds.data[:2])
+    assert x.min() >= -1 and x.max() <= 1 and x.dtype == torch.float32
+
+
+def test_truncated_idx_is_reported(tmp_path):
+    _fake_mnist(tmp_path, gz=False)
+    f = tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte"
+    f.write_bytes(f.read_bytes()[:-100])
+    with pytest.raises(DataError, match="truncated or corrupt"):
+        load_dataset("mnist", tmp_path, download=False)
+    bad = tmp_path / "x-idx"
+    bad.write_bytes(b"\x01\x02\x03\x04rest")
+    with pytest.raises(DataError, match="not an IDX file"):
+        read_idx(bad)
+
+
+def test_folder_dataset_resizes_crops_and_labels(tmp_path):
+    from PIL import Image
+
+    for cls, color in (("cats", (255, 0, 0)), ("dogs", (0, 0, 255))):
+        (tmp_path / cls).mkdir()
+        for i in range(3):
+            Image.new("RGB", (40 + 10 * i, 30), color).save(tmp_path / cls / f"{i}.png")
+    ds = load_dataset("folder", tmp_path, image_shape=(3, 16, 16))
+    assert ds.data.shape == (6, 3, 16, 16) and ds.data.dtype == torch.uint8
+    assert ds.num_classes == 2 and ds.labels.tolist() == [0, 0, 0, 1, 1, 1]
+    assert ds.data[0, 0].float().mean() > 200 and ds.data[-1, 2].float().mean() > 200  # red cats, blue dogs
+    grey = load_dataset("folder", tmp_path, image_shape=(1, 8, 8))
+    assert grey.data.shape == (6, 1, 8, 8)
+    with pytest.raises(DataError, match="does not exist"):
+        load_dataset("folder", tmp_path / "cats" / "none")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no images"):
+        load_dataset("folder", tmp_path / "empty")
+
+
+def test_cifar10_binary_reader(tmp_path):
+    folder = tmp_path / "cifar-10-batches-bin"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    rec = rng.integers(0, 256, (7, 3073), dtype=np.uint8)
+    rec[:, 0] = np.arange(7) % 10
+    rec.tofile(folder / "test_batch.bin")
+    ds = load_dataset("cifar10", tmp_path, split="test", download=False)
+    assert ds.data.shape == (7, 3, 32, 32)
+    assert ds.labels.tolist() == list(np.arange(7) % 10)
+    assert torch.equal(ds.data[3].flatten(), torch.from_numpy(rec[3, 1:]))
+    with pytest.raises(DataError, match="cifar-10-binary.tar.gz"):
+        load_dataset("cifar10", tmp_path / "empty", split="train", download=False)
+
+
+def test_toys_match_their_definition():
+    for toy, n_modes, std in ((RING8, 8, 0.02), (GRID25, 25, 0.05)):
+        ds = load_dataset(toy.name)
+        assert ds.kind == "points" and ds.shape == (2,)
+        centers = torch.tensor(toy.centers)
+        assert len(centers) == n_modes
+        d = torch.cdist(ds.data[:5000], centers).min(1).values
+        assert d.mean() < 2 * std and (d < 4 * std).float().mean() > 0.99
+    assert torch.allclose(torch.tensor(RING8.centers).norm(dim=1), torch.full((8,), 2.0))
+
+
+def test_mnist_real_files(mnist_dir):
+    ds = load_dataset("mnist", mnist_dir, split="test", download=False)
+    assert ds.data.shape == (10000, 1, 28, 28) and ds.labels.bincount().min() > 800
