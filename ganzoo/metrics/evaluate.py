@@ -1,0 +1,678 @@
+"""Evaluate a generator on MNIST or Fashion-MNIST with a fixed protocol, and write a receipt.
+
+The protocol (what makes two numbers comparable):
+
+* **Samples.** ``n`` samples (default 10,000) from ``generator.sample`` in
+  chunks of ``batch_size``, in ``eval()`` mode under ``torch.inference_mode``,
+  with the noise from a ``torch.Generator`` seeded with ``seed`` on the
+  generator's device. A conditional model gets balanced labels, class
+  ``i % num_classes`` for sample ``i``. The noise depends on the device type
+  (CPU and CUDA generators differ) and on ``batch_size``; both are recorded.
+* **Images.** The feature network takes ``(N, 1, 28, 28)`` images in [-1, 1].
+  There is no resize rule: a generator with another output shape is an error,
+  and so is a NaN or Inf in any sample.
+* **Features.** The shipped classifier for the dataset
+  (:mod:`ganzoo.metrics.classifier`): 128-d penultimate features for FID,
+  KID, precision and recall; logits for the Inception Score and label accuracy.
+* **Reference.** All 10,000 images of the test split. Their features (and
+  Gaussian statistics and k-NN radii) are cached under
+  ``$GANZOO_CACHE/stats`` (default ``~/.cache/ganzoo/stats``) in a
+  safetensors file whose name holds the sha256 of the data and of the feature
+  network, so a changed dataset or network never reuses stale statistics.
+* **Floor.** The same metrics for the first ``n`` images of the *train* split
+  against the test split: what real data scores, printed beside every number.
+  It is cached too (it depends on ``n``, the data and the network, not on the
+  generator).
+* **Minimum n.** ``n`` must be at least twice the feature size (256 for the
+  128-d features): below ``feature_dim + 1`` samples the covariance is singular,
+  and just above it the estimate is still very noisy. This
+  is a floor for a meaningful number, not a recommendation; FID is biased
+  upwards at small ``n``, so only numbers with the same ``n`` compare.
+
+:func:`evaluate` returns an :class:`EvalResult` whose ``receipt`` records each
+number with everything needed to reproduce it; :func:`verify_receipt`
+recomputes a receipt and checks it within stated tolerances.
+
+Example:
+    >>> import ganzoo
+    >>> from ganzoo.metrics import evaluate
+    >>> g = ganzoo.create("dcgan").generator
+    >>> result = evaluate(g, "mnist", n=1000, metrics=("fid",))  # doctest: +SKIP
+    >>> print(result.table())  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import platform
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ganzoo.errors import EvalError
+from ganzoo.interfaces import Generator
+from ganzoo.metrics import feature_metrics as fm
+from ganzoo.metrics.classifier import INPUT_SHAPE, MnistClassifier, load_classifier, sha256_file
+
+CACHE_ENV = "GANZOO_CACHE"
+RECEIPT_VERSION = 1
+# Bump when a change to the metric code changes cached floor numbers.
+_FLOOR_VERSION = 1
+_FLOOR_SEED = 0
+DEFAULT_METRICS = ("fid", "kid", "is", "precision", "recall")
+METRICS = (*DEFAULT_METRICS, "label_accuracy")
+REFERENCE_SPLIT = "test"
+FLOOR_SPLIT = "train"
+
+#: ``(rtol, atol)`` per number: a recomputed value passes if ``|new - old| <= atol + rtol * |old|``.
+#: Stated for a rerun on the same kind of device (CPU and CUDA draw different noise). A rerun on
+#: the same machine agrees to float rounding; 1% leaves room for other CPUs and BLAS libraries
+#: moving features by ~1e-6, and 0.005 is 50 of 10,000 samples crossing a k-NN ball's edge.
+DEFAULT_TOLERANCE: dict[str, tuple[float, float]] = {
+    "fid": (0.01, 0.01),
+    "kid": (0.01, 1e-4),
+    "kid_std": (0.05, 1e-4),
+    "is": (0.01, 0.01),
+    "precision": (0.0, 0.005),
+    "recall": (0.0, 0.005),
+    "label_accuracy": (0.0, 0.005),
+}
+
+
+def default_cache_dir() -> Path:
+    """``$GANZOO_CACHE/stats``, else ``~/.cache/ganzoo/stats``."""
+    env = os.environ.get(CACHE_ENV)
+    root = Path(env).expanduser() if env else Path.home() / ".cache" / "ganzoo"
+    return root / "stats"
+
+
+def min_samples(feature_dim: int) -> int:
+    """Fewest samples :func:`evaluate` accepts for ``feature_dim``-dimensional features."""
+    return 2 * feature_dim
+
+
+@dataclass
+class EvalResult:
+    """What :func:`evaluate` returns.
+
+    Attributes:
+        metrics: metric name to value (``fid``, ``kid``, ``kid_std``, ``is``, ``precision``,
+            ``recall``, ``label_accuracy``: those asked for).
+        floor: the same metrics for ``n`` real train images against the test split
+            (empty when ``evaluate(..., floor=False)``).
+        receipt: a JSON-able record of the numbers and of how they were made.
+    """
+
+    metrics: dict[str, float]
+    floor: dict[str, float]
+    receipt: dict[str, Any] = field(repr=False)
+
+    def table(self) -> str:
+        """A plain-text table: metric, value, real-vs-real floor."""
+        r = self.receipt
+        head = (f"{r['reference']['dataset']}: {r['protocol']['n']} samples (seed {r['protocol']['seed']}) vs "
+                f"{r['reference']['n']} {r['reference']['split']} images; features: {r['feature_network']['name']}")
+        rows = [head, f"{'metric':<16}{'value':>12}{'real data':>12}"]
+        for name, value in self.metrics.items():
+            floor = self.floor.get(name)
+            rows.append(f"{name:<16}{_fmt(value):>12}{_fmt(floor) if floor is not None else '':>12}")
+        if r["floor"]:
+            rows.append(f"real data: {r['floor']['n']} {FLOOR_SPLIT} images vs the {REFERENCE_SPLIT} split")
+        return "\n".join(rows)
+
+    def to_json(self) -> str:
+        return json.dumps(self.receipt, indent=2)
+
+
+def _fmt(v: float) -> str:
+    if v != 0 and abs(v) < 0.01:
+        return f"{v:.2e}"
+    return f"{v:.4f}" if abs(v) < 10 else f"{v:.2f}"
+
+
+# --------------------------------------------------------------------------- features and caches
+
+
+def _content_sha256(images: Tensor, labels: Tensor | None) -> str:
+    """sha256 of the decoded uint8 images then the int64 labels: gzipped and raw copies agree."""
+    h = hashlib.sha256(images.contiguous().numpy().tobytes())
+    if labels is not None:
+        h.update(labels.contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+@torch.inference_mode()
+def _features_of_images(net: MnistClassifier, images: Tensor, batch_size: int, device: torch.device) -> tuple[Tensor, Tensor]:
+    """Features and logits (float32, on ``device``) of uint8 images ``(N, 1, 28, 28)``."""
+    feats, logits = [], []
+    for block in images.split(batch_size):
+        x = block.to(device).float().div_(127.5).sub_(1.0)
+        f, lg = net.features_and_logits(x)
+        feats.append(f)
+        logits.append(lg)
+    return torch.cat(feats), torch.cat(logits)
+
+
+def _load_split(dataset: str, data_dir: str | Path | None, split: str):
+    from ganzoo.data import load_dataset
+
+    return load_dataset(dataset, data_dir, split=split, download=True)
+
+
+def _atomic_write_bytes(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@dataclass
+class Reference:
+    """The reference split as the feature network sees it: what evaluations compare against.
+
+    Attributes:
+        dataset, split: where the images come from (``split`` is ``"test"``).
+        features: ``(N, 128)`` float32 penultimate features, on the CPU.
+        logits: ``(N, num_classes)`` float32 logits.
+        labels: ``(N,)`` int64 labels.
+        mu, sigma: float64 mean and covariance of ``features`` (FID's statistics).
+        sha256: sha256 of the decoded images then labels (gzipped or raw files agree).
+        files: sha256 of each data file read.
+        network_sha256: sha256 of the feature network's weights.
+        path: the cache file.
+    """
+
+    dataset: str
+    split: str
+    features: Tensor
+    logits: Tensor
+    labels: Tensor
+    mu: Tensor
+    sigma: Tensor
+    sha256: str
+    files: dict[str, str]
+    network_sha256: str
+    path: Path
+    _radii: Tensor | None = field(default=None, repr=False)
+
+    @property
+    def n(self) -> int:
+        return self.features.shape[0]
+
+    @property
+    def radii(self) -> Tensor:
+        """Squared k-NN radii (k = 3) for precision and recall: computed once, then cached."""
+        if self._radii is None:
+            self._radii = fm.knn_radii(self.features)
+            self._save()
+        return self._radii
+
+    def _save(self) -> None:
+        from safetensors.torch import save_file
+
+        tensors = {"features": self.features, "logits": self.logits, "labels": self.labels,
+                   "mu": self.mu, "sigma": self.sigma}
+        if self._radii is not None:
+            tensors["radii"] = self._radii
+        meta = {"dataset": self.dataset, "split": self.split, "data_sha256": self.sha256,
+                "network_sha256": self.network_sha256, "k": str(fm.PR_NEIGHBOURS)}
+        _atomic_write_bytes(self.path, lambda p: save_file(tensors, str(p), metadata=meta))
+
+
+def _read_cached(path: Path, n: int) -> dict[str, Tensor] | None:
+    """A cached reference file's tensors, or None when it is missing, damaged or incomplete."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    if not path.is_file():
+        return None
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError):
+        return None  # a damaged cache file is recomputed, not trusted
+    needed = ("features", "logits", "labels", "mu", "sigma")
+    if any(k not in tensors for k in needed) or tensors["features"].shape[0] != n:
+        return None
+    return tensors
+
+
+def _reference(
+    dataset: str, data_dir, net: MnistClassifier, net_sha: str, cache_dir: Path, device: torch.device, batch_size: int
+) -> Reference:
+    ds = _load_split(dataset, data_dir, REFERENCE_SPLIT)
+    data_sha = _content_sha256(ds.data, ds.labels)
+    path = cache_dir / f"{dataset}-{REFERENCE_SPLIT}-data{data_sha[:16]}-net{net_sha[:16]}.safetensors"
+    files = {Path(f).name: sha256_file(Path(f)) for f in ds.info.get("files", [])}
+    cached = _read_cached(path, len(ds))
+    if cached is not None:
+        return Reference(dataset, REFERENCE_SPLIT, cached["features"], cached["logits"], cached["labels"],
+                         cached["mu"], cached["sigma"], data_sha, files, net_sha, path, cached.get("radii"))
+    features, logits = _features_of_images(net, ds.data, batch_size, device)
+    features, logits = features.cpu(), logits.cpu()
+    mu, sigma = fm.gaussian_stats(features)
+    ref = Reference(dataset, REFERENCE_SPLIT, features, logits, ds.labels.clone(), mu, sigma, data_sha, files,
+                    net_sha, path)
+    ref._save()
+    return ref
+
+
+def reference_stats(
+    dataset: str = "mnist",
+    data_dir: str | Path | None = None,
+    *,
+    cache_dir: str | Path | None = None,
+    device: torch.device | str | None = None,
+    batch_size: int = 500,
+) -> Reference:
+    """The reference (test split) features and statistics, from the cache or computed and cached.
+
+    Example:
+        >>> ref = reference_stats("mnist")  # doctest: +SKIP
+        >>> ref.features.shape, ref.sha256[:8]  # doctest: +SKIP
+        (torch.Size([10000, 128]), 'a0863a96')
+    """
+    device = torch.device(device or "cpu")
+    net, record = load_classifier(dataset, device=device)
+    cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    return _reference(dataset, data_dir, net, record["sha256"], cache, device, batch_size)
+
+
+def _compute(
+    names: Sequence[str],
+    features: Tensor,
+    logits: Tensor,
+    labels: Tensor | None,
+    ref: Reference,
+    kid_seed: int,
+) -> dict[str, float]:
+    """The asked-for metrics, on the device the features are on (FID's matrix roots on the CPU)."""
+    out: dict[str, float] = {}
+    ref_features = ref.features.to(features.device)
+    if "fid" in names:
+        out["fid"] = fm.frechet_distance(*fm.gaussian_stats(features), ref.mu, ref.sigma)
+    if "kid" in names:
+        out["kid"], out["kid_std"] = fm.kid(features, ref_features, seed=kid_seed)
+    if "is" in names:
+        out["is"] = fm.inception_score(logits)
+    if "precision" in names or "recall" in names:
+        p, r = fm.precision_recall(features, ref_features, real_radii=ref.radii.to(features.device))
+        if "precision" in names:
+            out["precision"] = p
+        if "recall" in names:
+            out["recall"] = r
+    if "label_accuracy" in names:
+        out["label_accuracy"] = fm.label_accuracy(logits, labels)
+    return out
+
+
+def _floor(
+    dataset: str, data_dir, n: int, names: Sequence[str], net: MnistClassifier, net_sha: str,
+    ref: Reference, cache_dir: Path, device: torch.device, batch_size: int,
+) -> dict[str, Any]:
+    """Real-vs-real numbers: the first ``n`` train images against the test split.
+
+    Cached as JSON per (data, network, n). The cheap numbers (FID, IS, label accuracy) are
+    always computed together; KID and precision/recall only once asked for.
+    """
+    train = _load_split(dataset, data_dir, FLOOR_SPLIT)
+    n_floor = min(n, len(train))
+    images, labels = train.data[:n_floor], train.labels[:n_floor]
+    sha = _content_sha256(images, labels)
+    path = cache_dir / (f"{dataset}-floor-{FLOOR_SPLIT}{sha[:16]}-{REFERENCE_SPLIT}{ref.sha256[:16]}"
+                        f"-net{net_sha[:16]}-n{n_floor}-v{_FLOOR_VERSION}.json")
+    record = {"metrics": {}, "split": FLOOR_SPLIT, "n": n_floor, "images": f"first {n_floor}",
+              "sha256": sha, "kid_seed": _FLOOR_SEED}
+    if path.is_file():
+        try:
+            cached = json.loads(path.read_text())
+            if cached.get("sha256") == sha and isinstance(cached.get("metrics"), dict):
+                record["metrics"] = cached["metrics"]
+        except (OSError, ValueError):
+            pass  # a damaged cache file is recomputed
+    wanted = {"fid", "is", "label_accuracy", *names}
+    missing = [m for m in METRICS if m in wanted and m not in record["metrics"]]
+    if missing:
+        features, logits = _features_of_images(net, images, batch_size, device)
+        record["metrics"].update(_compute(missing, features, logits.cpu(), labels, ref, _FLOOR_SEED))
+        _atomic_write_bytes(path, lambda p: p.write_text(json.dumps(record, indent=2)))
+    return record
+
+
+def real_vs_real(
+    dataset: str = "mnist",
+    data_dir: str | Path | None = None,
+    *,
+    n: int = 10_000,
+    metrics: Sequence[str] = METRICS,
+    cache_dir: str | Path | None = None,
+    device: torch.device | str | None = None,
+    batch_size: int = 500,
+) -> dict[str, Any]:
+    """The floor alone: the first ``n`` train images scored against the test split.
+
+    Returns:
+        ``{"metrics": {...}, "split": "train", "n": ..., "images": ..., "sha256": ..., "kid_seed": 0}``.
+
+    Example:
+        >>> real_vs_real("mnist", n=10000)["metrics"]["fid"]  # doctest: +SKIP
+    """
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise EvalError(f"unknown metric(s) {unknown}; choose from {', '.join(METRICS)}")
+    device = torch.device(device or "cpu")
+    net, record = load_classifier(dataset, device=device)
+    if n < min_samples(net.feature_dim):
+        raise EvalError(f"n={n} is too few samples: the floor needs n >= {min_samples(net.feature_dim)}")
+    cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    ref = _reference(dataset, data_dir, net, record["sha256"], cache, device, batch_size)
+    floor = _floor(dataset, data_dir, n, tuple(metrics), net, record["sha256"], ref, cache, device, batch_size)
+    return {**floor, "metrics": {k: v for k, v in floor["metrics"].items() if k in metrics or (k == "kid_std" and "kid" in metrics)}}
+
+
+# --------------------------------------------------------------------------- sampling
+
+
+def _check_request(generator: Any, metrics: Sequence[str] | None, n: int, batch_size: int, seed: int) -> tuple[str, ...]:
+    if not isinstance(generator, Generator):
+        hint = "; pass gan.generator" if hasattr(generator, "generator") else ""
+        raise EvalError(f"evaluate() takes a ganzoo.Generator, not {type(generator).__name__}{hint}")
+    if metrics is None:
+        names = DEFAULT_METRICS + (("label_accuracy",) if generator.is_conditional else ())
+    else:
+        names = (metrics,) if isinstance(metrics, str) else tuple(metrics)
+        unknown = [m for m in names if m not in METRICS]
+        if unknown or not names:
+            raise EvalError(f"unknown metric(s) {unknown}; choose from {', '.join(METRICS)}")
+    if "label_accuracy" in names and not generator.is_conditional:
+        raise EvalError(
+            f"label_accuracy needs a class-conditional generator (such as 'cgan'); "
+            f"{type(generator).__name__} takes no labels. Drop 'label_accuracy' from metrics"
+        )
+    for name, value, low in (("n", n, 1), ("batch_size", batch_size, 1), ("seed", seed, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise EvalError(f"{name} must be an integer >= {low}, got {value!r}")
+    shape = tuple(getattr(generator, "output_shape", ()))
+    if shape != INPUT_SHAPE:
+        raise EvalError(
+            f"{type(generator).__name__} makes images of shape {shape}, but the MNIST-family feature "
+            f"network takes {INPUT_SHAPE} (28x28 grey, values in [-1, 1]); ganzoo does not resize "
+            "for evaluation. Evaluate a model trained on mnist or fashion-mnist"
+        )
+    return tuple(dict.fromkeys(names))
+
+
+@torch.inference_mode()
+def _sample_features(
+    generator: Generator, net: MnistClassifier, n: int, seed: int, batch_size: int, device: torch.device
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    gen_device = generator._device()
+    rng = torch.Generator(device=gen_device).manual_seed(seed)
+    labels = torch.arange(n) % generator.num_classes if generator.is_conditional else None
+    feats, logits = [], []
+    for start in range(0, n, batch_size):
+        size = min(batch_size, n - start)
+        y = labels[start : start + size].to(gen_device) if labels is not None else None
+        x = generator.sample(size, y, generator=rng, device=gen_device)
+        if tuple(x.shape) != (size, *INPUT_SHAPE):
+            raise EvalError(
+                f"{type(generator).__name__}.sample({size}) returned shape {tuple(x.shape)}; "
+                f"expected {(size, *INPUT_SHAPE)}"
+            )
+        x = x.to(device=device, dtype=torch.float32)
+        bad = int((~torch.isfinite(x)).flatten(1).any(dim=1).sum())
+        if bad:
+            raise EvalError(
+                f"{bad} of {size} generated samples (samples {start} to {start + size - 1}) contain NaN "
+                "or Inf: the generator has diverged or its weights are damaged; metrics on them "
+                "would be meaningless. Evaluate an earlier checkpoint"
+            )
+        f, lg = net.features_and_logits(x)
+        feats.append(f)
+        logits.append(lg)
+    return torch.cat(feats), torch.cat(logits), labels
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def evaluate(
+    generator: Generator,
+    dataset: str = "mnist",
+    data_dir: str | Path | None = None,
+    *,
+    n: int = 10_000,
+    seed: int = 0,
+    batch_size: int = 500,
+    device: torch.device | str | None = None,
+    metrics: Sequence[str] | None = None,
+    model_name: str | None = None,
+    cache_dir: str | Path | None = None,
+    floor: bool = True,
+) -> EvalResult:
+    """Score a generator's samples against the test split, beside the real-vs-real floor.
+
+    See the module docstring for the protocol.
+
+    Args:
+        generator: a :class:`ganzoo.Generator` making ``(1, 28, 28)`` images in [-1, 1]
+            (use the EMA generator of a run when it has one).
+        dataset: ``"mnist"`` or ``"fashion-mnist"``.
+        data_dir: dataset root (default ``$GANZOO_DATA``); missing files are downloaded as for
+            training, when online.
+        n: number of generated samples (at least :func:`min_samples`, 256).
+        seed: seed of the sampling noise.
+        batch_size: samples per ``generator.sample`` call (changes the noise; recorded).
+        device: where the feature network runs (default: the generator's device).
+        metrics: names from :data:`METRICS`; default :data:`DEFAULT_METRICS`, plus
+            ``label_accuracy`` for a conditional generator.
+        model_name: what was evaluated (a model id, run folder or file), for the receipt.
+        cache_dir: where reference statistics live (default :func:`default_cache_dir`).
+        floor: also report the real-vs-real floor (``False`` skips it, for quick checks;
+            the receipt then records ``"floor": null``).
+
+    Returns:
+        An :class:`EvalResult` with ``metrics``, ``floor`` and ``receipt``.
+
+    Raises:
+        EvalError: an unsupported dataset or image shape, too few samples, label accuracy
+            for an unconditional generator, NaN or Inf samples, damaged feature weights.
+        DataError: the dataset files are missing.
+
+    Example:
+        >>> import ganzoo
+        >>> from ganzoo.metrics import evaluate
+        >>> gan = ganzoo.create("dcgan")
+        >>> r = evaluate(gan.generator, "mnist", n=500, metrics=["fid"])  # doctest: +SKIP
+        >>> r.metrics["fid"] > r.floor["fid"]  # doctest: +SKIP
+        True
+    """
+    names = _check_request(generator, metrics, n, batch_size, seed)
+    gen_device = generator._device()
+    device = torch.device(device) if device is not None else gen_device
+    net, record = load_classifier(dataset, device=device)
+    if n < min_samples(net.feature_dim):
+        raise EvalError(
+            f"n={n} is too few samples: the {net.feature_dim}x{net.feature_dim} feature covariance "
+            f"needs n >= {min_samples(net.feature_dim)} (twice the feature size) to be stable; "
+            "the protocol's default is 10000"
+        )
+    if "label_accuracy" in names and generator.num_classes != net.num_classes:
+        raise EvalError(
+            f"label_accuracy needs the generator's classes to be {dataset}'s {net.num_classes} "
+            f"classes; {type(generator).__name__} has {generator.num_classes}"
+        )
+    cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+
+    was_training = generator.training
+    generator.eval()
+    try:
+        features, logits, labels = _sample_features(generator, net, n, seed, batch_size, device)
+    finally:
+        generator.train(was_training)
+
+    ref = _reference(dataset, data_dir, net, record["sha256"], cache, device, batch_size)
+    values = _compute(names, features, logits.cpu(), labels, ref, seed)
+    floor_record = (_floor(dataset, data_dir, n, names, net, record["sha256"], ref, cache, device, batch_size)
+                    if floor else None)
+    floor_values = {k: v for k, v in floor_record["metrics"].items() if k in values} if floor_record else {}
+
+    import ganzoo
+
+    receipt = {
+        "receipt_version": RECEIPT_VERSION,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "model": model_name if model_name is not None else type(generator).__name__,
+        "metrics": values,
+        "floor": {"metrics": floor_values, **{k: v for k, v in floor_record.items() if k != "metrics"}}
+        if floor_record else None,
+        "protocol": {
+            "n": n,
+            "seed": seed,
+            "batch_size": batch_size,
+            "labels": "balanced: class i % num_classes for sample i" if labels is not None else None,
+            "num_classes": generator.num_classes,
+            "image_shape": list(INPUT_SHAPE),
+            "fid": "float64, penultimate features",
+            "kid": {"subsets": fm.KID_SUBSETS, "subset_size": min(fm.KID_SUBSET_SIZE, n, ref.n),
+                    "kernel": "(x.y/d + 1)^3", "seed": seed},
+            "is": {"splits": 1, "on": "logits"},
+            "precision_recall": {"k": fm.PR_NEIGHBOURS},
+        },
+        "tolerance": {k: list(v) for k, v in DEFAULT_TOLERANCE.items() if k in values},
+        "feature_network": {
+            "name": record["name"],
+            "sha256": record["sha256"],
+            "test_accuracy": record.get("test_accuracy"),
+            "layer": "penultimate, 128-d, before the ReLU",
+        },
+        "reference": {"dataset": dataset, "split": REFERENCE_SPLIT, "n": ref.n,
+                      "sha256": ref.sha256, "files": ref.files},
+        "versions": {"ganzoo": ganzoo.__version__, "torch": torch.__version__,
+                     "python": platform.python_version()},
+        "device": str(gen_device),
+        "feature_device": str(device),
+        "platform": f"{platform.system()} {platform.machine()}",
+    }
+    return EvalResult(metrics=values, floor=floor_values, receipt=receipt)
+
+
+@dataclass
+class Verification:
+    """What :func:`verify_receipt` returns.
+
+    Attributes:
+        ok: every recorded number was reproduced within its tolerance.
+        checks: one row per number: ``name``, ``recorded``, ``recomputed``, ``allowed``
+            (the absolute difference tolerated) and ``ok``.
+        notes: differences in setting that may explain a mismatch (versions, device).
+        result: the recomputed :class:`EvalResult`.
+    """
+
+    ok: bool
+    checks: list[dict[str, Any]]
+    notes: list[str]
+    result: EvalResult
+
+    def table(self) -> str:
+        rows = [f"{'number':<22}{'recorded':>12}{'recomputed':>12}{'allowed':>10}  ok"]
+        for c in self.checks:
+            rows.append(f"{c['name']:<22}{_fmt(c['recorded']):>12}{_fmt(c['recomputed']):>12}"
+                        f"{_fmt(c['allowed']):>10}  {'yes' if c['ok'] else 'NO'}")
+        rows += [f"note: {note}" for note in self.notes]
+        rows.append("verified" if self.ok else "NOT verified: numbers differ beyond tolerance")
+        return "\n".join(rows)
+
+
+def verify_receipt(
+    receipt: dict[str, Any] | str | Path,
+    generator: Generator,
+    *,
+    tolerance: dict[str, tuple[float, float]] | None = None,
+    data_dir: str | Path | None = None,
+    device: torch.device | str | None = None,
+    cache_dir: str | Path | None = None,
+) -> Verification:
+    """Recompute an evaluation receipt with the same protocol and check its numbers.
+
+    A number passes if ``|recomputed - recorded| <= atol + rtol * |recorded|`` with
+    ``(rtol, atol)`` from ``tolerance``, merged over the receipt's own ``tolerance``, merged
+    over :data:`DEFAULT_TOLERANCE` (1% for FID, KID and IS; 0.005 absolute for precision,
+    recall and label accuracy).
+    The defaults hold for a rerun on the same kind of device (CPU or CUDA), which draws
+    the same noise; the floor is checked too.
+
+    Args:
+        receipt: a receipt dict (``EvalResult.receipt``) or the path of its JSON file.
+        generator: the generator the receipt claims to describe.
+        tolerance: per-number ``(rtol, atol)`` overrides.
+        data_dir, device, cache_dir: as for :func:`evaluate`.
+
+    Raises:
+        EvalError: the receipt is unreadable, or was made with a different feature network
+            or reference data than this installation has (its numbers are not comparable).
+
+    Example:
+        >>> v = verify_receipt("receipt.json", generator)  # doctest: +SKIP
+        >>> print(v.table())  # doctest: +SKIP
+    """
+    if not isinstance(receipt, dict):
+        try:
+            receipt = json.loads(Path(receipt).read_text())
+        except (OSError, ValueError) as exc:
+            raise EvalError(f"cannot read receipt {receipt}: {exc}") from exc
+    try:
+        proto, net_rec, ref_rec = receipt["protocol"], receipt["feature_network"], receipt["reference"]
+        recorded = receipt["metrics"]
+        recorded_floor = receipt["floor"]["metrics"] if receipt["floor"] else {}
+    except (KeyError, TypeError) as exc:
+        raise EvalError(f"not a ganzoo evaluation receipt (missing {exc}); receipts come from ganzoo.metrics.evaluate") from exc
+    dataset = ref_rec["dataset"]
+    _, record = load_classifier(dataset)
+    if record["sha256"] != net_rec["sha256"]:
+        raise EvalError(
+            f"the receipt was made with feature network {net_rec['name']} sha256 {net_rec['sha256'][:12]}..., "
+            f"this ganzoo ships sha256 {record['sha256'][:12]}...: its numbers cannot be reproduced here. "
+            "Use the ganzoo version named in the receipt"
+        )
+    tol = {**DEFAULT_TOLERANCE, **{k: tuple(v) for k, v in (receipt.get("tolerance") or {}).items()},
+           **(tolerance or {})}
+    result = evaluate(
+        generator, dataset, data_dir, n=proto["n"], seed=proto["seed"], batch_size=proto["batch_size"],
+        device=device, metrics=[m for m in recorded if m in METRICS], model_name=receipt.get("model"),
+        cache_dir=cache_dir, floor=bool(recorded_floor),
+    )
+    if result.receipt["reference"]["sha256"] != ref_rec["sha256"]:
+        raise EvalError(
+            f"the {dataset} {ref_rec['split']} split here has sha256 {result.receipt['reference']['sha256'][:12]}..., "
+            f"the receipt's has {ref_rec['sha256'][:12]}...: a different reference set; check --data-dir"
+        )
+    checks = []
+    for prefix, old, new in (("", recorded, result.metrics), ("floor.", recorded_floor, result.floor)):
+        for name, value in old.items():
+            rtol, atol = tol.get(name, (0.01, 0.0))
+            got = new.get(name, math.nan)
+            allowed = atol + rtol * abs(value)
+            checks.append({"name": prefix + name, "recorded": value, "recomputed": got,
+                           "allowed": allowed, "ok": bool(abs(got - value) <= allowed)})
+    notes = []
+    for key in ("ganzoo", "torch"):
+        then, now = receipt.get("versions", {}).get(key), result.receipt["versions"][key]
+        if then != now:
+            notes.append(f"{key} {then} made the receipt, {now} verified it")
+    then_dev = str(receipt.get("device", "")).split(":")[0]
+    now_dev = result.receipt["device"].split(":")[0]
+    if then_dev and then_dev != now_dev:
+        notes.append(f"the receipt sampled on {then_dev}, this run on {now_dev}: the noise differs, "
+                     "so only sampling-level agreement can be expected")
+    return Verification(ok=all(c["ok"] for c in checks), checks=checks, notes=notes, result=result)
