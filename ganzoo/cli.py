@@ -13,7 +13,7 @@ import click
 from ganzoo import __version__
 from ganzoo.errors import GanzooError
 
-BUILTIN_COMMANDS = ("list", "info", "plugins", "datasets", "train")
+BUILTIN_COMMANDS = ("list", "info", "plugins", "datasets", "train", "eval")
 
 
 def friendly_errors(fn: Callable) -> Callable:
@@ -200,6 +200,8 @@ def _parse_kv(values: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--sample-every", type=int, default=500, show_default=True)
 @click.option("--checkpoint-every", type=int, default=1000, show_default=True)
 @click.option("--log-every", type=int, default=50, show_default=True)
+@click.option("--eval-every", type=int, help="Score samples (FID, KID, IS, precision, recall) every N steps into metrics.jsonl.")
+@click.option("--eval-n", type=int, default=2000, show_default=True, help="Samples per evaluation during training.")
 @click.option("--model-arg", "model_args", multiple=True, metavar="KEY=VALUE", help="Model constructor override, e.g. latent_dim=64 (repeatable).")
 @click.option("--tensorboard", is_flag=True, help="Also log to TensorBoard (needs tensorboard installed).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
@@ -220,6 +222,68 @@ def train(model: str, beta1: float | None, beta2: float | None, model_args: tupl
         sys.exit(130)
     if trainer.is_main:
         click.echo(f"done: {trainer.step} steps; run directory {trainer.run_dir}")
+
+
+def _resolve_generator(ref: str, ema: bool):
+    """A run directory (or checkpoint folder), else a registered model name (untrained)."""
+    from pathlib import Path
+
+    import ganzoo
+    from ganzoo.checkpoint import load_run_generator
+
+    if Path(ref).exists():
+        return load_run_generator(ref, ema=ema), Path(ref).name
+    gan = ganzoo.create(ref)  # unknown names get suggestions
+    click.echo(f"note: {ref!r} is a model name, not a run directory: scoring an untrained generator", err=True)
+    return gan.generator.eval(), ref
+
+
+@cli.command("eval")
+@click.argument("ref", required=False)
+@click.option("--dataset", default="mnist", show_default=True, help="mnist or fashion-mnist.")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Dataset root (default $GANZOO_DATA).")
+@click.option("-n", "--n", "n", type=int, default=10_000, show_default=True, help="Generated samples.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--batch-size", type=int, default=500, show_default=True)
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--metrics", help="Comma-separated subset of fid,kid,is,precision,recall,label_accuracy.")
+@click.option("--no-ema", is_flag=True, help="Score the raw generator of a run instead of its EMA.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the receipt here.")
+@click.option("--verify", "verify", type=click.Path(dir_okay=False, exists=True), help="Recompute this receipt and check it.")
+@friendly_errors
+def eval_cmd(ref: str | None, dataset: str, data_dir: str | None, n: int, seed: int, batch_size: int, device: str,
+             metrics: str | None, no_ema: bool, json_out: str | None, verify: str | None) -> None:
+    """Score a run's generator (REF: a run directory) with ganzoo's fixed protocol.
+
+    Prints FID, KID, IS, precision and recall (and label accuracy for conditional
+    models) beside the real-vs-real floor, and writes a receipt with --json.
+    `ganzoo eval RUN --verify receipt.json` recomputes a receipt and checks it.
+    """
+    from ganzoo.metrics import evaluate, verify_receipt
+
+    if ref is None:
+        raise click.UsageError("give a run directory (or model name) to evaluate")
+    generator, name = _resolve_generator(ref, ema=not no_ema)
+    if data_dir is None:  # a run remembers where its data was
+        from pathlib import Path
+
+        cfg = Path(ref) / "config.json"
+        if cfg.is_file():
+            data_dir = json.loads(cfg.read_text()).get("data_dir")
+    if verify:
+        result = verify_receipt(verify, generator, data_dir=data_dir, device=device)
+        click.echo(result.table())
+        if not result.ok:
+            sys.exit(1)
+        return
+    chosen = tuple(m.strip() for m in metrics.split(",")) if metrics else None
+    result = evaluate(generator, dataset, data_dir, n=n, seed=seed, batch_size=batch_size, device=device,
+                      metrics=chosen, model_name=name)
+    click.echo(result.table())
+    if json_out:
+        with open(json_out, "w") as f:
+            f.write(result.to_json())
+        click.echo(f"receipt written to {json_out}")
 
 
 def main() -> None:

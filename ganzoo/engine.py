@@ -88,6 +88,8 @@ class TrainConfig:
     sample_every: int = 500
     checkpoint_every: int = 1000
     log_every: int = 50
+    eval_every: int | None = None  # score samples with ganzoo.metrics every N steps (MNIST-like data)
+    eval_n: int = 2000  # generated samples per evaluation during training
     num_samples: int = 64
     keep_checkpoints: int = 2
     quiet: bool = False
@@ -123,6 +125,14 @@ class TrainConfig:
             raise ConfigError(f"ema_decay must be in [0, 1), got {c.ema_decay}")
         if c.precision not in ("auto", "fp32", "bf16"):
             raise ConfigError(f"precision must be auto, fp32 or bf16, got {c.precision!r}")
+        if c.eval_every is not None:
+            if c.eval_every < 1:
+                raise ConfigError(f"eval_every must be >= 1, got {c.eval_every}")
+            if c.dataset not in ("mnist", "fashion-mnist"):
+                raise ConfigError(
+                    f"--eval-every needs a dataset with a ganzoo feature network (mnist, fashion-mnist), "
+                    f"not {c.dataset!r}"
+                )
         if c.n_critic is not None and c.n_critic < 1:
             raise ConfigError(f"n_critic must be >= 1, got {c.n_critic}")
         return c
@@ -501,6 +511,12 @@ class Trainer:
                     bar.update(1)
                     if self.step % cfg.sample_every == 0 or end:
                         self.save_samples()
+                    if cfg.eval_every and (self.step % cfg.eval_every == 0 or end) and self.is_main:
+                        row = {"step": self.step, "eval": self.evaluate()}
+                        if metrics:
+                            metrics.write(json.dumps(row) + "\n")
+                            metrics.flush()
+                        bar.write(f"step {self.step}: " + ", ".join(f"{k} {v:.4g}" for k, v in row["eval"].items()))
                     if self.step % cfg.checkpoint_every == 0 or end or stop.signal:
                         self._check_finite()
                         self.save_checkpoint()
@@ -561,6 +577,19 @@ class Trainer:
         return SummaryWriter(str(self.run_dir / "tensorboard"))
 
     # ------------------------------------------------------------------ samples and checkpoints
+
+    def evaluate(self) -> dict[str, float]:
+        """Score the sampling generator with ganzoo's metrics (``eval_n`` samples, no floor)."""
+        from ganzoo.metrics import evaluate
+
+        G = self.sampling_generator
+        was_training = G.training
+        try:
+            res = evaluate(G, self.config.dataset, self.config.data_dir, n=self.config.eval_n, device=self.device,
+                           floor=False, model_name=self.config.model)
+        finally:
+            G.train(was_training)
+        return {k: round(v, 5) for k, v in res.metrics.items()}
 
     @property
     def sampling_generator(self) -> nn.Module:
