@@ -45,6 +45,11 @@ def load_module(module: nn.Module, path: Path) -> None:
         raise CheckpointError(
             f"{path} is not a readable safetensors file ({exc}); it may be truncated or corrupt"
         ) from exc
+    load_tensors(module, tensors, path)
+
+
+def load_tensors(module: nn.Module, tensors: dict[str, torch.Tensor], source: Path | str) -> None:
+    """Load a state dict read from ``source``, refusing missing, unexpected or mis-shaped entries."""
     own = module.state_dict()
     missing = sorted(set(own) - set(tensors))
     unexpected = sorted(set(tensors) - set(own))
@@ -62,7 +67,7 @@ def load_module(module: nn.Module, path: Path) -> None:
         if bad_shape:
             parts.append("shape mismatch " + "; ".join(bad_shape[:5]))
         raise CheckpointError(
-            f"weights in {path} do not fit {type(module).__name__}: " + ", ".join(parts)
+            f"weights in {source} do not fit {type(module).__name__}: " + ", ".join(parts)
             + ". Were they saved from another model or configuration?"
         )
     module.load_state_dict(tensors)

@@ -34,6 +34,7 @@ from ganzoo import __version__
 from ganzoo.checkpoint import (
     find_checkpoint,
     load_optimizer,
+    load_tensors,
     optimizer_tensors,
     read_checkpoint,
     state_dict_tensors,
@@ -654,21 +655,12 @@ class Trainer:
 
     def _load_checkpoint(self, path: Path) -> None:
         state, files = read_checkpoint(path)
-        from ganzoo.checkpoint import load_module  # noqa: F401  (errors for single files)
-
         for name, module in (("generator", self.G), ("discriminator", self.D), ("generator_ema", self.G_ema)):
             if module is None:
                 continue
             if name not in files:
                 raise CheckpointError(f"checkpoint {path} has no {name}.safetensors")
-            own = module.state_dict()
-            bad = [k for k in own if k not in files[name] or files[name][k].shape != own[k].shape]
-            if bad:
-                raise CheckpointError(
-                    f"checkpoint {path} does not fit model {self.config.model!r} "
-                    f"(e.g. {bad[0]}); it was saved from another model or configuration"
-                )
-            module.load_state_dict(files[name])
+            load_tensors(module, files[name], path / f"{name}.safetensors")
         load_optimizer(self.opt_g, "g", files["optimizers"], state["optim_g"])
         load_optimizer(self.opt_d, "d", files["optimizers"], state["optim_d"])
         rng = files["rng"]

@@ -332,3 +332,17 @@ def test_ddp_two_processes_on_gloo(tmp_path):
     assert (out / "checkpoints" / "step-00000006" / "generator.safetensors").is_file()
     rows = (out / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(r)["step"] for r in rows] == [3, 6]
+
+
+def test_resume_refuses_weights_of_another_configuration(tmp_path):
+    out = tmp_path / "run"
+    Trainer(TrainConfig(model="vanilla", dataset="ring8", steps=2, out=str(out), **QUIET)).fit()
+    state = out / "checkpoints" / "step-00000002" / "state.json"
+    saved = json.loads(state.read_text())
+    saved["config"]["model_args"]["g_hidden"] = [64, 64]
+    state.write_text(json.dumps(saved))
+    g = out / "checkpoints" / "step-00000002" / "generator.safetensors"
+    before = g.read_bytes()
+    with pytest.raises(CheckpointError, match=r"generator\.safetensors do not fit MLPGenerator.*shape mismatch"):
+        Trainer(TrainConfig(resume=str(out), steps=4, quiet=True))
+    assert g.read_bytes() == before
