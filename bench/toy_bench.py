@@ -138,7 +138,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--hidden", type=int, default=RECIPE["model_args"]["g_hidden"][0],
                    help="width of the three hidden layers of G and of D")
     p.add_argument("--no-ema", action="store_true", help="sample from the raw generator instead of its EMA copy")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads per run (default 1)")
+    p.add_argument("--jobs", type=int, default=1, help="runs in parallel processes (default 1)")
+    p.add_argument("--spec-recipe", action="store_true",
+                   help="train with vanilla's own recipe for the dataset (what `ganzoo train vanilla "
+                        "--dataset ring8` uses) instead of the flags above; --losses and --steps still apply")
     args = p.parse_args(argv)
     args.losses = [s.strip() for s in args.losses.split(",") if s.strip()]
     args.datasets = [s.strip() for s in args.datasets.split(",") if s.strip()]
@@ -291,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
         "ema": not args.no_ema,
         "model_args": {"latent_dim": args.latent_dim, "g_hidden": (args.hidden,) * 3, "d_hidden": (args.hidden,) * 3},
     }
+    if args.spec_recipe:
+        recipe = {"ema": not args.no_ema}
     n_critic = {loss: ganzoo.create_loss(loss).n_critic for loss in args.losses}
     plan = [
         (d, loss, s, args.steps[d] if args.same_g_steps else max(1, args.steps[d] // n_critic[loss]))
@@ -300,12 +306,22 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(args.seeds)} seeds), recipe {json.dumps(recipe)}", file=sys.stderr)
     runs = []
     t0, c0 = time.perf_counter(), time.process_time()
-    for i, (dataset, loss, seed, g_steps) in enumerate(plan, 1):
-        r = train_and_score(dataset, loss, seed, g_steps, recipe)
+    if args.jobs > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=torch.set_num_threads, initargs=(args.threads,))
+        results = pool.map(train_and_score, *zip(*[(*p, recipe) for p in plan]))
+    else:
+        results = (train_and_score(*p, recipe) for p in plan)
+    for i, ((dataset, loss, seed, g_steps), r) in enumerate(zip(plan, results), 1):
         runs.append(r)
         print(f"[{i}/{len(plan)}] {dataset} {loss} seed {seed} ({g_steps} G steps): "
               f"{r['modes_covered']}/{r['num_modes']} modes, {100 * r['high_quality']:.1f}% high quality, "
               f"reverse KL {r['reverse_kl']:.3f} ({r['seconds']:.1f} s, {r['cpu_seconds']:.1f} s CPU)", file=sys.stderr, flush=True)
+    if args.jobs > 1:
+        pool.shutdown()
     total_s, total_cpu_s = time.perf_counter() - t0, time.process_time() - c0
 
     rows = summarise(runs)

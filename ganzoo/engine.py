@@ -101,11 +101,12 @@ class TrainConfig:
         if not self.model:
             raise ConfigError("no model given; pass a registered name, e.g. TrainConfig(model='dcgan')")
         spec = get_spec(self.model)
-        t = spec.train
         c = dataclasses.replace(self, model_args=dict(self.model_args), loss_args=dict(self.loss_args))
         c.dataset = c.dataset or (spec.datasets[0] if spec.datasets else None)
         if c.dataset is None:
             raise ConfigError(f"model {spec.name!r} names no dataset; pass --dataset")
+        t = spec.recipe(c.dataset)  # the paper's recipe, or the model's own for this dataset
+        c.model_args = {**t.model_args, **c.model_args}
         c.batch_size = c.batch_size or t.batch_size
         c.lr_g = c.lr_g if c.lr_g is not None else t.lr_g
         c.lr_d = c.lr_d if c.lr_d is not None else t.lr_d
@@ -114,7 +115,9 @@ class TrainConfig:
         c.ema = t.ema if c.ema is None else c.ema
         c.ema_decay = c.ema_decay if c.ema_decay is not None else t.ema_decay
         if c.steps is None and c.epochs is None:
-            c.epochs = 1.0
+            c.steps, c.epochs = t.steps, t.epochs
+            if c.steps is None and c.epochs is None:
+                c.epochs = 1.0
         for name in ("batch_size", "sample_every", "checkpoint_every", "log_every", "num_samples"):
             if getattr(c, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(c, name)}")

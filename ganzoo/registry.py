@@ -34,6 +34,10 @@ class TrainDefaults:
         n_critic: discriminator steps per generator step (``None``: the loss's own).
         ema: keep an exponential moving average of the generator's weights.
         ema_decay: its decay per generator step.
+        model_args: constructor settings this recipe needs (e.g. ``{"latent_dim": 2}``);
+            the user's own ``model_args`` win.
+        steps: run length in generator steps when the user gives neither steps nor epochs.
+        epochs: run length in epochs, likewise (``1.0`` when neither is set here).
     """
 
     loss: str = "non-saturating"
@@ -44,6 +48,9 @@ class TrainDefaults:
     n_critic: int | None = None
     ema: bool = True
     ema_decay: float = 0.999
+    model_args: dict[str, Any] = field(default_factory=dict)
+    steps: int | None = None
+    epochs: float | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,8 @@ class ModelSpec:
         defaults: default constructor arguments; must include ``data_shape``,
             ``latent_dim`` and ``num_classes`` (``None`` when unconditional).
         train: the paper's recommended :class:`TrainDefaults`.
+        recipes: dataset name -> :class:`TrainDefaults` that replace ``train`` on that
+            dataset (e.g. the 2-D toys need another recipe than MNIST).
         compatible_losses: loss names this model can be trained with.
         datasets: datasets it was designed for.
         pretrained: pretrained generators, by id.
@@ -87,10 +96,15 @@ class ModelSpec:
     pretrained: dict[str, PretrainedEntry] = field(default_factory=dict)
     description: str = ""
     plugin: str = ""
+    recipes: dict[str, TrainDefaults] = field(default_factory=dict)
 
     @property
     def conditional(self) -> bool:
         return self.defaults.get("num_classes") is not None
+
+    def recipe(self, dataset: str | None) -> TrainDefaults:
+        """The training recipe for ``dataset``: its own entry in ``recipes``, else ``train``."""
+        return self.recipes.get(dataset or "", self.train)
 
     def resolve_config(self, overrides: dict[str, Any]) -> dict[str, Any]:
         """Defaults updated with ``overrides``, rejecting keys the builder does not take."""

@@ -115,6 +115,22 @@ def test_defaults_come_from_the_spec(tmp_path):
     assert t2.n_critic == 1 and t2.config.lr_d == 2e-4 and t2.config.betas == (0.5, 0.999)
 
 
+def test_dataset_recipe_replaces_the_paper_recipe(tmp_path):
+    # vanilla has its own recipe for the 2-D toys; MNIST keeps the paper's.
+    toy = TrainConfig(model="vanilla", dataset="ring8").resolve()
+    assert toy.loss == "hinge" and toy.batch_size == 256 and toy.steps == 20_000 and toy.epochs is None
+    assert toy.model_args["latent_dim"] == 2
+    mnist = TrainConfig(model="vanilla", dataset="mnist").resolve()
+    assert mnist.loss == "non-saturating" and mnist.batch_size == 64 and mnist.epochs == 1.0
+    assert "latent_dim" not in mnist.model_args
+    # What the user says wins over the recipe, key by key.
+    mine = TrainConfig(model="vanilla", dataset="ring8", epochs=2, loss="lsgan", model_args={"latent_dim": 4}).resolve()
+    assert mine.steps is None and mine.epochs == 2 and mine.loss == "lsgan"
+    assert mine.model_args["latent_dim"] == 4 and mine.model_args["g_hidden"] == (128, 128, 128)
+    t = Trainer(TrainConfig(model="vanilla", dataset="grid25", steps=2, out=str(tmp_path / "r"), **QUIET))
+    assert t.gan.generator.latent_dim == 2 and t.gan.loss.name == "hinge"
+
+
 class NaNAfter(NonSaturatingLoss):
     """Non-saturating loss whose D loss turns NaN from the given call on."""
 
