@@ -13,7 +13,7 @@ import click
 from ganzoo import __version__
 from ganzoo.errors import GanzooError
 
-BUILTIN_COMMANDS = ("list", "info", "plugins", "datasets", "train", "eval")
+BUILTIN_COMMANDS = ("list", "info", "plugins", "datasets", "train", "eval", "sample", "save", "publish")
 
 
 def friendly_errors(fn: Callable) -> Callable:
@@ -74,12 +74,26 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
 @cli.command("list")
 @click.argument("pattern", default="*")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--pretrained", is_flag=True, help="List pretrained generators (ids for `ganzoo.load`) instead.")
 @friendly_errors
-def list_cmd(pattern: str, as_json: bool) -> None:
+def list_cmd(pattern: str, as_json: bool, pretrained: bool) -> None:
     """List registered models (optionally matching a wildcard PATTERN)."""
     import ganzoo
     from ganzoo.plugins import get_plugin_manager
 
+    if pretrained:
+        entries = []
+        for pid in ganzoo.list_pretrained(pattern):
+            spec, e = ganzoo.get_pretrained(pid)
+            entries.append({"id": pid, "model": spec.name, "dataset": e.dataset, "hub": f"{e.hub_repo}@{e.revision}",
+                            "shipped": bool(e.bundle), "description": e.description})
+        if as_json:
+            click.echo(json.dumps(entries, indent=2))
+        else:
+            click.echo(_table([[e["id"], e["model"], e["dataset"], "yes" if e["shipped"] else "no", e["hub"],
+                                e["description"]] for e in entries],
+                              ["id", "model", "dataset", "offline", "hub", "description"]))
+        return
     manager = get_plugin_manager()
     rows = []
     for name in ganzoo.list_models(pattern):
@@ -123,6 +137,9 @@ def info(name: str) -> None:
     click.echo("  training:      " + ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(spec.train).items()))
     click.echo("  losses:        " + ", ".join(spec.compatible_losses))
     click.echo("  datasets:      " + ", ".join(spec.datasets))
+    for dataset, recipe in spec.recipes.items():
+        shown = {k: v for k, v in dataclasses.asdict(recipe).items() if v not in (None, {})}
+        click.echo(f"  on {dataset + ':':<11}" + ", ".join(f"{k}={v}" for k, v in shown.items()))
     click.echo("  pretrained:    " + (", ".join(spec.pretrained) or "(none yet)"))
 
 
@@ -180,7 +197,7 @@ def _parse_kv(values: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--dataset", help="Dataset name (default: the model's first listed dataset). `ganzoo datasets` lists them.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Dataset root (default $GANZOO_DATA or ~/.cache/ganzoo/data).")
 @click.option("--download/--no-download", default=True, show_default=True, help="Download missing datasets when online.")
-@click.option("--epochs", type=float, help="Passes over the data (default 1 when --steps is not given).")
+@click.option("--epochs", type=float, help="Passes over the data (default: the model's recipe for the dataset, else 1).")
 @click.option("--steps", type=int, help="Generator steps (overrides --epochs).")
 @click.option("--batch-size", type=int, help="Batch size per process (default: the model's recipe).")
 @click.option("--lr-g", type=float, help="Generator learning rate.")
@@ -224,18 +241,39 @@ def train(model: str, beta1: float | None, beta2: float | None, model_args: tupl
         click.echo(f"done: {trainer.step} steps; run directory {trainer.run_dir}")
 
 
-def _resolve_generator(ref: str, ema: bool):
-    """A run directory (or checkpoint folder), else a registered model name (untrained)."""
+def _bundle_receipt(ref: str) -> dict:
+    """The first evaluation receipt recorded in the bundle that REF names."""
     from pathlib import Path
 
     import ganzoo
-    from ganzoo.checkpoint import load_run_generator
+    from ganzoo.zoo import BUNDLE_FILE, read_bundle_meta
 
-    if Path(ref).exists():
-        return load_run_generator(ref, ema=ema), Path(ref).name
-    gan = ganzoo.create(ref)  # unknown names get suggestions
-    click.echo(f"note: {ref!r} is a model name, not a run directory: scoring an untrained generator", err=True)
-    return gan.generator.eval(), ref
+    folder = Path(ref)
+    if not (folder / BUNDLE_FILE).is_file() and ref in ganzoo.list_pretrained():
+        folder = Path(ganzoo.get_pretrained(ref)[1].bundle)
+    if not (folder / BUNDLE_FILE).is_file():
+        raise click.UsageError(f"{ref!r} is not a local bundle with receipts; give the receipt file: --verify RECEIPT.json")
+    receipts = read_bundle_meta(folder).get("evaluation") or []
+    if not receipts:
+        raise click.UsageError(f"the bundle {folder} records no evaluation; run `ganzoo eval {ref}` instead")
+    return receipts[0]
+
+
+def _resolve_generator(ref: str, ema: bool):
+    """A pretrained id, bundle, run directory or hf-hub: reference; else a model name (untrained)."""
+    from pathlib import Path
+
+    import ganzoo
+
+    if Path(ref).exists() or ref.startswith("hf-hub:") or ref in ganzoo.list_pretrained():
+        return ganzoo.load(ref, ema=ema), Path(ref).name
+    if ref in ganzoo.list_models():
+        click.echo(f"note: {ref!r} is a model name, not a trained generator: scoring an untrained one", err=True)
+        return ganzoo.create(ref).generator.eval(), ref
+    from ganzoo.errors import UnknownNameError
+
+    raise UnknownNameError("model or pretrained id", ref, ganzoo.list_models() + ganzoo.list_pretrained(),
+                           hint="or give a bundle folder, a run directory or hf-hub:org/name")
 
 
 @cli.command("eval")
@@ -249,11 +287,12 @@ def _resolve_generator(ref: str, ema: bool):
 @click.option("--metrics", help="Comma-separated subset of fid,kid,is,precision,recall,label_accuracy.")
 @click.option("--no-ema", is_flag=True, help="Score the raw generator of a run instead of its EMA.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the receipt here.")
-@click.option("--verify", "verify", type=click.Path(dir_okay=False, exists=True), help="Recompute this receipt and check it.")
+@click.option("--verify", "verify", is_flag=False, flag_value="-", default=None, metavar="[RECEIPT]",
+              help="Recompute a receipt (a JSON file; without one, the receipt in REF's bundle) and check it.")
 @friendly_errors
 def eval_cmd(ref: str | None, dataset: str, data_dir: str | None, n: int, seed: int, batch_size: int, device: str,
              metrics: str | None, no_ema: bool, json_out: str | None, verify: str | None) -> None:
-    """Score a run's generator (REF: a run directory) with ganzoo's fixed protocol.
+    """Score a generator (REF: pretrained id, bundle, run directory or hf-hub:org/name) with ganzoo's fixed protocol.
 
     Prints FID, KID, IS, precision and recall (and label accuracy for conditional
     models) beside the real-vs-real floor, and writes a receipt with --json.
@@ -271,7 +310,10 @@ def eval_cmd(ref: str | None, dataset: str, data_dir: str | None, n: int, seed: 
         if cfg.is_file():
             data_dir = json.loads(cfg.read_text()).get("data_dir")
     if verify:
-        result = verify_receipt(verify, generator, data_dir=data_dir, device=device)
+        receipt: Any = verify
+        if verify == "-":
+            receipt = _bundle_receipt(ref)
+        result = verify_receipt(receipt, generator, data_dir=data_dir, device=device)
         click.echo(result.table())
         if not result.ok:
             sys.exit(1)
@@ -284,6 +326,117 @@ def eval_cmd(ref: str | None, dataset: str, data_dir: str | None, n: int, seed: 
         with open(json_out, "w") as f:
             f.write(result.to_json())
         click.echo(f"receipt written to {json_out}")
+
+
+def _parse_labels(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a comma-separated list of class numbers, e.g. 0,1,2",
+                                 param_hint="--labels") from None
+
+
+@cli.command()
+@click.argument("ref")
+@click.option("-n", "--n", "n", type=int, default=64, show_default=True, help="Number of samples.")
+@click.option("-o", "--out", type=click.Path(dir_okay=False), help="Output file (default samples.png, .npz or .pt).")
+@click.option("--labels", help="Class labels for a conditional model, e.g. 0,1,2 (one grid column each).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--interpolate", is_flag=True, help="Latent walks: each row moves between two random codes.")
+@click.option("--steps", type=int, default=10, show_default=True, help="Images per latent walk (--interpolate).")
+@click.option("--format", "fmt", type=click.Choice(["png", "npz", "pt"]), help="Default: from --out, else png.")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--no-ema", is_flag=True, help="For run directories: the raw generator instead of its EMA.")
+@friendly_errors
+def sample(ref: str, n: int, out: str | None, labels: str | None, seed: int, interpolate: bool, steps: int,
+           fmt: str | None, device: str, no_ema: bool) -> None:
+    """Draw samples from REF (pretrained id, bundle, run directory or hf-hub:org/name).
+
+    Writes a PNG grid (for 2-D point models a scatter plot), or the raw samples in [-1, 1]
+    with --format npz (arrays `images`, `labels`) or pt (a dict of tensors).
+    """
+    from pathlib import Path
+
+    import ganzoo
+    from ganzoo.images import save_grid, save_scatter
+    from ganzoo.sampling import latent_walk, sample_batch
+
+    if fmt is None:
+        fmt = Path(out).suffix.lstrip(".").lower() if out and Path(out).suffix.lower() in (".npz", ".pt") else "png"
+    out_path = Path(out or f"samples.{fmt}")
+    g = ganzoo.load(ref, device=device, ema=not no_ema)
+    chosen = _parse_labels(labels)
+    if interpolate:
+        x, y, nrow = latent_walk(g, rows=max(1, n // steps), steps=steps, seed=seed, labels=chosen)
+    else:
+        x, y, nrow = sample_batch(g, n, seed=seed, labels=chosen)
+    try:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        if fmt == "npz":
+            import numpy as np
+
+            arrays = {"images": x.numpy()} | ({"labels": y.numpy()} if y is not None else {})
+            np.savez(out_path, **arrays)
+        elif fmt == "pt":
+            import torch
+
+            torch.save({"images": x, "labels": y}, out_path)
+        elif len(g.output_shape) == 3:
+            save_grid(x, out_path, nrow=nrow)
+        else:
+            save_scatter(x, out_path)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {out_path}: {exc}") from exc
+    click.echo(f"wrote {len(x)} samples to {out_path}")
+
+
+@cli.command("save")
+@click.argument("run", type=click.Path(exists=True, file_okay=False))
+@click.argument("bundle", type=click.Path(file_okay=False))
+@click.option("--eval", "do_eval", is_flag=True, help="Evaluate (MNIST-like data) and record the receipt.")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Dataset root for --eval.")
+@click.option("--no-discriminator", is_flag=True, help="Leave the discriminator out.")
+@click.option("--no-ema", is_flag=True, help="Save the raw generator instead of its EMA.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing bundle.")
+@friendly_errors
+def save_cmd(run: str, bundle: str, do_eval: bool, data_dir: str | None, no_discriminator: bool, no_ema: bool,
+             overwrite: bool) -> None:
+    """Turn a run directory RUN into a bundle folder BUNDLE (ganzoo.json, safetensors, model card)."""
+    import ganzoo
+
+    evaluation = None
+    if do_eval:
+        from ganzoo.checkpoint import find_checkpoint
+        from ganzoo.metrics import evaluate
+
+        state = json.loads((find_checkpoint(run) / "state.json").read_text())
+        g = ganzoo.load(run, ema=not no_ema)
+        evaluation = evaluate(g, state["config"]["dataset"], data_dir or state["config"].get("data_dir"))
+        click.echo(evaluation.table())
+    path = ganzoo.save(run, bundle, evaluation=evaluation, discriminator=not no_discriminator, ema=not no_ema,
+                       overwrite=overwrite)
+    click.echo(f"bundle written to {path}")
+
+
+@cli.command()
+@click.argument("source", type=click.Path(exists=True, file_okay=False))
+@click.option("--repo", required=True, help="Hub repository, org/name.")
+@click.option("--private", is_flag=True, help="Create the repository as private.")
+@click.option("--revision", help="Branch to commit to (created when missing; default main).")
+@click.option("--message", help="Commit message.")
+@friendly_errors
+def publish(source: str, repo: str, private: bool, revision: str | None, message: str | None) -> None:
+    """Publish a bundle or run directory SOURCE to the Hugging Face Hub as REPO.
+
+    The token comes from HF_TOKEN or `hf auth login`; it is never printed.
+    """
+    import ganzoo
+
+    url = ganzoo.push_to_hub(source, repo, private=private, revision=revision, message=message)
+    click.echo(f"published {source} to {repo}: {url}")
+    click.echo(f"load it with: ganzoo.load(\"hf-hub:{repo}{'@' + revision if revision else ''}\")")
 
 
 def main() -> None:

@@ -60,3 +60,11 @@ class DivergenceError(GanzooError):
 
 class EvalError(GanzooError, ValueError):
     """An evaluation that cannot give a meaningful number: bad samples, shapes or settings."""
+
+
+class BundleError(CheckpointError):
+    """A bundle (``ganzoo.json`` plus safetensors) that is missing, corrupt or does not fit."""
+
+
+class HubError(GanzooError):
+    """A Hugging Face Hub request that failed: not found, unauthorized, offline and not cached."""

@@ -55,12 +55,25 @@ class TrainDefaults:
 
 @dataclass(frozen=True)
 class PretrainedEntry:
-    """A pretrained generator: where its bundle lives and how it was made."""
+    """A pretrained generator: where its bundle lives and how it was made.
+
+    Attributes:
+        id: exact key for :func:`ganzoo.load` (``"dcgan-mnist"``), never parsed.
+        dataset: the dataset it was trained on.
+        hub_repo: its canonical Hugging Face Hub repository (``"org/name"``).
+        revision: the branch, tag or commit of ``hub_repo`` to load.
+        bundle: a bundle folder shipped inside the plugin package (loaded offline
+            before the Hub is tried); ``""`` when only the Hub has it.
+        sha256: the sha256 of the bundle's ``generator.safetensors``, checked at load.
+        description: one line for ``ganzoo list --pretrained``.
+    """
 
     id: str
     dataset: str
     hub_repo: str = ""
     revision: str = "main"
+    bundle: str = ""
+    sha256: str = ""
     description: str = ""
 
 
@@ -223,6 +236,38 @@ def get_spec(name: str) -> ModelSpec:
             f"{culprit.error}. Fix or reinstall it (`ganzoo plugins` shows every plugin's status)"
         )
     raise UnknownNameError("model", name, list(reg.models), hint="`ganzoo list` shows all", extra=note)
+
+
+def list_pretrained(pattern: str = "*") -> list[str]:
+    """Pretrained generator ids (for :func:`ganzoo.load`) matching a wildcard, sorted.
+
+    Example:
+        >>> import ganzoo
+        >>> "dcgan-mnist" in ganzoo.list_pretrained()
+        True
+    """
+    ids = [p for spec in _get().models.values() for p in spec.pretrained]
+    return sorted(i for i in ids if fnmatch.fnmatchcase(i, pattern))
+
+
+def get_pretrained(pretrained_id: str) -> tuple[ModelSpec, PretrainedEntry]:
+    """The model spec and :class:`PretrainedEntry` of a pretrained id.
+
+    Raises:
+        UnknownNameError: with close matches among the pretrained ids.
+    """
+    reg = _get()
+    for spec in reg.models.values():
+        if pretrained_id in spec.pretrained:
+            return spec, spec.pretrained[pretrained_id]
+    hint = "`ganzoo list --pretrained` shows all; a bundle folder, a run directory or hf-hub:org/name also work"
+    if pretrained_id in reg.models:
+        ids = [p for p in reg.models[pretrained_id].pretrained]
+        hint = (f"{pretrained_id!r} is a model name; its pretrained generators: {', '.join(ids)}" if ids
+                else f"{pretrained_id!r} is a model name with no pretrained generator; train one with "
+                     f"`ganzoo train {pretrained_id}`")
+    ids = [p for spec in reg.models.values() for p in spec.pretrained]
+    raise UnknownNameError("pretrained model", pretrained_id, ids, hint=hint)
 
 
 def list_losses() -> list[str]:

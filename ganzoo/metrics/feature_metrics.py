@@ -30,7 +30,7 @@ library unless a measured reason says otherwise; this is the measurement
 (``bench/eval_libs_check.py``, 10,000 MNIST test images against 10,000 train
 images and against 10,000 noised train images, features of the shipped
 classifier, one thread of a shared 2-core CPU, torchmetrics 1.9.0 and
-torch-fidelity 0.4.0 in a scratch virtualenv; table in ``bench/RESULTS_eval.md``):
+torch-fidelity 0.4.0 in a scratch virtualenv; table in ``bench/RESULTS.md`` ("Evaluation")):
 
 * The math agrees, so a library would not change a number: FID equal to
   torch-fidelity's to 10 digits and to torchmetrics' within float32 rounding

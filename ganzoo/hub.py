@@ -1,0 +1,210 @@
+"""Publishing bundles to, and loading them from, the Hugging Face Hub (through ``huggingface_hub``).
+
+A Hub reference is ``hf-hub:org/name`` with an optional ``@revision`` (branch, tag
+or commit). Downloads go into ``huggingface_hub``'s cache and work offline from it
+(``HF_HUB_OFFLINE=1``). The token comes from the usual places (``HF_TOKEN``,
+``hf auth login``) or the ``token`` argument; it never appears in ganzoo's
+messages, bundles or model cards.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ganzoo.errors import BundleError, HubError
+from ganzoo.zoo import BUNDLE_FILE, COMPONENTS, HUB_PREFIX, check_meta, model_card, save
+
+
+def parse_hub_ref(ref: str) -> tuple[str, str | None]:
+    """``"hf-hub:org/name@rev"`` -> ``("org/name", "rev")`` (revision ``None`` when absent).
+
+    Example:
+        >>> parse_hub_ref("hf-hub:ganzoo/dcgan-mnist@v1")
+        ('ganzoo/dcgan-mnist', 'v1')
+    """
+    text = ref[len(HUB_PREFIX):] if ref.startswith(HUB_PREFIX) else ref
+    repo_id, _, revision = text.partition("@")
+    parts = repo_id.split("/")
+    if len(parts) != 2 or not all(parts) or (revision == "" and "@" in text):
+        raise HubError(f"bad Hub reference {ref!r}; expected hf-hub:org/name or hf-hub:org/name@revision")
+    return repo_id, revision or None
+
+
+def _scrub(text: str, token: str | None) -> str:
+    """Remove every token we know of from a message (the client's errors quote requests)."""
+    tokens = {token} if token else set()
+    try:
+        from huggingface_hub import get_token
+
+        known = get_token()
+        if known:
+            tokens.add(known)
+    except Exception:  # noqa: BLE001  (a broken token store must not hide the real error)
+        pass
+    for t in tokens:
+        if t and len(t) >= 4:
+            text = text.replace(t, "***")
+    return text
+
+
+def _hub_error(exc: Exception, repo_id: str, revision: str | None, token: str | None, what: str) -> HubError:
+    """Map ``huggingface_hub``'s exceptions to one clear ganzoo message."""
+    from huggingface_hub import errors
+
+    rev = revision or "main"
+    remote_missing = getattr(errors, "RemoteEntryNotFoundError", errors.EntryNotFoundError)
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    if isinstance(exc, errors.LocalEntryNotFoundError):
+        msg = (f"{what} {repo_id}@{rev} is not in the local Hub cache and the Hub cannot be reached "
+               "(offline, HF_HUB_OFFLINE=1, or no network). Load it once while online, or unset HF_HUB_OFFLINE")
+    elif isinstance(exc, errors.RevisionNotFoundError):
+        msg = f"revision {rev!r} does not exist in the Hub repository {repo_id!r}; check the branch, tag or commit"
+    elif isinstance(exc, errors.RepositoryNotFoundError):
+        msg = (f"Hub repository {repo_id!r} not found, or it is private and your token cannot see it; "
+               "check the name, and for a private repository set HF_TOKEN or run `hf auth login`")
+    elif isinstance(exc, (remote_missing, errors.EntryNotFoundError)):
+        msg = (f"{repo_id}@{rev} has no {what}: it is not a ganzoo bundle (or was uploaded incompletely); "
+               "publish it with `ganzoo publish`")
+    elif status in (401, 403):
+        msg = (f"the Hub refused the request for {repo_id!r} ({status}): the token is missing, invalid or "
+               "lacks access. Set HF_TOKEN or run `hf auth login`")
+    else:
+        msg = f"Hub request for {repo_id!r} failed: {type(exc).__name__}: {exc}"
+    return HubError(_scrub(msg, token))
+
+
+def download_bundle(
+    repo_id: str, revision: str | None = None, *, component: str = "generator", token: str | None = None,
+) -> Path:
+    """Download a bundle's ``ganzoo.json`` and one component's weights; return the cached folder.
+
+    Both files come from the same commit (the revision is resolved once). Works
+    offline from ``huggingface_hub``'s cache. Nothing in the cache is deleted or
+    changed when a download or a check fails.
+    """
+    import json
+
+    from huggingface_hub import hf_hub_download
+
+    if component not in COMPONENTS:
+        raise BundleError(f"component must be one of {', '.join(COMPONENTS)}, got {component!r}")
+    try:
+        meta_path = Path(hf_hub_download(repo_id, BUNDLE_FILE, revision=revision, token=token))
+    except Exception as exc:  # noqa: BLE001  (mapped to HubError, or re-raised)
+        if not _is_hub_error(exc):
+            raise
+        raise _hub_error(exc, repo_id, revision, token, BUNDLE_FILE) from None
+    try:
+        meta = check_meta(json.loads(meta_path.read_text()), f"{HUB_PREFIX}{repo_id}/{BUNDLE_FILE}")
+    except ValueError as exc:
+        raise BundleError(f"{HUB_PREFIX}{repo_id}: {BUNDLE_FILE} is not valid JSON ({exc})") from exc
+    entry = meta["weights"].get(component)
+    if entry is None:
+        raise BundleError(f"{HUB_PREFIX}{repo_id} has no {component} weights (it was published without them)")
+    commit = meta_path.parent.name  # snapshots/<commit>/ganzoo.json: pin the weights to that commit
+    try:
+        hf_hub_download(repo_id, entry["file"], revision=commit, token=token)
+    except Exception as exc:  # noqa: BLE001
+        if not _is_hub_error(exc):
+            raise
+        raise _hub_error(exc, repo_id, revision, token, entry["file"]) from None
+    return meta_path.parent
+
+
+def _is_hub_error(exc: Exception) -> bool:
+    from huggingface_hub import errors
+
+    return isinstance(exc, (errors.HfHubHTTPError, errors.EntryNotFoundError, errors.LocalEntryNotFoundError,
+                            errors.HFValidationError, OSError))
+
+
+BUNDLE_PATTERNS = [BUNDLE_FILE, "*.safetensors", "README.md", "samples.png"]
+
+
+def push_to_hub(
+    source: Any,
+    repo_id: str,
+    *,
+    private: bool = False,
+    revision: str | None = None,
+    message: str | None = None,
+    token: str | None = None,
+    endpoint: str | None = None,
+    **save_kwargs: Any,
+) -> str:
+    """Publish a bundle (or a GAN, Trainer or run directory, saved as one first) to the Hub.
+
+    Creates the model repository if needed (and the branch ``revision``), then
+    uploads ``ganzoo.json``, the safetensors weights, ``README.md`` and ``samples.png``
+    in one commit.
+
+    Args:
+        source: a bundle folder, a run directory, a :class:`ganzoo.GAN` or a :class:`ganzoo.Trainer`.
+        repo_id: ``"org/name"``.
+        private: create the repository as private.
+        revision: the branch to commit to (created from ``main`` when missing).
+        message: the commit message.
+        token: a Hub token; default: ``HF_TOKEN`` or the stored login.
+        endpoint: another Hub endpoint (default ``HF_ENDPOINT`` or huggingface.co).
+        **save_kwargs: passed to :func:`ganzoo.save` when ``source`` is not a bundle yet.
+
+    Returns:
+        The URL of the commit.
+
+    Example:
+        >>> import ganzoo
+        >>> url = ganzoo.push_to_hub("runs/dcgan-mnist-1", "me/dcgan-mnist")  # doctest: +SKIP
+    """
+    from huggingface_hub import HfApi, get_token
+
+    if "/" not in repo_id or repo_id.count("/") != 1 or not all(repo_id.split("/")):
+        raise HubError(f"bad repository id {repo_id!r}; expected org/name")
+    if token is None and get_token() is None:
+        raise HubError("no Hugging Face token found: set HF_TOKEN or run `hf auth login` (a token with write "
+                       "access is needed to publish)")
+    with tempfile.TemporaryDirectory(prefix="ganzoo-publish-") as tmp:
+        folder = _bundle_folder(source, Path(tmp) / "bundle", repo_id, save_kwargs)
+        meta = check_meta(_read_json(folder / BUNDLE_FILE), str(folder / BUNDLE_FILE))
+        api = HfApi(endpoint=endpoint, token=token)
+        try:
+            api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
+            if revision and revision != "main":
+                api.create_branch(repo_id, branch=revision, exist_ok=True, repo_type="model")
+            info = api.upload_folder(
+                folder_path=str(folder), repo_id=repo_id, repo_type="model", revision=revision,
+                commit_message=message or f"Upload {meta['model']} bundle with ganzoo",
+                allow_patterns=BUNDLE_PATTERNS,
+            )
+        except Exception as exc:  # noqa: BLE001
+            if not _is_hub_error(exc):
+                raise
+            raise _hub_error(exc, repo_id, revision, token, "repository") from None
+    return str(getattr(info, "commit_url", info))
+
+
+def _read_json(path: Path) -> Any:
+    import json
+
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise BundleError(f"{path} is unreadable ({exc})") from exc
+
+
+def _bundle_folder(source: Any, tmp: Path, repo_id: str, save_kwargs: dict[str, Any]) -> Path:
+    """A bundle folder to upload: ``source`` itself if it is one, else a fresh save into ``tmp``."""
+    if isinstance(source, (str, os.PathLike)) and (Path(source) / BUNDLE_FILE).is_file():
+        folder = Path(source)
+        readme = folder / "README.md"
+        if readme.is_file() and "path/to/this/folder" not in readme.read_text():
+            return folder
+        # Refresh the generated model card so that its example names this repository.
+        shutil.copytree(folder, tmp)
+        meta = _read_json(tmp / BUNDLE_FILE)
+        (tmp / "README.md").write_text(model_card(meta, samples=(tmp / "samples.png").is_file(), repo_id=repo_id))
+        return tmp
+    return save(source, tmp, repo_id=repo_id, **save_kwargs)

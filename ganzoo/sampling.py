@@ -1,0 +1,81 @@
+"""Drawing sample sets for grids, files and latent walks (used by ``ganzoo sample``)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from ganzoo.errors import ConfigError
+from ganzoo.interfaces import Generator
+
+
+def _labels(g: Generator, n: int, labels: list[int] | None) -> tuple[Tensor | None, int | None]:
+    """Labels for ``n`` samples: ``labels`` repeated in turn (one column of the grid each)."""
+    if labels is not None and g.num_classes is None:
+        raise ConfigError(f"{type(g).__name__} is unconditional; drop --labels (labels need a conditional "
+                          "model such as 'cgan')")
+    if g.num_classes is None:
+        return None, None
+    chosen = list(labels) if labels else list(range(g.num_classes))
+    bad = [c for c in chosen if not 0 <= c < g.num_classes]
+    if bad:
+        raise ConfigError(f"labels {bad} are out of range: this model has classes 0 to {g.num_classes - 1}")
+    y = torch.tensor([chosen[i % len(chosen)] for i in range(n)], dtype=torch.long)
+    return y, len(chosen)
+
+
+@torch.inference_mode()
+def sample_batch(
+    g: Generator, n: int, *, seed: int = 0, labels: list[int] | None = None,
+    device: torch.device | str | None = None, batch_size: int = 1000,
+) -> tuple[Tensor, Tensor | None, int]:
+    """``n`` samples from fixed noise, as ``(samples, labels or None, grid row length)``.
+
+    For a conditional model the labels cycle through ``labels`` (default: every
+    class), and a grid row holds one of each, so each grid column is one label.
+    """
+    if n < 1:
+        raise ConfigError(f"the number of samples must be >= 1, got {n}")
+    device = torch.device(device) if device is not None else g._device()
+    y, per_row = _labels(g, n, labels)
+    rng = torch.Generator(device="cpu").manual_seed(seed)
+    z = torch.randn(n, g.latent_dim, generator=rng)
+    out = []
+    for i in range(0, n, batch_size):
+        yb = y[i:i + batch_size].to(device) if y is not None else None
+        out.append(g(z[i:i + batch_size].to(device), yb).float().cpu())
+    nrow = per_row if per_row and per_row <= 16 else max(1, math.isqrt(n - 1) + 1) if n > 1 else 1
+    return torch.cat(out), y, nrow
+
+
+def slerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
+    """Spherical interpolation between rows of ``a`` and ``b`` at fractions ``t`` (Gaussian latents)."""
+    an, bn = a / a.norm(dim=-1, keepdim=True), b / b.norm(dim=-1, keepdim=True)
+    omega = torch.acos((an * bn).sum(-1, keepdim=True).clamp(-1 + 1e-7, 1 - 1e-7))
+    so = torch.sin(omega)
+    return (torch.sin((1 - t) * omega) / so) * a + (torch.sin(t * omega) / so) * b
+
+
+@torch.inference_mode()
+def latent_walk(
+    g: Generator, rows: int = 8, steps: int = 10, *, seed: int = 0, labels: list[int] | None = None,
+    device: torch.device | str | None = None,
+) -> tuple[Tensor, Tensor | None, int]:
+    """``rows`` latent walks of ``steps`` samples each, between two random codes per row.
+
+    Returns ``(samples, labels or None, steps)``; a conditional model keeps one label
+    per row (cycling through ``labels``), so only the style changes along a row.
+    """
+    if rows < 1 or steps < 2:
+        raise ConfigError(f"a latent walk needs rows >= 1 and steps >= 2, got {rows} and {steps}")
+    device = torch.device(device) if device is not None else g._device()
+    rng = torch.Generator(device="cpu").manual_seed(seed)
+    a, b = torch.randn(rows, g.latent_dim, generator=rng), torch.randn(rows, g.latent_dim, generator=rng)
+    t = torch.linspace(0, 1, steps).view(1, steps, 1)
+    z = slerp(a[:, None], b[:, None], t).reshape(rows * steps, g.latent_dim)
+    y_rows, _ = _labels(g, rows, labels)
+    y = y_rows.repeat_interleave(steps) if y_rows is not None else None
+    x = g(z.to(device), y.to(device) if y is not None else None).float().cpu()
+    return x, y, steps

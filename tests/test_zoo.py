@@ -1,0 +1,313 @@
+"""Bundles, `ganzoo.load`, the shipped pretrained generators and `ganzoo sample`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from safetensors.torch import load_file
+
+import ganzoo
+from ganzoo.cli import cli
+from ganzoo.engine import TrainConfig, Trainer
+from ganzoo.errors import BundleError, ConfigError, UnknownNameError
+from ganzoo.metrics.classifier import load_classifier
+
+PRETRAINED = ["cgan-mnist", "dcgan-mnist", "vanilla-mnist", "wgan-gp-mnist"]
+QUIET = dict(quiet=True, sample_every=10**6, checkpoint_every=10**6, log_every=5)
+
+
+def _bundle_copy(tmp_path: Path, pid: str = "dcgan-mnist") -> Path:
+    _, entry = ganzoo.get_pretrained(pid)
+    dst = tmp_path / pid
+    shutil.copytree(entry.bundle, dst)
+    return dst
+
+
+def _edit_meta(folder: Path, **changes) -> None:
+    meta = json.loads((folder / "ganzoo.json").read_text())
+    meta.update(changes)
+    (folder / "ganzoo.json").write_text(json.dumps(meta))
+
+
+# --------------------------------------------------------------------------- pretrained ids
+
+
+def test_every_builtin_family_ships_a_pretrained_mnist_generator():
+    assert ganzoo.list_pretrained() == PRETRAINED
+    for pid in PRETRAINED:
+        spec, entry = ganzoo.get_pretrained(pid)
+        assert entry.dataset == "mnist" and entry.hub_repo and entry.revision and len(entry.sha256) == 64
+        assert (Path(entry.bundle) / "ganzoo.json").is_file(), entry.bundle
+        meta = json.loads((Path(entry.bundle) / "ganzoo.json").read_text())
+        assert meta["model"] == spec.name and meta["id"] == pid
+        assert meta["weights"]["generator"]["sha256"] == entry.sha256
+        card = (Path(entry.bundle) / "README.md").read_text()
+        assert "library_name: ganzoo" in card and f"- {spec.family}" in card and "- mnist" in card
+        assert "| fid |" in card and meta["evaluation"], "the card shows how it was measured"
+
+
+@pytest.mark.parametrize("pid", PRETRAINED)
+def test_load_pretrained_offline(pid, monkeypatch):
+    # No Hub at all: the weights ship in the plugin package.
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    g = ganzoo.load(pid)
+    assert isinstance(g, ganzoo.Generator) and not g.training
+    assert all(p.dtype == torch.float32 and p.device.type == "cpu" for p in g.parameters())
+    x = g.sample(16, generator=torch.Generator().manual_seed(0))
+    assert x.shape == (16, 1, 28, 28) and x.min() >= -1 and x.max() <= 1
+    assert x.std() > 0.2, "not a constant image"
+
+
+@pytest.mark.parametrize("pid", PRETRAINED)
+def test_pretrained_samples_are_digits(pid):
+    """ganzoo's classifier recognises a digit in nearly every sample; cgan draws the asked-for one.
+
+    For scale: on real MNIST test images 99.9% get a top probability above 0.5.
+    """
+    net, _ = load_classifier("mnist")
+    g = ganzoo.load(pid)
+    y = torch.arange(500) % 10 if g.num_classes else None
+    with torch.no_grad():
+        x = g.sample(500, y, generator=torch.Generator().manual_seed(1))
+        probs = net(x).softmax(1)
+    confident = (probs.max(1).values > 0.5).float().mean().item()
+    assert confident > 0.9, f"{pid}: only {confident:.0%} of samples look like one digit"
+    classes = probs.argmax(1)
+    assert len(classes.unique()) == 10, "every digit appears (no mode collapse)"
+    if y is not None:
+        assert (classes == y).float().mean().item() >= 0.95
+
+
+def test_load_errors_name_the_fix():
+    with pytest.raises(UnknownNameError, match="did you mean 'dcgan-mnist'"):
+        ganzoo.load("dcgan-mnst")
+    with pytest.raises(UnknownNameError, match="is a model name; its pretrained generators: dcgan-mnist"):
+        ganzoo.load("dcgan")
+    with pytest.raises(ConfigError, match="component"):
+        ganzoo.load("dcgan-mnist", component="critic")
+
+
+def test_pretrained_sha256_is_checked(tmp_path, monkeypatch):
+    import dataclasses
+
+    spec, entry = ganzoo.get_pretrained("vanilla-mnist")
+    folder = _bundle_copy(tmp_path, "vanilla-mnist")
+    bad = dataclasses.replace(entry, bundle=str(folder), sha256="0" * 64)
+    monkeypatch.setitem(spec.pretrained, "vanilla-mnist", bad)
+    with pytest.raises(BundleError, match="corrupt or truncated.*pretrained entry.*reinstall"):
+        ganzoo.load("vanilla-mnist")
+
+
+# --------------------------------------------------------------------------- saving and loading bundles
+
+
+def test_save_run_directory_then_load_gives_the_same_generator(tmp_path):
+    run = Trainer(TrainConfig(model="vanilla", dataset="ring8", steps=6, out=str(tmp_path / "run"),
+                              **{**QUIET, "checkpoint_every": 3})).fit()
+    folder = ganzoo.save(run.run_dir, tmp_path / "bundle")
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "README.md", "discriminator.safetensors", "ganzoo.json", "generator.safetensors", "samples.png"]
+    meta = json.loads((folder / "ganzoo.json").read_text())
+    assert meta["format_version"] == 1 and meta["model"] == "vanilla" and meta["dataset"] == "ring8"
+    assert meta["plugin"]["distribution"] == "ganzoo" and meta["weights"]["generator"]["ema"] is True
+    assert meta["training"]["loss"] == "hinge" and "out" not in meta["training"], "no machine-local paths"
+    z = torch.randn(32, 2)
+    with torch.no_grad():
+        ref = run.sampling_generator.eval()(z)
+        assert torch.equal(ganzoo.load(folder)(z), ref)
+        assert torch.equal(ganzoo.load(run.run_dir)(z), ref)  # a run directory loads directly too
+    d = ganzoo.load(folder, component="discriminator")
+    assert isinstance(d, ganzoo.Discriminator) and not d.training
+
+
+def test_save_from_trainer_and_gan(tmp_path):
+    run = Trainer(TrainConfig(model="vanilla", dataset="ring8", steps=3, out=str(tmp_path / "run"), **QUIET)).fit()
+    a = ganzoo.save(run, tmp_path / "a", samples=False)
+    assert json.loads((a / "ganzoo.json").read_text())["weights"]["generator"]["ema"] is True
+    b = ganzoo.save(run, tmp_path / "b", ema=False, discriminator=False, samples=False)
+    meta = json.loads((b / "ganzoo.json").read_text())
+    assert meta["weights"]["generator"]["ema"] is False and "discriminator" not in meta["weights"]
+    with pytest.raises(BundleError, match="no discriminator weights"):
+        ganzoo.load(b, component="discriminator")
+    gan = ganzoo.create("cgan", width=8)
+    c = ganzoo.save(gan, tmp_path / "c", dataset="mnist")
+    saved = load_file(str(c / "generator.safetensors"))
+    assert saved.keys() == gan.generator.state_dict().keys()
+    assert all(torch.equal(saved[k], v) for k, v in gan.generator.state_dict().items())
+
+
+def test_save_never_destroys_an_existing_bundle(tmp_path, monkeypatch):
+    gan = ganzoo.create("vanilla", data_shape=(2,), latent_dim=2)
+    folder = ganzoo.save(gan, tmp_path / "b", samples=False)
+    before = (folder / "generator.safetensors").read_bytes()
+    with pytest.raises(BundleError, match="already exists.*overwrite"):
+        ganzoo.save(ganzoo.create("vanilla", data_shape=(2,), latent_dim=2), folder)
+    import ganzoo.zoo as zoo
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(zoo, "model_card", boom)
+    with pytest.raises(OSError, match="disk full"):
+        ganzoo.save(ganzoo.create("vanilla", data_shape=(2,), latent_dim=2), folder, overwrite=True, samples=False)
+    assert (folder / "generator.safetensors").read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["b"], "no temporary folder left behind"
+
+
+def test_corrupt_and_truncated_weights(tmp_path):
+    folder = _bundle_copy(tmp_path)
+    w = folder / "generator.safetensors"
+    data = w.read_bytes()
+    w.write_bytes(data[: len(data) // 2])
+    with pytest.raises(BundleError, match="corrupt or truncated"):
+        ganzoo.load(folder)
+    assert w.stat().st_size == len(data) // 2, "the file is left as it was"
+    # Without a recorded hash, safetensors' own check still catches it.
+    meta = json.loads((folder / "ganzoo.json").read_text())
+    del meta["weights"]["generator"]["sha256"]
+    (folder / "ganzoo.json").write_text(json.dumps(meta))
+    with pytest.raises(BundleError, match="not a readable safetensors file"):
+        ganzoo.load(folder)
+    w.write_bytes(b"garbage")
+    with pytest.raises(BundleError, match="not a readable safetensors file"):
+        ganzoo.load(folder)
+
+
+def test_bad_ganzoo_json(tmp_path):
+    folder = _bundle_copy(tmp_path)
+    (folder / "ganzoo.json").write_text("{not json")
+    with pytest.raises(BundleError, match="not valid JSON"):
+        ganzoo.load(folder)
+    folder = _bundle_copy(tmp_path / "2")
+    _edit_meta(folder, format_version=99)
+    with pytest.raises(BundleError, match="upgrade ganzoo"):
+        ganzoo.load(folder)
+
+
+def test_model_from_a_missing_plugin_names_the_distribution(tmp_path):
+    folder = _bundle_copy(tmp_path)
+    _edit_meta(folder, model="stylegan9", plugin={"name": "stylegan9", "distribution": "ganzoo-stylegan9",
+                                                  "version": "1.2.0"})
+    with pytest.raises(BundleError, match=r"ganzoo-stylegan9.*pip install ganzoo-stylegan9"):
+        ganzoo.load(folder)
+
+
+def test_config_is_validated_before_building(tmp_path, monkeypatch):
+    import ganzoo.registry
+
+    built = []
+    real_create = ganzoo.registry.create
+    monkeypatch.setattr(ganzoo.registry, "create", lambda *a, **k: built.append(a) or real_create(*a, **k))
+    folder = _bundle_copy(tmp_path)
+    meta = json.loads((folder / "ganzoo.json").read_text())
+    for bad, msg in [
+        ({"data_shape": [1, 100000, 100000]}, "data_shape"),
+        ({"latent_dim": -3}, "out of range"),
+        ({"latent_dim": 10**9}, "out of range"),
+        ({"width": {"__class__": "os.system"}}, "must be a number, string or list"),
+        ({"dropout_p": 0.5}, "has no setting 'dropout_p'"),
+    ]:
+        _edit_meta(folder, config={**meta["config"], **bad})
+        with pytest.raises(BundleError, match=msg):
+            ganzoo.load(folder)
+    assert built == [], "nothing was built from a bad config"
+    _edit_meta(folder, config=meta["config"], weights={"generator": {"file": "../../etc/passwd.safetensors"}})
+    with pytest.raises(BundleError, match="plain"):
+        ganzoo.load(folder)
+
+
+def test_weights_that_do_not_fit_the_config(tmp_path):
+    folder = _bundle_copy(tmp_path)
+    meta = json.loads((folder / "ganzoo.json").read_text())
+    _edit_meta(folder, config={**meta["config"], "width": 32})
+    with pytest.raises(BundleError, match="do not fit DCGANGenerator.*shape mismatch"):
+        ganzoo.load(folder)
+
+
+# --------------------------------------------------------------------------- ganzoo sample
+
+
+def test_sample_png_grid(tmp_path):
+    out = tmp_path / "digits.png"
+    res = CliRunner().invoke(cli, ["sample", "dcgan-mnist", "-n", "16", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    from PIL import Image
+
+    assert Image.open(out).size == (4 * 30 + 2, 4 * 30 + 2)  # 4x4 grid of 28px images, 2px padding
+
+
+def test_sample_labels_and_raw_formats(tmp_path):
+    npz = tmp_path / "s.npz"
+    res = CliRunner().invoke(cli, ["sample", "cgan-mnist", "-n", "20", "--labels", "3,7", "-o", str(npz)])
+    assert res.exit_code == 0, res.output
+    arr = np.load(npz)
+    assert arr["images"].shape == (20, 1, 28, 28) and list(arr["labels"][:4]) == [3, 7, 3, 7]
+    net, _ = load_classifier("mnist")
+    pred = net(torch.from_numpy(arr["images"])).argmax(1)
+    assert (pred == torch.from_numpy(arr["labels"])).float().mean() >= 0.9
+    pt = tmp_path / "s.pt"
+    res = CliRunner().invoke(cli, ["sample", "vanilla-mnist", "-n", "5", "--format", "pt", "-o", str(pt), "--seed", "3"])
+    assert res.exit_code == 0, res.output
+    saved = torch.load(pt, weights_only=True)  # we wrote it; still, never unpickle more than tensors
+    assert saved["images"].shape == (5, 1, 28, 28) and saved["labels"] is None
+
+
+def test_sample_is_reproducible_and_interpolates(tmp_path):
+    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
+    for f in (a, b):
+        assert CliRunner().invoke(cli, ["sample", "wgan-gp-mnist", "-n", "4", "-o", str(f), "--seed", "5"]).exit_code == 0
+    assert np.array_equal(np.load(a)["images"], np.load(b)["images"])
+    walk = tmp_path / "walk.npz"
+    res = CliRunner().invoke(cli, ["sample", "dcgan-mnist", "--interpolate", "-n", "20", "--steps", "5", "-o", str(walk)])
+    assert res.exit_code == 0, res.output
+    x = torch.from_numpy(np.load(walk)["images"]).view(4, 5, -1)
+    step = (x[:, 1:] - x[:, :-1]).norm(dim=-1)
+    ends = (x[:, -1] - x[:, 0]).norm(dim=-1)
+    assert (step < ends[:, None]).all(), "a walk moves in small steps between its two ends"
+
+
+def test_sample_bad_input():
+    runner = CliRunner()
+    res = runner.invoke(cli, ["sample", "dcgan-mnist", "--labels", "1,2"])
+    assert res.exit_code != 0 and "unconditional" in res.output
+    res = runner.invoke(cli, ["sample", "cgan-mnist", "--labels", "1,12"])
+    assert res.exit_code != 0 and "out of range" in res.output and "0 to 9" in res.output
+    res = runner.invoke(cli, ["sample", "cgan-mnist", "--labels", "one"])
+    assert res.exit_code != 0 and "comma-separated" in res.output
+    res = runner.invoke(cli, ["sample", "dcgan-mnst"])
+    assert res.exit_code != 0 and "did you mean 'dcgan-mnist'" in res.output
+
+
+def test_cli_save_and_list_pretrained(tmp_path):
+    run = Trainer(TrainConfig(model="vanilla", dataset="ring8", steps=3, out=str(tmp_path / "run"), **QUIET)).fit()
+    runner = CliRunner()
+    res = runner.invoke(cli, ["save", str(run.run_dir), str(tmp_path / "bundle")])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(cli, ["save", str(run.run_dir), str(tmp_path / "bundle")])
+    assert res.exit_code != 0 and "--overwrite" in res.output
+    res = runner.invoke(cli, ["sample", str(tmp_path / "bundle"), "-o", str(tmp_path / "pts.png")])
+    assert res.exit_code == 0 and (tmp_path / "pts.png").stat().st_size > 0
+    res = runner.invoke(cli, ["list", "--pretrained"])
+    assert res.exit_code == 0 and all(p in res.output for p in PRETRAINED)
+
+
+@pytest.mark.slow
+def test_eval_verifies_the_receipt_shipped_in_a_bundle(mnist_dir):
+    res = CliRunner().invoke(cli, ["eval", "vanilla-mnist", "--verify", "--data-dir", str(mnist_dir)])
+    assert res.exit_code == 0, res.output
+    assert "verified" in res.output
+
+
+def test_saving_is_deterministic(tmp_path):
+    gan = ganzoo.create("dcgan", width=8)
+    a = ganzoo.save(gan, tmp_path / "a", samples=False)
+    b = ganzoo.save(gan, tmp_path / "b", samples=False)
+    ma, mb = (json.loads((f / "ganzoo.json").read_text()) for f in (a, b))
+    assert ma["weights"] == mb["weights"], "the same weights give the same files and sha256"
