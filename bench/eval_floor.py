@@ -10,7 +10,7 @@ wall time; ``--append FILE`` also appends it there.
 Run (from the repository root)::
 
     python bench/eval_floor.py --data-dir ../shared/data/mnist
-    python bench/eval_floor.py --data-dir ../shared/data/mnist --n 2000 5000 10000 --append bench/RESULTS_eval.md
+    python bench/eval_floor.py --data-dir ../shared/data/mnist --n 2000 5000 10000 --append bench/RESULTS.md
 
 A fresh temporary cache is used unless ``--cache-dir`` is given, so the wall
 time includes computing the reference statistics.

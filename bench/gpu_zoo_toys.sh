@@ -7,11 +7,13 @@
 #     (`ganzoo train vanilla --dataset ring8` defaults), 10 seeds, one thread per run.
 #
 #   bash bench/gpu_zoo_toys.sh            (writes under $OUT, default /tmp/gpu-zoo-out)
+#   RUNS="dcgan:300 wgan-gp:200" TOYS=0 LIMIT=360 bash bench/gpu_zoo_toys.sh   (other models/epochs, no toys)
 # Needs the MNIST .gz files in .gpu_data/MNIST/raw/ (or GANZOO_DATA pointing at a folder with MNIST/raw/).
 set -uo pipefail
 OUT=${OUT:-/tmp/gpu-zoo-out}
 DATA=${GANZOO_DATA:-.gpu_data}
-EPOCHS=${EPOCHS:-100}
+RUNS=${RUNS:-"wgan-gp:100 vanilla:100"}  # model:epochs pairs
+TOYS=${TOYS:-1}
 LIMIT=${LIMIT:-330}
 mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT/machine.txt"
@@ -23,7 +25,8 @@ python3 -c "import ganzoo, torch; print('ganzoo', ganzoo.__version__, 'torch', t
 start=$(date +%s)
 
 runs=/tmp/zoo
-for m in wgan-gp vanilla; do
+for pair in $RUNS; do
+  m=${pair%%:*}; EPOCHS=${pair##*:}
   PYTHONUNBUFFERED=1 timeout -s TERM "$LIMIT" python3 -m ganzoo train "$m" --dataset mnist --data-dir "$DATA" \
     --epochs "$EPOCHS" --device cuda --seed 0 --out "$runs/$m-mnist-${EPOCHS}ep" \
     --sample-every 5000 --checkpoint-every 2000 --log-every 500 -q >"$OUT/train-$m.log" 2>&1 &
@@ -36,12 +39,14 @@ tb() {  # name, then toy_bench arguments
   CUDA_VISIBLE_DEVICES= PYTHONUNBUFFERED=1 python3 bench/toy_bench.py --spec-recipe --losses hinge \
     --json "$toys/$name.json" --figures "$toys/fig-$name" "$@" >"$toys/$name.md" 2>"$toys/$name.log"
 }
-tb ring8-10k --datasets ring8 --steps 10000 --jobs 5 &
-tb ring8-20k --datasets ring8 --steps 20000 --jobs 5 &
-tb grid25-10k --datasets grid25 --steps 10000 --jobs 4 &
+if [ "$TOYS" = 1 ]; then
+  tb ring8-10k --datasets ring8 --steps 10000 --jobs 5 &
+  tb ring8-20k --datasets ring8 --steps 20000 --jobs 5 &
+  tb grid25-10k --datasets grid25 --steps 10000 --jobs 4 &
+fi
 wait
 echo "all jobs done after $(( $(date +%s) - start )) s" | tee -a "$OUT/machine.txt"
-cat "$toys"/*.md
+cat "$toys"/*.md 2>/dev/null
 
 # At most 8 files come back: one tar per training run (the newest checkpoint's generators and
 # state, the run's config, metrics and sample grids), one for the toys.
@@ -51,5 +56,5 @@ for d in "$runs"/*; do
   tar -czf "$OUT/run-$(basename "$d").tar.gz" -C "$d" config.json metrics.jsonl samples \
     -C "$ck" state.json generator.safetensors $(cd "$ck" && ls generator_ema.safetensors 2>/dev/null)
 done
-tar -czf "$OUT/toys.tar.gz" -C "$toys" .
+[ "$TOYS" = 1 ] && tar -czf "$OUT/toys.tar.gz" -C "$toys" .
 ls -la "$OUT"

@@ -10,7 +10,7 @@ the protocol of VEEGAN (Srivastava et al. 2017) and PacGAN (Lin et al. 2018),
 Table 1 of each. It prints a markdown table of mean ± std over seeds.
 
 The recipe (``RECIPE`` below, each part overridable on the command line) was
-chosen on 1-3 seeds to fit a 2-core CPU budget. ``bench/RESULTS_toy.md`` says
+chosen on 1-3 seeds to fit a 2-core CPU budget. ``bench/RESULTS.md`` ("2-D toys") says
 why each setting was chosen. Its main departures from ``vanilla``'s defaults
 are a 2-D latent (as in PacGAN's code) instead of 100-D, 128-unit MLPs, batch
 256, Adam ``lr=1e-3, betas=(0, 0.9)``, and the engine's EMA generator.
@@ -59,7 +59,7 @@ DEFAULT_STEPS = "ring8=1500,grid25=2500"
 NUM_SAMPLES = 2500  # VEEGAN and PacGAN both score 2,500 samples
 EVAL_SEED_OFFSET = 1_000_000  # evaluation noise is seeded apart from training noise
 
-# The training recipe: TrainConfig fields. See bench/RESULTS_toy.md for how it was chosen.
+# The training recipe: TrainConfig fields. See bench/RESULTS.md ("2-D toys") for how it was chosen.
 RECIPE: dict[str, Any] = {
     "batch_size": 256,
     "lr_g": 1e-3,

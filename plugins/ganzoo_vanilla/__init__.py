@@ -14,10 +14,11 @@ Code: Apache-2.0, part of ganzoo.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 from torch import Tensor, nn
 
-from ganzoo import Discriminator, Generator, ModelSpec, TrainDefaults, hookimpl
+from ganzoo import Discriminator, Generator, ModelSpec, PretrainedEntry, TrainDefaults, hookimpl
 from ganzoo.errors import ConfigError
 
 
@@ -75,10 +76,23 @@ def build(data_shape=(1, 28, 28), latent_dim=100, num_classes=None, g_hidden=Non
     return MLPGenerator(data_shape, latent_dim, g_hidden), MLPDiscriminator(data_shape, d_hidden, dropout)
 
 
-pretrained: dict = {}
+# Pretrained generators: bundles shipped in this package (sha256-checked at load), trained on a
+# lent GPU with ganzoo's own engine; scripts/train_zoo.sh has the commands, scripts/build_zoo.py
+# built and evaluated the bundles (numbers: bench/RESULTS.md).
+pretrained = {
+    "vanilla-mnist": PretrainedEntry(
+        id="vanilla-mnist",
+        dataset="mnist",
+        hub_repo="ganzoo/vanilla-mnist",
+        revision="main",
+        bundle=str(Path(__file__).resolve().parent / "pretrained" / "vanilla-mnist"),
+        sha256="920787a9a35211f94f3556fa070d575ffece245489a0db66b8be7e6ded22984d",
+        description="MLP GAN, 100 epochs of MNIST, EMA generator; FID 3.50 (paper recipe, 30 epochs: 7.76)",
+    ),
+}
 
 # The 2-D toys need another recipe than MNIST: a 2-D latent (as in PacGAN's code), narrower
-# MLPs, a larger batch and learning rate, hinge loss. bench/RESULTS_toy.md shows how it was
+# MLPs, a larger batch and learning rate, hinge loss. bench/RESULTS.md ("2-D toys") shows how it was
 # chosen; over 10 seeds it covers 8/8 ring8 modes with 96.4% high-quality samples (20k steps)
 # and 25/25 grid25 modes with 92.3% (10k steps).
 _TOY = dict(

@@ -1,0 +1,94 @@
+"""Build the pretrained bundles that ship inside the built-in plugins, with evaluation receipts.
+
+The generators were trained on a lent GPU by ganzoo's own engine (commands below and in
+``scripts/train_zoo.sh``); their run folders are in ``bench/zoo-runs/``. For each pretrained id
+this script loads the chosen generator (the EMA weights of the longer run), scores it with
+ganzoo's fixed protocol (10,000 samples, seed 0, against the 10,000 MNIST test images, ganzoo's
+MNIST classifier features), scores the paper recipe's 30-epoch raw generator the same way for
+comparison, and writes the bundle to ``plugins/ganzoo_<family>/pretrained/<id>/``. It prints
+the sha256 of each ``generator.safetensors`` for the plugin's ``PretrainedEntry``.
+
+    python scripts/build_zoo.py --data-dir ../shared/data/mnist [--only dcgan-mnist] [--n 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from safetensors.torch import load_file
+
+import ganzoo
+from ganzoo.metrics import evaluate
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNS = ROOT / "bench" / "zoo-runs"
+H200 = "NVIDIA H200 (lent device machine), torch 2.11.0+cu130, bf16 autocast + CUDA graph, 2026-11-26"
+H100 = "NVIDIA H100 80GB HBM3 (lent device machine), torch 2.11.0+cu130, bf16 autocast + CUDA graph, 2026-11-26"
+TRAIN = ("ganzoo train {model} --dataset mnist --data-dir DATA --epochs {epochs} --device cuda --seed 0 "
+         "--out RUN --sample-every {sample} --checkpoint-every {ckpt} --log-every {log} -q")
+
+# id: (run folder, weights file, baseline run folder (30 paper-recipe epochs, raw G), card, train command)
+ZOO = {
+    # Both runs were given more epochs than they had time for: `timeout -s TERM 360` stopped them
+    # (the engine checkpoints on SIGTERM) at epoch 276.3 and 131.0.
+    "dcgan-mnist": ("dcgan-276ep-mnist", "generator_ema", "dcgan-mnist", H100,
+                    "timeout -s TERM 360 " + TRAIN.format(model="dcgan", epochs=300, sample=5000, ckpt=2000, log=500)),
+    "wgan-gp-mnist": ("wgan-gp-131ep-mnist", "generator_ema", "wgan-gp-mnist", H100,
+                      "timeout -s TERM 360 " + TRAIN.format(model="wgan-gp", epochs=200, sample=5000, ckpt=2000,
+                                                            log=500)),
+    "vanilla-mnist": ("vanilla-100ep-mnist", "generator_ema", "vanilla-mnist", H100,
+                      TRAIN.format(model="vanilla", epochs=100, sample=5000, ckpt=2000, log=500)),
+    "cgan-mnist": ("cgan-mnist", "generator_ema", "cgan-mnist", H200,
+                   TRAIN.format(model="cgan", epochs=30, sample=2000, ckpt=1000, log=200)),
+}
+
+
+def generator_of(run: Path, weights: str) -> tuple[ganzoo.GAN, dict]:
+    state = json.loads((run / "state.json").read_text())
+    gan = ganzoo.create(state["config"]["model"], **state["model_config"])
+    gan.generator.load_state_dict(load_file(str(run / f"{weights}.safetensors")))
+    gan.generator.eval()
+    return gan, state
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data" / "mnist"))
+    p.add_argument("--only", action="append", help="build just these ids")
+    p.add_argument("--n", type=int, default=10_000)
+    args = p.parse_args(argv)
+    for pid, (run_name, weights, base_name, card, command) in ZOO.items():
+        if args.only and pid not in args.only:
+            continue
+        gan, state = generator_of(RUNS / run_name, weights)
+        metrics = ("fid", "kid", "is", "precision", "recall") + (("label_accuracy",) if gan.spec.conditional else ())
+        own = evaluate(gan.generator, "mnist", args.data_dir, n=args.n, metrics=metrics, model_name=pid)
+        base_gan, base_state = generator_of(RUNS / base_name, "generator")
+        base = evaluate(base_gan.generator, "mnist", args.data_dir, n=args.n, metrics=metrics,
+                        model_name=f"{base_state['config']['model']}, paper recipe, 30 epochs, raw G")
+        epochs = json.loads((RUNS / run_name / "metrics.jsonl").read_text().splitlines()[-1])["epoch"]
+        own.receipt["label"] = f"this generator ({pid}: {weights.replace('_', ' ')}, {epochs:.0f} epochs)"
+        base.receipt["label"] = ("for comparison: the paper recipe's raw generator after 30 epochs "
+                                 f"(`bench/zoo-runs/{base_name}/generator.safetensors`)")
+        training = dict(state["config"])
+        gan.loss_name = state["loss"]
+        folder = ROOT / "plugins" / f"ganzoo_{gan.spec.family.replace('-', '_')}" / "pretrained" / pid
+        note = (f"Length: {state['step']:,} generator steps ({epochs:.1f} epochs)"
+                + (f"; the time limit stopped the {training['epochs']:.0f}-epoch run there." if
+                   training.get("epochs") and epochs < training["epochs"] - 0.5 else "."))
+        ganzoo.save(gan, folder, dataset="mnist", evaluation=[own], discriminator=False,
+                    overwrite=True, pretrained_id=pid,
+                    extra={"training": {k: v for k, v in training.items() if k not in ("data_dir", "out", "resume")},
+                           "trained_on": card, "training_command": command, "training_note": note,
+                           "comparison": [base.receipt],
+                           "source_run": f"bench/zoo-runs/{run_name}/{weights}.safetensors"})
+        meta = json.loads((folder / "ganzoo.json").read_text())
+        print(f"{pid}: FID {own.metrics['fid']:.2f} (paper recipe, 30 epochs: {base.metrics['fid']:.2f})"
+              + (f", label accuracy {own.metrics['label_accuracy']:.3f}" if "label_accuracy" in own.metrics else "")
+              + f"\n  sha256 {meta['weights']['generator']['sha256']}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
