@@ -278,7 +278,11 @@ def _resolve_generator(ref: str, ema: bool):
 
 @cli.command("eval")
 @click.argument("ref", required=False)
-@click.option("--dataset", default="mnist", show_default=True, help="mnist or fashion-mnist.")
+@click.option("--dataset", default="mnist", show_default=True,
+              help="mnist, fashion-mnist (ganzoo's classifiers) or cifar10 (Inception-v3, see --inception-weights).")
+@click.option("--inception-weights", type=click.Path(dir_okay=False, exists=True),
+              help="FID Inception-v3 weights (safetensors) for cifar10; default $GANZOO_INCEPTION_WEIGHTS or "
+                   "~/.cache/ganzoo/weights/pt_inception-2015-12-05.safetensors.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Dataset root (default $GANZOO_DATA).")
 @click.option("-n", "--n", "n", type=int, default=10_000, show_default=True, help="Generated samples.")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -290,7 +294,7 @@ def _resolve_generator(ref: str, ema: bool):
 @click.option("--verify", "verify", is_flag=False, flag_value="-", default=None, metavar="[RECEIPT]",
               help="Recompute a receipt (a JSON file; without one, the receipt in REF's bundle) and check it.")
 @friendly_errors
-def eval_cmd(ref: str | None, dataset: str, data_dir: str | None, n: int, seed: int, batch_size: int, device: str,
+def eval_cmd(ref: str | None, dataset: str, inception_weights: str | None, data_dir: str | None, n: int, seed: int, batch_size: int, device: str,
              metrics: str | None, no_ema: bool, json_out: str | None, verify: str | None) -> None:
     """Score a generator (REF: pretrained id, bundle, run directory or hf-hub:org/name) with ganzoo's fixed protocol.
 
@@ -300,6 +304,10 @@ def eval_cmd(ref: str | None, dataset: str, data_dir: str | None, n: int, seed: 
     """
     from ganzoo.metrics import evaluate, verify_receipt
 
+    if inception_weights:
+        import os
+
+        os.environ["GANZOO_INCEPTION_WEIGHTS"] = inception_weights
     if ref is None:
         raise click.UsageError("give a run directory (or model name) to evaluate")
     generator, name = _resolve_generator(ref, ema=not no_ema)

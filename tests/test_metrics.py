@@ -299,12 +299,13 @@ def test_receipt_records_the_protocol_and_verifies(mnist_dir, test_set, cache_di
 @pytest.mark.parametrize(
     "kwargs, generator, match",
     [
-        ({}, Noise(output_shape=(3, 32, 32)), r"shape \(3, 32, 32\).*takes \(1, 28, 28\)"),
+        ({}, Noise(output_shape=(3, 32, 32)), r"shape \(3, 32, 32\).*mnist images are \(1, 28, 28\)"),
         ({"n": 100}, Noise(), r"n=100 is too few.*n >= 256"),
         ({"metrics": ["label_accuracy"]}, Noise(), "needs a class-conditional generator"),
         ({"metrics": ["fid", "inception"]}, Noise(), r"unknown metric\(s\) \['inception'\]"),
         ({"n": 0}, Noise(), "n must be an integer >= 1"),
-        ({"dataset": "cifar10"}, Noise(), "no feature network for dataset 'cifar10'"),
+        ({"dataset": "cifar10"}, Noise(), r"shape \(1, 28, 28\).*cifar10 images are \(3, 32, 32\)"),
+        ({"dataset": "folder"}, Noise(), "no feature network for dataset 'folder'"),
     ],
 )
 def test_bad_requests_are_clear_errors(kwargs, generator, match):

@@ -2,8 +2,10 @@
 
 :func:`evaluate` scores a generator on MNIST or Fashion-MNIST with a fixed
 protocol (10,000 samples against the 10,000 test images, features of a
-classifier shipped with ganzoo) and returns the numbers, the real-vs-real
-floor beside them, and a receipt that :func:`verify_receipt` can recompute.
+classifier shipped with ganzoo), or on CIFAR-10 with the FID Inception-v3
+(:mod:`ganzoo.metrics.inception`, weights supplied by the user), and returns the
+numbers, the real-vs-real floor beside them, and a receipt that
+:func:`verify_receipt` can recompute.
 The metrics themselves (FID, KID, Inception Score, improved precision and
 recall, label accuracy) live in :mod:`ganzoo.metrics.feature_metrics` and
 work on any feature vectors.
@@ -31,6 +33,7 @@ from ganzoo.metrics.evaluate import (
     Reference,
     Verification,
     evaluate,
+    feature_network,
     real_vs_real,
     reference_stats,
     verify_receipt,
@@ -55,6 +58,7 @@ __all__ = [
     "Reference",
     "Verification",
     "evaluate",
+    "feature_network",
     "fid",
     "frechet_distance",
     "gaussian_stats",

@@ -1,4 +1,4 @@
-"""Evaluate a generator on MNIST or Fashion-MNIST with a fixed protocol, and write a receipt.
+"""Evaluate a generator on MNIST, Fashion-MNIST or CIFAR-10 with a fixed protocol, and write a receipt.
 
 The protocol (what makes two numbers comparable):
 
@@ -8,12 +8,17 @@ The protocol (what makes two numbers comparable):
   generator's device. A conditional model gets balanced labels, class
   ``i % num_classes`` for sample ``i``. The noise depends on the device type
   (CPU and CUDA generators differ) and on ``batch_size``; both are recorded.
-* **Images.** The feature network takes ``(N, 1, 28, 28)`` images in [-1, 1].
-  There is no resize rule: a generator with another output shape is an error,
-  and so is a NaN or Inf in any sample.
-* **Features.** The shipped classifier for the dataset
+* **Images.** Generated images must have the dataset's shape (``(1, 28, 28)``
+  for the MNIST family, ``(3, 32, 32)`` for CIFAR-10), values in [-1, 1]. There
+  is no resize rule for generators: another output shape is an error, and so is
+  a NaN or Inf in any sample.
+* **Features.** MNIST and Fashion-MNIST: the shipped classifier for the dataset
   (:mod:`ganzoo.metrics.classifier`): 128-d penultimate features for FID,
   KID, precision and recall; logits for the Inception Score and label accuracy.
+  CIFAR-10: the FID Inception-v3 (:mod:`ganzoo.metrics.inception`, weights
+  supplied by the user as safetensors): 2048-d pool3 features of real and generated
+  images alike resized to 299x299, and its 1008 logits for the Inception Score;
+  no label accuracy (those logits are not CIFAR-10's classes).
 * **Reference.** All 10,000 images of the test split. Their features (and
   Gaussian statistics and k-NN radii) are cached under
   ``$GANZOO_CACHE/stats`` (default ``~/.cache/ganzoo/stats``) in a
@@ -60,7 +65,7 @@ from torch import Tensor
 from ganzoo.errors import EvalError
 from ganzoo.interfaces import Generator
 from ganzoo.metrics import feature_metrics as fm
-from ganzoo.metrics.classifier import INPUT_SHAPE, MnistClassifier, load_classifier, sha256_file
+from ganzoo.metrics.classifier import FEATURE_NETWORKS, INPUT_SHAPE, load_classifier, sha256_file
 
 CACHE_ENV = "GANZOO_CACHE"
 RECEIPT_VERSION = 1
@@ -70,6 +75,40 @@ _FLOOR_SEED = 0
 DEFAULT_METRICS = ("fid", "kid", "is", "precision", "recall")
 METRICS = (*DEFAULT_METRICS, "label_accuracy")
 REFERENCE_SPLIT = "test"
+#: RGB datasets scored on Inception-v3 pool3 features (user-supplied weights, see
+#: :mod:`ganzoo.metrics.inception`); the MNIST family uses ganzoo's own classifiers.
+INCEPTION_DATASETS = ("cifar10",)
+FeatureNet = Any  # MnistClassifier or FIDInceptionV3: features_and_logits(x), feature_dim, num_classes
+
+
+def feature_network(
+    dataset: str, device: torch.device | str | None = None,
+) -> tuple[FeatureNet, dict[str, Any], tuple[int, ...]]:
+    """The feature network for ``dataset``: ``(network, record, image shape it scores)``.
+
+    MNIST and Fashion-MNIST: ganzoo's shipped classifier (128-d features, its labels are the
+    dataset's). CIFAR-10: the FID Inception-v3 (2048-d pool3 features) from the weights file
+    the user supplies (:func:`ganzoo.metrics.inception.load_inception` says where).
+
+    Raises:
+        EvalError: no feature network for ``dataset``, or its weights are missing or damaged.
+    """
+    if dataset in FEATURE_NETWORKS:
+        net, record = load_classifier(dataset, device=device)
+        record = {**record, "layer": "penultimate, 128-d, before the ReLU", "dataset_labels": True}
+        return net, record, INPUT_SHAPE
+    if dataset in INCEPTION_DATASETS:
+        from ganzoo.data import get_dataset_spec
+        from ganzoo.metrics.inception import load_inception
+
+        net, record = load_inception(device=device)
+        return net, {**record, "dataset_labels": False}, tuple(get_dataset_spec(dataset).shape)
+    raise EvalError(
+        f"no feature network for dataset {dataset!r}: the sample-quality metrics support "
+        f"{', '.join(sorted(FEATURE_NETWORKS))} (ganzoo's classifiers) and "
+        f"{', '.join(INCEPTION_DATASETS)} (Inception-v3, weights supplied by you)"
+    )
+
 FLOOR_SPLIT = "train"
 
 #: ``(rtol, atol)`` per number: a recomputed value passes if ``|new - old| <= atol + rtol * |old|``.
@@ -150,7 +189,7 @@ def _content_sha256(images: Tensor, labels: Tensor | None) -> str:
 
 
 @torch.inference_mode()
-def _features_of_images(net: MnistClassifier, images: Tensor, batch_size: int, device: torch.device) -> tuple[Tensor, Tensor]:
+def _features_of_images(net: FeatureNet, images: Tensor, batch_size: int, device: torch.device) -> tuple[Tensor, Tensor]:
     """Features and logits (float32, on ``device``) of uint8 images ``(N, 1, 28, 28)``."""
     feats, logits = [], []
     for block in images.split(batch_size):
@@ -248,7 +287,7 @@ def _read_cached(path: Path, n: int) -> dict[str, Tensor] | None:
 
 
 def _reference(
-    dataset: str, data_dir, net: MnistClassifier, net_sha: str, cache_dir: Path, device: torch.device, batch_size: int
+    dataset: str, data_dir, net: FeatureNet, net_sha: str, cache_dir: Path, device: torch.device, batch_size: int
 ) -> Reference:
     ds = _load_split(dataset, data_dir, REFERENCE_SPLIT)
     data_sha = _content_sha256(ds.data, ds.labels)
@@ -283,7 +322,7 @@ def reference_stats(
         (torch.Size([10000, 128]), 'a0863a96')
     """
     device = torch.device(device or "cpu")
-    net, record = load_classifier(dataset, device=device)
+    net, record, _ = feature_network(dataset, device=device)
     cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     return _reference(dataset, data_dir, net, record["sha256"], cache, device, batch_size)
 
@@ -317,7 +356,7 @@ def _compute(
 
 
 def _floor(
-    dataset: str, data_dir, n: int, names: Sequence[str], net: MnistClassifier, net_sha: str,
+    dataset: str, data_dir, n: int, names: Sequence[str], net: FeatureNet, net_sha: str,
     ref: Reference, cache_dir: Path, device: torch.device, batch_size: int,
 ) -> dict[str, Any]:
     """Real-vs-real numbers: the first ``n`` train images against the test split.
@@ -371,7 +410,7 @@ def real_vs_real(
     if unknown:
         raise EvalError(f"unknown metric(s) {unknown}; choose from {', '.join(METRICS)}")
     device = torch.device(device or "cpu")
-    net, record = load_classifier(dataset, device=device)
+    net, record, _ = feature_network(dataset, device=device)
     if n < min_samples(net.feature_dim):
         raise EvalError(f"n={n} is too few samples: the floor needs n >= {min_samples(net.feature_dim)}")
     cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
@@ -383,7 +422,8 @@ def real_vs_real(
 # --------------------------------------------------------------------------- sampling
 
 
-def _check_request(generator: Any, metrics: Sequence[str] | None, n: int, batch_size: int, seed: int) -> tuple[str, ...]:
+def _check_request(generator: Any, metrics: Sequence[str] | None, n: int, batch_size: int, seed: int,
+                   dataset: str = "mnist") -> tuple[str, ...]:
     if not isinstance(generator, Generator):
         hint = "; pass gan.generator" if hasattr(generator, "generator") else ""
         raise EvalError(f"evaluate() takes a ganzoo.Generator, not {type(generator).__name__}{hint}")
@@ -403,18 +443,28 @@ def _check_request(generator: Any, metrics: Sequence[str] | None, n: int, batch_
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise EvalError(f"{name} must be an integer >= {low}, got {value!r}")
     shape = tuple(getattr(generator, "output_shape", ()))
-    if shape != INPUT_SHAPE:
+    if dataset in INCEPTION_DATASETS:
+        from ganzoo.data import get_dataset_spec
+
+        want = tuple(get_dataset_spec(dataset).shape)
+        if "label_accuracy" in names:
+            raise EvalError(f"label_accuracy needs a classifier of {dataset}'s own classes; the Inception "
+                            "network's 1008 ImageNet-era logits are not those. Drop 'label_accuracy'")
+    else:
+        want = INPUT_SHAPE
+    if shape != want:
         raise EvalError(
-            f"{type(generator).__name__} makes images of shape {shape}, but the MNIST-family feature "
-            f"network takes {INPUT_SHAPE} (28x28 grey, values in [-1, 1]); ganzoo does not resize "
-            "for evaluation. Evaluate a model trained on mnist or fashion-mnist"
+            f"{type(generator).__name__} makes images of shape {shape}, but {dataset} images are {want} "
+            "(values in [-1, 1]); ganzoo does not resize generated images for evaluation. Evaluate it "
+            "on the dataset it was trained on"
         )
     return tuple(dict.fromkeys(names))
 
 
 @torch.inference_mode()
 def _sample_features(
-    generator: Generator, net: MnistClassifier, n: int, seed: int, batch_size: int, device: torch.device
+    generator: Generator, net: FeatureNet, n: int, seed: int, batch_size: int, device: torch.device,
+    shape: tuple[int, ...] = INPUT_SHAPE,
 ) -> tuple[Tensor, Tensor, Tensor | None]:
     gen_device = generator._device()
     rng = torch.Generator(device=gen_device).manual_seed(seed)
@@ -424,10 +474,10 @@ def _sample_features(
         size = min(batch_size, n - start)
         y = labels[start : start + size].to(gen_device) if labels is not None else None
         x = generator.sample(size, y, generator=rng, device=gen_device)
-        if tuple(x.shape) != (size, *INPUT_SHAPE):
+        if tuple(x.shape) != (size, *shape):
             raise EvalError(
                 f"{type(generator).__name__}.sample({size}) returned shape {tuple(x.shape)}; "
-                f"expected {(size, *INPUT_SHAPE)}"
+                f"expected {(size, *shape)}"
             )
         x = x.to(device=device, dtype=torch.float32)
         bad = int((~torch.isfinite(x)).flatten(1).any(dim=1).sum())
@@ -497,10 +547,10 @@ def evaluate(
         >>> r.metrics["fid"] > r.floor["fid"]  # doctest: +SKIP
         True
     """
-    names = _check_request(generator, metrics, n, batch_size, seed)
+    names = _check_request(generator, metrics, n, batch_size, seed, dataset)
     gen_device = generator._device()
     device = torch.device(device) if device is not None else gen_device
-    net, record = load_classifier(dataset, device=device)
+    net, record, shape = feature_network(dataset, device=device)
     if n < min_samples(net.feature_dim):
         raise EvalError(
             f"n={n} is too few samples: the {net.feature_dim}x{net.feature_dim} feature covariance "
@@ -517,7 +567,7 @@ def evaluate(
     was_training = generator.training
     generator.eval()
     try:
-        features, logits, labels = _sample_features(generator, net, n, seed, batch_size, device)
+        features, logits, labels = _sample_features(generator, net, n, seed, batch_size, device, shape)
     finally:
         generator.train(was_training)
 
@@ -542,8 +592,8 @@ def evaluate(
             "batch_size": batch_size,
             "labels": "balanced: class i % num_classes for sample i" if labels is not None else None,
             "num_classes": generator.num_classes,
-            "image_shape": list(INPUT_SHAPE),
-            "fid": "float64, penultimate features",
+            "image_shape": list(shape),
+            "fid": "float64 statistics of the feature layer",
             "kid": {"subsets": fm.KID_SUBSETS, "subset_size": min(fm.KID_SUBSET_SIZE, n, ref.n),
                     "kernel": "(x.y/d + 1)^3", "seed": seed},
             "is": {"splits": 1, "on": "logits"},
@@ -554,7 +604,7 @@ def evaluate(
             "name": record["name"],
             "sha256": record["sha256"],
             "test_accuracy": record.get("test_accuracy"),
-            "layer": "penultimate, 128-d, before the ReLU",
+            "layer": record["layer"],
         },
         "reference": {"dataset": dataset, "split": REFERENCE_SPLIT, "n": ref.n,
                       "sha256": ref.sha256, "files": ref.files},
@@ -638,7 +688,7 @@ def verify_receipt(
     except (KeyError, TypeError) as exc:
         raise EvalError(f"not a ganzoo evaluation receipt (missing {exc}); receipts come from ganzoo.metrics.evaluate") from exc
     dataset = ref_rec["dataset"]
-    _, record = load_classifier(dataset)
+    _, record, _ = feature_network(dataset)
     if record["sha256"] != net_rec["sha256"]:
         raise EvalError(
             f"the receipt was made with feature network {net_rec['name']} sha256 {net_rec['sha256'][:12]}..., "
