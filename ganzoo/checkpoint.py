@@ -12,6 +12,7 @@ previous checkpoint. No pickles are written or read.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -109,6 +110,27 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def sha256_file(path: str | Path) -> str:
+    """The sha256 of a file, read in 1 MB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def replace_dir(tmp: Path, final: Path) -> None:
+    """Move the finished folder ``tmp`` to ``final``, replacing what is there only once ``tmp`` is complete."""
+    if final.exists():
+        old = final.with_name(f"{final.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(final, old)
+        os.replace(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, final)
+
+
 def write_json_atomic(path: Path, obj: Any) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w") as f:
@@ -133,14 +155,7 @@ def write_checkpoint(ckpt_root: Path, step: int, files: dict[str, dict[str, torc
         f.flush()
         os.fsync(f.fileno())
     _fsync_dir(tmp)
-    if final.exists():  # the same step saved twice (e.g. end of run right after a periodic save)
-        old = ckpt_root / f"step-{step:08d}.old"
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(final, old)
-        os.replace(tmp, final)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, final)
+    replace_dir(tmp, final)  # the same step may be saved twice (end of run right after a periodic save)
     _fsync_dir(ckpt_root)
     write_json_atomic(ckpt_root / LATEST, {"step": step, "path": final.name})
     done = sorted(p for p in ckpt_root.glob("step-*") if p.is_dir() and p.suffix == "")

@@ -35,6 +35,7 @@ def sample_batch(
 
     For a conditional model the labels cycle through ``labels`` (default: every
     class), and a grid row holds one of each, so each grid column is one label.
+    Runs under inference mode, in batches of ``batch_size``, with bf16 autocast on CUDA.
     """
     if n < 1:
         raise ConfigError(f"the number of samples must be >= 1, got {n}")
@@ -45,7 +46,8 @@ def sample_batch(
     out = []
     for i in range(0, n, batch_size):
         yb = y[i:i + batch_size].to(device) if y is not None else None
-        out.append(g(z[i:i + batch_size].to(device), yb).float().cpu())
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            out.append(g(z[i:i + batch_size].to(device), yb).float().cpu())
     nrow = per_row if per_row and per_row <= 16 else max(1, math.isqrt(n - 1) + 1) if n > 1 else 1
     return torch.cat(out), y, nrow
 
@@ -77,5 +79,6 @@ def latent_walk(
     z = slerp(a[:, None], b[:, None], t).reshape(rows * steps, g.latent_dim)
     y_rows, _ = _labels(g, rows, labels)
     y = y_rows.repeat_interleave(steps) if y_rows is not None else None
-    x = g(z.to(device), y.to(device) if y is not None else None).float().cpu()
+    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        x = g(z.to(device), y.to(device) if y is not None else None).float().cpu()
     return x, y, steps

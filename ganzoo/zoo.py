@@ -17,7 +17,6 @@ The configuration is checked before any module is built.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -35,6 +34,8 @@ from ganzoo.checkpoint import (
     load_module,
     load_tensors,
     read_checkpoint,
+    replace_dir,
+    sha256_file,
     state_dict_tensors,
 )
 from ganzoo.errors import BundleError, CheckpointError, ConfigError, GanzooError
@@ -53,14 +54,6 @@ COMPONENTS = ("generator", "discriminator")
 # make ganzoo allocate gigabytes before the weights are even read.
 MAX_ELEMENTS = 1 << 24  # elements of one sample
 MAX_DIM = 1 << 16  # latent_dim, num_classes, widths and other integer settings
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 # --------------------------------------------------------------------------- saving
@@ -221,7 +214,7 @@ def save(
         if samples:
             _save_samples(gan.generator, tmp / "samples.png")
         (tmp / "README.md").write_text(model_card(meta, samples=samples, license=license, repo_id=repo_id))
-        _replace_dir(tmp, path)
+        replace_dir(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -234,17 +227,6 @@ def _scrub_paths(meta: dict[str, Any]) -> None:
     if isinstance(training, dict):
         for key in ("data_dir", "out", "resume"):
             training.pop(key, None)
-
-
-def _replace_dir(tmp: Path, path: Path) -> None:
-    if path.exists():
-        old = path.with_name(f".{path.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(path, old)
-        os.replace(tmp, path)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, path)
 
 
 def _save_samples(generator: Generator, path: Path) -> None:
@@ -554,6 +536,9 @@ def load(
         if (path / BUNDLE_FILE).is_file():
             return load_bundle(path, component=component, device=device)
         return _load_run(path, component, device, ema)
+    if os.sep in text or "/" in text or text.startswith("."):
+        raise BundleError(f"{text} does not exist; give a bundle folder, a run directory, a pretrained id "
+                          "(`ganzoo list --pretrained`) or hf-hub:org/name")
     return _pretrained_bundle(text, component, device)
 
 

@@ -92,6 +92,8 @@ def test_load_errors_name_the_fix():
         ganzoo.load("dcgan")
     with pytest.raises(ConfigError, match="component"):
         ganzoo.load("dcgan-mnist", component="critic")
+    with pytest.raises(BundleError, match="runs/nowhere does not exist"):
+        ganzoo.load("runs/nowhere")
 
 
 def test_pretrained_sha256_is_checked(tmp_path, monkeypatch):
@@ -311,3 +313,14 @@ def test_saving_is_deterministic(tmp_path):
     b = ganzoo.save(gan, tmp_path / "b", samples=False)
     ma, mb = (json.loads((f / "ganzoo.json").read_text()) for f in (a, b))
     assert ma["weights"] == mb["weights"], "the same weights give the same files and sha256"
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_sampling_is_bf16_inside_and_float32_outside():
+    from ganzoo.sampling import sample_batch
+
+    cpu, _, _ = sample_batch(ganzoo.load("dcgan-mnist"), 64, seed=3)
+    gpu, _, _ = sample_batch(ganzoo.load("dcgan-mnist", device="cuda"), 64, seed=3)
+    assert gpu.dtype == torch.float32 and gpu.device.type == "cpu"
+    assert (gpu - cpu).abs().mean() < 0.05, "bf16 changes pixels a little, not the images"

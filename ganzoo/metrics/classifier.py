@@ -37,7 +37,6 @@ Code: Apache-2.0, part of ganzoo.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -45,6 +44,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ganzoo.checkpoint import sha256_file
 from ganzoo.errors import EvalError
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -113,14 +113,6 @@ class MnistClassifier(nn.Module):
     def features_and_logits(self, x: Tensor) -> tuple[Tensor, Tensor]:
         f = self.body(x)
         return f, self.head(f)
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def classifier_files(name: str, weights_dir: Path | None = None) -> tuple[Path, Path]:

@@ -473,7 +473,9 @@ def _sample_features(
     for start in range(0, n, batch_size):
         size = min(batch_size, n - start)
         y = labels[start : start + size].to(gen_device) if labels is not None else None
-        x = generator.sample(size, y, generator=rng, device=gen_device)
+        # bf16 on CUDA: sampling is the cheap half, and the features stay float32.
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=gen_device.type == "cuda"):
+            x = generator.sample(size, y, generator=rng, device=gen_device)
         if tuple(x.shape) != (size, *shape):
             raise EvalError(
                 f"{type(generator).__name__}.sample({size}) returned shape {tuple(x.shape)}; "
@@ -592,6 +594,7 @@ def evaluate(
             "batch_size": batch_size,
             "labels": "balanced: class i % num_classes for sample i" if labels is not None else None,
             "num_classes": generator.num_classes,
+            "sample_precision": "bf16 autocast" if gen_device.type == "cuda" else "float32",
             "image_shape": list(shape),
             "fid": "float64 statistics of the feature layer",
             "kid": {"subsets": fm.KID_SUBSETS, "subset_size": min(fm.KID_SUBSET_SIZE, n, ref.n),

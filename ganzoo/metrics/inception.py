@@ -22,7 +22,6 @@ pytorch-fid's up to its resize and float differences, not bit-identical.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -33,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ganzoo.checkpoint import sha256_file
 from ganzoo.errors import EvalError
 
 WEIGHTS_NAME = "pt_inception-2015-12-05.safetensors"
@@ -157,14 +157,6 @@ def default_weights_path() -> Path:
     return base / "weights" / WEIGHTS_NAME
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def load_inception(
     weights: str | Path | None = None, *, device: torch.device | str | None = None,
 ) -> tuple[FIDInceptionV3, dict[str, Any]]:
@@ -204,7 +196,7 @@ def load_inception(
         )
     net.load_state_dict({f"stem.{k}" if not k.startswith("fc.") else k: v for k, v in tensors.items()})
     net = net.to(device or "cpu").eval().requires_grad_(False)
-    record = {"name": NAME, "sha256": _sha256(path), "file": path.name, "test_accuracy": None,
+    record = {"name": NAME, "sha256": sha256_file(path), "file": path.name, "test_accuracy": None,
               "layer": "pool3, 2048-d (Inception-v3, TF graph 2015-12-05)"}
     return net, record
 
@@ -219,7 +211,7 @@ def convert(src: str | Path, dst: str | Path | None = None, *, check_hash: bool 
     from safetensors.torch import save_file
 
     src = Path(src)
-    digest = _sha256(src)
+    digest = sha256_file(src)
     if check_hash and not digest.startswith(PTH_SHA256_PREFIX):
         raise EvalError(
             f"{src} has sha256 {digest[:16]}…, not the standard {PTH_NAME} (sha256 {PTH_SHA256_PREFIX}…); "
