@@ -12,7 +12,8 @@
 #   steps (276.3 and 131.0 epochs). The --steps below give the same length on any machine.
 # - vanilla-mnist: NVIDIA H100, `bash bench/gpu_zoo_toys.sh` (100 epochs, beside wgan-gp).
 # - cgan-mnist: NVIDIA H200, `bash bench/gpu_bench.sh --zoo cgan` (30 epochs).
-# Every run: the model's own recipe (its paper's hyper-parameters), seed 0, EMA on, bf16
+# Every run: the model's own recipe (its paper's hyper-parameters; dcgan ran at the paper's batch
+# 128, before batch 64 became its MNIST default), seed 0, EMA on, bf16
 # autocast and the CUDA-graph step on the GPU.
 set -euo pipefail
 DATA=${DATA:-.gpu_data}
@@ -22,7 +23,7 @@ models=("$@")
 [ ${#models[@]} -eq 0 ] && models=(dcgan wgan-gp vanilla cgan)
 for m in "${models[@]}"; do
   case $m in
-    dcgan)   ganzoo train dcgan   --steps 129316 --out "$OUT/dcgan-mnist"   "${common[@]}" ;;
+    dcgan)   ganzoo train dcgan   --steps 129316 --batch-size 128 --out "$OUT/dcgan-mnist"   "${common[@]}" ;;
     wgan-gp) ganzoo train wgan-gp --steps 24491  --out "$OUT/wgan-gp-mnist" "${common[@]}" ;;
     vanilla) ganzoo train vanilla --epochs 100   --out "$OUT/vanilla-mnist" "${common[@]}" ;;
     cgan)    ganzoo train cgan    --epochs 30    --out "$OUT/cgan-mnist"    "${common[@]}" ;;
