@@ -50,11 +50,6 @@ from pathlib import Path
 
 import pytest
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    tomllib = pytest.importorskip("tomli", reason="reading pyproject.toml on Python 3.10 needs tomli")
-
 REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"
 SKIP_CATEGORIES = ("gpu", "network", "torchrun", "long")
@@ -294,7 +289,7 @@ class Page:
         project = project.resolve()
         pyproject = project / "pyproject.toml"
         assert pyproject.is_file(), f"pip install -e {project}: no pyproject.toml there"
-        meta = tomllib.loads(pyproject.read_text())
+        meta = load_toml(pyproject.read_text())
         dist = meta["project"]["name"]
         version = meta["project"].get("version", "0")
         entry_points = meta["project"].get("entry-points", {}).get("ganzoo", {})
@@ -376,6 +371,14 @@ def edit_section(text: str, block: str, where: str) -> str:
     return "\n".join(lines[:start] + block.rstrip("\n").splitlines() + [""] * 2 + lines[end:]).rstrip() + "\n"
 
 
+def load_toml(text: str) -> dict:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        tomllib = pytest.importorskip("tomli", reason="reading pyproject.toml on Python 3.10 needs tomli")
+    return tomllib.loads(text)
+
+
 def _normal(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
@@ -403,4 +406,5 @@ def env_for_docs(monkeypatch: pytest.MonkeyPatch, mnist_dir: Path | None) -> Non
     if mnist_dir is not None:
         monkeypatch.setenv("GANZOO_DATA", str(mnist_dir))
     monkeypatch.setenv("TQDM_DISABLE", "1")
+    monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     monkeypatch.delenv("GANZOO_DISABLE_PLUGIN_AUTOLOAD", raising=False)

@@ -373,12 +373,12 @@ def test_mkdocs_build_strict(tmp_path):
 
 def test_plugin_guide_builds_the_example_plugin():
     """The guide's files are examples/ganzoo-lsgan's: same distribution, same code."""
-    from docs_runner import tomllib
+    from docs_runner import load_toml
 
     blocks = ALL_BLOCKS[DOCS / "plugins" / "guide.md"]
     example = REPO / "examples" / "ganzoo-lsgan"
     pyproject, = [b for b in blocks if b.get("file") == ["pyproject.toml"]]
-    ours, theirs = tomllib.loads(pyproject.code), tomllib.loads((example / "pyproject.toml").read_text())
+    ours, theirs = load_toml(pyproject.code), load_toml((example / "pyproject.toml").read_text())
     for key in ("name", "version", "dependencies", "entry-points", "requires-python"):
         assert ours["project"][key] == theirs["project"][key], f"pyproject.toml: project.{key}"
     assert ours["tool"] == theirs["tool"] and ours["build-system"] == theirs["build-system"]
