@@ -66,6 +66,7 @@ class Block:
     lang: str
     code: str
     directives: dict[str, list[str]] = field(default_factory=dict)
+    title: str = ""  # the fence's title="..." (shown above the block on the site)
 
     @property
     def id(self) -> str:
@@ -112,7 +113,8 @@ def parse_blocks(text: str, page: str) -> list[Block]:
         while j >= 0 and (d := _DIRECTIVE.match(lines[j])):
             directives.setdefault(d["key"], []).insert(0, d["value"])
             j -= 1
-        blocks.append(Block(page, start + 1, lang, "\n".join(body) + "\n", directives))
+        title = re.search(r'title="([^"]*)"', lines[start])
+        blocks.append(Block(page, start + 1, lang, "\n".join(body) + "\n", directives, title.group(1) if title else ""))
     return blocks
 
 

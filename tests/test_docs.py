@@ -102,6 +102,16 @@ def test_directives_are_known():
                 )
 
 
+def test_file_blocks_show_their_file_name():
+    for blocks in ALL_BLOCKS.values():
+        for block in blocks:
+            for key in ("file", "append", "edit"):
+                for path in block.get(key):
+                    assert block.title.startswith(path), (
+                        f'docs/{block.id}: a {key} block of {path} needs title="{path}" on its fence'
+                    )
+
+
 def test_runner_understands_blocks():
     """The parser behind the tests above: directives, indentation, console prompts."""
     from docs_runner import edit_section, parse_blocks, shell_commands
@@ -391,9 +401,14 @@ def test_plugin_guide_builds_the_example_plugin():
 
 
 def test_shown_eval_output_is_the_bundles_receipt():
-    """docs/guides/evaluation.md shows `ganzoo eval dcgan-mnist`'s table: the shipped receipt's."""
+    """docs/guides/evaluation.md shows `ganzoo eval dcgan-mnist`'s output: the shipped receipt's table.
+
+    The page itself runs `ganzoo eval dcgan-mnist --verify`, which recomputes those numbers.
+    """
     from ganzoo.metrics import EvalResult
 
     receipt = json.loads((_bundle("dcgan-mnist") / "ganzoo.json").read_text())["evaluation"][0]
     table = EvalResult(receipt["metrics"], receipt["floor"]["metrics"], receipt).table()
-    assert f"```text\n{table}\n```" in (DOCS / "guides" / "evaluation.md").read_text()
+    text = (DOCS / "guides" / "evaluation.md").read_text()
+    assert f"```text\n$ ganzoo eval dcgan-mnist\n{table}\n```" in text
+    assert "```bash\nganzoo eval dcgan-mnist --verify\n```" in text

@@ -5,7 +5,9 @@ ganzoo's docstrings are Google style but name other objects with Sphinx roles
 literally. This turns each role into an *optional* autorefs cross-reference: a link when
 the target is rendered somewhere on the site, plain code otherwise (so strict builds do not
 fail on roles that point outside the reference, such as ``click.Group``). It also turns
-reST's ``text::`` literal-block marker into ``text:``. Source files are not touched.
+reST's ``text::`` literal-block marker into ``text:``, and fences doctest examples
+(``>>>`` lines and their output) as ``pycon`` code, which Markdown would otherwise read as
+nested quotes. Source files are not touched.
 """
 
 from __future__ import annotations
@@ -17,6 +19,24 @@ import griffe
 
 _ROLE = re.compile(r":(?:py:)?(?:func|class|meth|attr|data|mod|exc|obj):`(~?)([^`]+)`")
 _LITERAL = re.compile(r"(\S)::$", re.MULTILINE)
+_DOCTEST_FLAG = re.compile(r"\s*# doctest: [+-]\w+(?:, *[+-]\w+)*")
+
+
+def _fence_doctests(text: str) -> str:
+    lines, out, i = text.splitlines(), [], 0
+    while i < len(lines):
+        stripped = lines[i].lstrip()
+        if not stripped.startswith(">>>"):
+            out.append(lines[i])
+            i += 1
+            continue
+        indent = lines[i][: len(lines[i]) - len(stripped)]
+        out.append(f"{indent}```pycon")
+        while i < len(lines) and lines[i].strip() and lines[i].startswith(indent):
+            out.append(_DOCTEST_FLAG.sub("", lines[i]))
+            i += 1
+        out.append(f"{indent}```")
+    return "\n".join(out)
 
 
 def _convert(text: str, scope: str) -> str:
@@ -26,7 +46,7 @@ def _convert(text: str, scope: str) -> str:
         identifier = target if "." in target else f"{scope}.{target}"
         return f'<autoref identifier="{identifier}" optional><code>{title}</code></autoref>'
 
-    return _LITERAL.sub(r"\1:", _ROLE.sub(link, text))
+    return _fence_doctests(_LITERAL.sub(r"\1:", _ROLE.sub(link, text)))
 
 
 class SphinxRoles(griffe.Extension):
