@@ -136,6 +136,7 @@ def save(
     pretrained_id: str | None = None,
     extra: dict[str, Any] | None = None,
     repo_id: str | None = None,
+    generator_is_ema: bool | None = None,
 ) -> Path:
     """Write a bundle folder: ``ganzoo.json``, safetensors weights, model card, sample grid.
 
@@ -155,6 +156,8 @@ def save(
         pretrained_id: the id this bundle is published under, if any.
         extra: more JSON-able fields for ``ganzoo.json`` (e.g. how it was trained).
         repo_id: the Hub repository it will be published to (for the model card's example).
+        generator_is_ema: whether the generator's weights are an EMA (found out by itself for
+            Trainers and run directories; say so for a GAN holding EMA weights).
 
     Returns:
         The bundle folder.
@@ -191,7 +194,7 @@ def save(
             # the file (and its sha256) from one save to the next.
             save_file(tensors, str(tmp / file), metadata={"format": "pt"})
             weights[name] = {"file": file, "sha256": sha256_file(tmp / file), "dtype": "float32"}
-        weights["generator"]["ema"] = is_ema
+        weights["generator"]["ema"] = is_ema if generator_is_ema is None else bool(generator_is_ema)
         meta = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,

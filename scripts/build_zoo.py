@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
                 + (f"; the time limit stopped the {training['epochs']:.0f}-epoch run there." if
                    training.get("epochs") and epochs < training["epochs"] - 0.5 else "."))
         ganzoo.save(gan, folder, dataset="mnist", evaluation=[own], discriminator=False,
-                    overwrite=True, pretrained_id=pid,
+                    overwrite=True, pretrained_id=pid, generator_is_ema=weights == "generator_ema",
                     extra={"training": {k: v for k, v in training.items() if k not in ("data_dir", "out", "resume")},
                            "trained_on": card, "training_command": command, "training_note": note,
                            "comparison": [base.receipt],

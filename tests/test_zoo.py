@@ -47,6 +47,7 @@ def test_every_builtin_family_ships_a_pretrained_mnist_generator():
         meta = json.loads((Path(entry.bundle) / "ganzoo.json").read_text())
         assert meta["model"] == spec.name and meta["id"] == pid
         assert meta["weights"]["generator"]["sha256"] == entry.sha256
+        assert meta["weights"]["generator"]["ema"] is True, "the shipped generators are EMA weights"
         card = (Path(entry.bundle) / "README.md").read_text()
         assert "library_name: ganzoo" in card and f"- {spec.family}" in card and "- mnist" in card
         assert "| fid |" in card and meta["evaluation"], "the card shows how it was measured"

@@ -669,7 +669,9 @@ def verify_receipt(
         receipt: a receipt dict (``EvalResult.receipt``) or the path of its JSON file.
         generator: the generator the receipt claims to describe.
         tolerance: per-number ``(rtol, atol)`` overrides.
-        data_dir, device, cache_dir: as for :func:`evaluate`.
+        data_dir: dataset root, as for :func:`evaluate`.
+        device: where the feature network runs, as for :func:`evaluate`.
+        cache_dir: where reference statistics live, as for :func:`evaluate`.
 
     Raises:
         EvalError: the receipt is unreadable, or was made with a different feature network

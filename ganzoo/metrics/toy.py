@@ -131,16 +131,12 @@ def toy_metrics(
         n_std: the high-quality radius, in the mixture's standard deviations (3).
 
     Returns:
-        A dict with:
-
-        * ``modes_covered`` (int): modes with at least ``min_count`` high-quality samples.
-        * ``num_modes`` (int): number of mixture components.
-        * ``high_quality`` (float): fraction of all samples within ``n_std * std`` of their
-          nearest mode, in ``[0, 1]``.
-        * ``reverse_kl`` (float): ``KL(p_gen || uniform)`` over modes, from the high-quality
-          samples only; ``nan`` if there are none.
-        * ``n`` (int): number of samples.
-        * ``mode_counts`` (list[int]): high-quality samples per mode, in ``toy.centers`` order.
+        A dict with ``modes_covered`` (int: modes with at least ``min_count`` high-quality
+        samples), ``num_modes`` (int: number of mixture components), ``high_quality`` (float:
+        fraction of all samples within ``n_std * std`` of their nearest mode, in ``[0, 1]``),
+        ``reverse_kl`` (float: ``KL(p_gen || uniform)`` over modes, from the high-quality
+        samples only; ``nan`` if there are none), ``n`` (int: number of samples) and
+        ``mode_counts`` (list[int]: high-quality samples per mode, in ``toy.centers`` order).
 
     Raises:
         ValueError: ``samples`` is not ``(N, 2)``, is empty, or holds NaN/Inf; a bad

@@ -160,6 +160,6 @@ def ganzoo_register_models(register):
             compatible_losses=("hinge", "non-saturating", "minimax", "lsgan", "wgan-gp"),
             datasets=("mnist", "fashion-mnist", "cifar10"),
             pretrained=pretrained,
-            description="Class-conditional GAN: label-embedding G, spectral-norm projection D",
+            description="Class-conditional GAN: conditional-BatchNorm G, spectral-norm projection D",
         )
     )
