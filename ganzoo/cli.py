@@ -249,10 +249,14 @@ def _bundle_receipt(ref: str) -> dict:
     from ganzoo.zoo import BUNDLE_FILE, read_bundle_meta
 
     folder = Path(ref)
-    if not (folder / BUNDLE_FILE).is_file() and ref in ganzoo.list_pretrained():
+    if ref.startswith("hf-hub:"):
+        from ganzoo.hub import download_bundle, parse_hub_ref
+
+        folder = download_bundle(*parse_hub_ref(ref))
+    elif not (folder / BUNDLE_FILE).is_file() and ref in ganzoo.list_pretrained():
         folder = Path(ganzoo.get_pretrained(ref)[1].bundle)
     if not (folder / BUNDLE_FILE).is_file():
-        raise click.UsageError(f"{ref!r} is not a local bundle with receipts; give the receipt file: --verify RECEIPT.json")
+        raise click.UsageError(f"{ref!r} is not a bundle with receipts; give the receipt file: --verify RECEIPT.json")
     receipts = read_bundle_meta(folder).get("evaluation") or []
     if not receipts:
         raise click.UsageError(f"the bundle {folder} records no evaluation; run `ganzoo eval {ref}` instead")

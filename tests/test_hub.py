@@ -179,3 +179,12 @@ def test_pretrained_entry_falls_back_to_its_hub_repo(hub, monkeypatch, tmp_path)
     with pytest.raises(BundleError, match="pretrained entry"):
         ganzoo.load("dcgan-mnist")
     assert os.environ["HF_ENDPOINT"] == hub.endpoint
+
+
+@pytest.mark.slow
+def test_verify_the_receipt_of_a_published_bundle(hub, mnist_dir):
+    _, entry = ganzoo.get_pretrained("vanilla-mnist")
+    ganzoo.push_to_hub(entry.bundle, "ganzoo-test/vanilla-mnist")
+    res = CliRunner().invoke(cli, ["eval", "hf-hub:ganzoo-test/vanilla-mnist", "--verify", "--data-dir", str(mnist_dir)])
+    assert res.exit_code == 0, res.output
+    assert "verified" in res.output and "NOT" not in res.output
