@@ -76,6 +76,19 @@ class PretrainedEntry:
     sha256: str = ""
     description: str = ""
 
+    @classmethod
+    def shipped(cls, package_file: str, id: str, **fields: Any) -> PretrainedEntry:
+        """An entry whose bundle ships in the plugin package, in ``pretrained/<id>/`` beside ``package_file``.
+
+        Example:
+            >>> e = PretrainedEntry.shipped("/site/ganzoo_x/__init__.py", "x-mnist", dataset="mnist")
+            >>> e.bundle
+            '/site/ganzoo_x/pretrained/x-mnist'
+        """
+        from pathlib import Path
+
+        return cls(id=id, bundle=str(Path(package_file).resolve().parent / "pretrained" / id), **fields)
+
 
 @dataclass(frozen=True)
 class ModelSpec:

@@ -22,8 +22,6 @@ Code: Apache-2.0, part of ganzoo.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
@@ -133,13 +131,8 @@ def build(data_shape=(1, 28, 28), latent_dim=100, num_classes=10, embed_dim=50, 
 # lent GPU with ganzoo's own engine; scripts/train_zoo.sh has the commands, scripts/build_zoo.py
 # built and evaluated the bundles (numbers: bench/RESULTS.md).
 pretrained = {
-    "cgan-mnist": PretrainedEntry(
-        id="cgan-mnist",
-        dataset="mnist",
-        hub_repo="ganzoo/cgan-mnist",
-        revision="main",
-        bundle=str(Path(__file__).resolve().parent / "pretrained" / "cgan-mnist"),
-        sha256="a82bd1a88805c31ceba26d8135df58ac4f3510011241e5b5f9525fb837caf355",
+    "cgan-mnist": PretrainedEntry.shipped(
+        __file__, "cgan-mnist", dataset="mnist", hub_repo="ganzoo/cgan-mnist", sha256="a82bd1a88805c31ceba26d8135df58ac4f3510011241e5b5f9525fb837caf355",
         description="class-conditional, 30 epochs of MNIST, EMA generator; FID 0.44, asked-for label 98.3%",
     ),
 }

@@ -12,8 +12,6 @@ Code: Apache-2.0, part of ganzoo.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from torch import Tensor, nn
 
 from ganzoo import Discriminator, Generator, ModelSpec, PretrainedEntry, TrainDefaults, hookimpl
@@ -60,13 +58,8 @@ def build(data_shape=(1, 28, 28), latent_dim=100, num_classes=None, width=64):
 # lent GPU with ganzoo's own engine; scripts/train_zoo.sh has the commands, scripts/build_zoo.py
 # built and evaluated the bundles (numbers: bench/RESULTS.md).
 pretrained = {
-    "dcgan-mnist": PretrainedEntry(
-        id="dcgan-mnist",
-        dataset="mnist",
-        hub_repo="ganzoo/dcgan-mnist",
-        revision="main",
-        bundle=str(Path(__file__).resolve().parent / "pretrained" / "dcgan-mnist"),
-        sha256="422e5b298aa5adcd8b77dc7767b9f6e22d368aae3395c4ffec27ff8a4f288535",
+    "dcgan-mnist": PretrainedEntry.shipped(
+        __file__, "dcgan-mnist", dataset="mnist", hub_repo="ganzoo/dcgan-mnist", sha256="422e5b298aa5adcd8b77dc7767b9f6e22d368aae3395c4ffec27ff8a4f288535",
         description="DCGAN, 276 epochs of MNIST, EMA generator; FID 2.54 (paper recipe, 30 epochs: 8.09)",
     ),
 }

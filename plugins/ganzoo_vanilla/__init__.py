@@ -14,7 +14,6 @@ Code: Apache-2.0, part of ganzoo.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 from torch import Tensor, nn
 
@@ -80,13 +79,8 @@ def build(data_shape=(1, 28, 28), latent_dim=100, num_classes=None, g_hidden=Non
 # lent GPU with ganzoo's own engine; scripts/train_zoo.sh has the commands, scripts/build_zoo.py
 # built and evaluated the bundles (numbers: bench/RESULTS.md).
 pretrained = {
-    "vanilla-mnist": PretrainedEntry(
-        id="vanilla-mnist",
-        dataset="mnist",
-        hub_repo="ganzoo/vanilla-mnist",
-        revision="main",
-        bundle=str(Path(__file__).resolve().parent / "pretrained" / "vanilla-mnist"),
-        sha256="920787a9a35211f94f3556fa070d575ffece245489a0db66b8be7e6ded22984d",
+    "vanilla-mnist": PretrainedEntry.shipped(
+        __file__, "vanilla-mnist", dataset="mnist", hub_repo="ganzoo/vanilla-mnist", sha256="920787a9a35211f94f3556fa070d575ffece245489a0db66b8be7e6ded22984d",
         description="MLP GAN, 100 epochs of MNIST, EMA generator; FID 3.50 (paper recipe, 30 epochs: 7.76)",
     ),
 }

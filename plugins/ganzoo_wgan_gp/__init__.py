@@ -11,8 +11,6 @@ Code: Apache-2.0, part of ganzoo.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from ganzoo_dcgan import DCGANDiscriminator, DCGANGenerator
 
 from ganzoo import ModelSpec, PretrainedEntry, TrainDefaults, hookimpl
@@ -32,13 +30,8 @@ def build(data_shape=(1, 28, 28), latent_dim=128, num_classes=None, width=64, cr
 # lent GPU with ganzoo's own engine; scripts/train_zoo.sh has the commands, scripts/build_zoo.py
 # built and evaluated the bundles (numbers: bench/RESULTS.md).
 pretrained = {
-    "wgan-gp-mnist": PretrainedEntry(
-        id="wgan-gp-mnist",
-        dataset="mnist",
-        hub_repo="ganzoo/wgan-gp-mnist",
-        revision="main",
-        bundle=str(Path(__file__).resolve().parent / "pretrained" / "wgan-gp-mnist"),
-        sha256="2ec849330bf7c4fe5b093c733729642d0d27bc3c3c3e13fc048a1cab22ac8783",
+    "wgan-gp-mnist": PretrainedEntry.shipped(
+        __file__, "wgan-gp-mnist", dataset="mnist", hub_repo="ganzoo/wgan-gp-mnist", sha256="2ec849330bf7c4fe5b093c733729642d0d27bc3c3c3e13fc048a1cab22ac8783",
         description="WGAN-GP, 131 epochs of MNIST, EMA generator; FID 2.13 (paper recipe, 30 epochs: 7.56)",
     ),
 }
