@@ -546,15 +546,27 @@ def load(
 
 
 def _load_run(path: Path, component: str, device: Any, ema: bool) -> Generator | Discriminator:
-    from ganzoo.checkpoint import load_run_generator
-
-    if component == "generator":
-        return load_run_generator(path, ema=ema).float().to(device or "cpu")
-    from ganzoo.registry import create
+    """A run directory's newest checkpoint, with the same checks as a bundle (config first, then weights)."""
+    from ganzoo.registry import create, get_spec
 
     ckpt = find_checkpoint(path)
-    state = json.loads((ckpt / "state.json").read_text())
-    gan = create(state["config"]["model"], **state["model_config"])
-    load_module(gan.discriminator, ckpt / "discriminator.safetensors")
-    return gan.discriminator.float().eval().to(device or "cpu")
-
+    source = str(ckpt / "state.json")
+    try:
+        state = json.loads((ckpt / "state.json").read_text())
+        model, config = state["config"]["model"], state["model_config"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise BundleError(f"{source} is not a ganzoo checkpoint state ({exc})") from exc
+    if not isinstance(model, str) or not isinstance(config, dict):
+        raise BundleError(f"{source}: 'model' must be a name and 'model_config' an object")
+    config = _check_config(get_spec(model), config, source)
+    gan = create(model, **config)
+    if component == "generator":
+        name = "generator_ema" if ema and (ckpt / "generator_ema.safetensors").is_file() else "generator"
+        module: nn.Module = gan.generator
+    else:
+        name, module = "discriminator", gan.discriminator
+    try:
+        load_module(module, ckpt / f"{name}.safetensors")
+    except CheckpointError as exc:
+        raise BundleError(str(exc)) from exc
+    return module.float().eval().to(device or "cpu")

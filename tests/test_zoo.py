@@ -325,3 +325,15 @@ def test_cuda_sampling_is_bf16_inside_and_float32_outside():
     gpu, _, _ = sample_batch(ganzoo.load("dcgan-mnist", device="cuda"), 64, seed=3)
     assert gpu.dtype == torch.float32 and gpu.device.type == "cpu"
     assert (gpu - cpu).abs().mean() < 0.05, "bf16 changes pixels a little, not the images"
+
+
+def test_a_run_directory_is_checked_like_a_bundle(tmp_path):
+    run = Trainer(TrainConfig(model="vanilla", dataset="ring8", steps=3, out=str(tmp_path / "run"), **QUIET)).fit()
+    from ganzoo.checkpoint import find_checkpoint
+
+    state_file = find_checkpoint(run.run_dir) / "state.json"
+    state = json.loads(state_file.read_text())
+    state["model_config"]["data_shape"] = [100000, 100000]
+    state_file.write_text(json.dumps(state))
+    with pytest.raises(BundleError, match="data_shape"):
+        ganzoo.load(run.run_dir)
