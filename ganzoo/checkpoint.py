@@ -203,30 +203,3 @@ def read_checkpoint(path: Path) -> tuple[dict, dict[str, dict[str, torch.Tensor]
             raise CheckpointError(f"{f} is not a readable safetensors file ({exc}); it may be truncated") from exc
     return state, files
 
-
-def load_run_generator(run_dir: str | Path, *, ema: bool = True):
-    """The generator of a run directory's newest checkpoint, in eval mode on the CPU.
-
-    Uses the EMA weights when the run kept them (and ``ema`` is true). Only
-    ``state.json`` and safetensors files are read; the model is rebuilt from the
-    registry with the run's recorded constructor arguments.
-
-    Example:
-        >>> from ganzoo.checkpoint import load_run_generator
-        >>> g = load_run_generator("runs/dcgan-mnist-20261126-120000")  # doctest: +SKIP
-    """
-    from ganzoo.registry import create
-
-    path = find_checkpoint(Path(run_dir))
-    try:
-        state = json.loads((path / "state.json").read_text())
-        model = state["config"]["model"]
-        model_config = state["model_config"]
-    except (OSError, ValueError, KeyError) as exc:
-        raise CheckpointError(f"{path / 'state.json'} is not a ganzoo checkpoint state ({exc})") from exc
-    gan = create(model, **model_config)
-    weights = path / "generator_ema.safetensors"
-    if not (ema and weights.is_file()):
-        weights = path / "generator.safetensors"
-    load_module(gan.generator, weights)
-    return gan.generator.eval()

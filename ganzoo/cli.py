@@ -245,18 +245,11 @@ def _bundle_receipt(ref: str) -> dict:
     """The first evaluation receipt recorded in the bundle that REF names."""
     from pathlib import Path
 
-    import ganzoo
-    from ganzoo.zoo import BUNDLE_FILE, read_bundle_meta
+    from ganzoo.zoo import BUNDLE_FILE, bundle_folder, read_bundle_meta
 
-    folder = Path(ref)
-    if ref.startswith("hf-hub:"):
-        from ganzoo.hub import download_bundle, parse_hub_ref
-
-        folder = download_bundle(*parse_hub_ref(ref))
-    elif not (folder / BUNDLE_FILE).is_file() and ref in ganzoo.list_pretrained():
-        folder = Path(ganzoo.get_pretrained(ref)[1].bundle)
-    if not (folder / BUNDLE_FILE).is_file():
+    if Path(ref).exists() and not (Path(ref) / BUNDLE_FILE).is_file():
         raise click.UsageError(f"{ref!r} is not a bundle with receipts; give the receipt file: --verify RECEIPT.json")
+    folder, _ = bundle_folder(ref)
     receipts = read_bundle_meta(folder).get("evaluation") or []
     if not receipts:
         raise click.UsageError(f"the bundle {folder} records no evaluation; run `ganzoo eval {ref}` instead")

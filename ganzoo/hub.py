@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from ganzoo.errors import BundleError, HubError
-from ganzoo.zoo import BUNDLE_FILE, COMPONENTS, HUB_PREFIX, check_meta, model_card, save
+from ganzoo.zoo import (
+    BUNDLE_FILE,
+    COMPONENTS,
+    HUB_PREFIX,
+    LOCAL_REF,
+    model_card,
+    read_bundle_meta,
+    save,
+)
 
 
 def parse_hub_ref(ref: str) -> tuple[str, str | None]:
@@ -86,33 +94,34 @@ def download_bundle(
     offline from ``huggingface_hub``'s cache. Nothing in the cache is deleted or
     changed when a download or a check fails.
     """
-    import json
-
     from huggingface_hub import hf_hub_download
 
     if component not in COMPONENTS:
         raise BundleError(f"component must be one of {', '.join(COMPONENTS)}, got {component!r}")
-    try:
-        meta_path = Path(hf_hub_download(repo_id, BUNDLE_FILE, revision=revision, token=token))
-    except Exception as exc:  # noqa: BLE001  (mapped to HubError, or re-raised)
-        if not _is_hub_error(exc):
-            raise
-        raise _hub_error(exc, repo_id, revision, token, BUNDLE_FILE) from None
-    try:
-        meta = check_meta(json.loads(meta_path.read_text()), f"{HUB_PREFIX}{repo_id}/{BUNDLE_FILE}")
-    except ValueError as exc:
-        raise BundleError(f"{HUB_PREFIX}{repo_id}: {BUNDLE_FILE} is not valid JSON ({exc})") from exc
-    entry = meta["weights"].get(component)
+    meta_path = Path(_hub_call(BUNDLE_FILE, repo_id, revision, token, hf_hub_download, repo_id, BUNDLE_FILE,
+                               revision=revision, token=token))
+    entry = read_bundle_meta(meta_path.parent)["weights"].get(component)
     if entry is None:
         raise BundleError(f"{HUB_PREFIX}{repo_id} has no {component} weights (it was published without them)")
     commit = meta_path.parent.name  # snapshots/<commit>/ganzoo.json: pin the weights to that commit
+    _hub_call(entry["file"], repo_id, revision, token, hf_hub_download, repo_id, entry["file"], revision=commit,
+              token=token)
+    return meta_path.parent
+
+
+def _hub_call(what: str, repo_id: str, revision: str | None, token: str | None, fn: Any, /, *args: Any,
+              **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)``, with the client's errors turned into one clear :class:`HubError`.
+
+    The first four arguments only word the error; ``kwargs`` (which may hold ``revision=`` and
+    ``token=`` too) all go to ``fn``.
+    """
     try:
-        hf_hub_download(repo_id, entry["file"], revision=commit, token=token)
-    except Exception as exc:  # noqa: BLE001
+        return fn(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001  (mapped to HubError, or re-raised)
         if not _is_hub_error(exc):
             raise
-        raise _hub_error(exc, repo_id, revision, token, entry["file"]) from None
-    return meta_path.parent
+        raise _hub_error(exc, repo_id, revision, token, what) from None
 
 
 def _is_hub_error(exc: Exception) -> bool:
@@ -168,31 +177,21 @@ def push_to_hub(
                        "access is needed to publish)")
     with tempfile.TemporaryDirectory(prefix="ganzoo-publish-") as tmp:
         folder = _bundle_folder(source, Path(tmp) / "bundle", repo_id, save_kwargs)
-        meta = check_meta(_read_json(folder / BUNDLE_FILE), str(folder / BUNDLE_FILE))
+        meta = read_bundle_meta(folder)
         api = HfApi(endpoint=endpoint, token=token)
-        try:
+
+        def publish() -> Any:
             api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
             if revision and revision != "main":
                 api.create_branch(repo_id, branch=revision, exist_ok=True, repo_type="model")
-            info = api.upload_folder(
+            return api.upload_folder(
                 folder_path=str(folder), repo_id=repo_id, repo_type="model", revision=revision,
                 commit_message=message or f"Upload {meta['model']} bundle with ganzoo",
                 allow_patterns=BUNDLE_PATTERNS,
             )
-        except Exception as exc:  # noqa: BLE001
-            if not _is_hub_error(exc):
-                raise
-            raise _hub_error(exc, repo_id, revision, token, "repository") from None
+
+        info = _hub_call("repository", repo_id, revision, token, publish)
     return str(getattr(info, "commit_url", info))
-
-
-def _read_json(path: Path) -> Any:
-    import json
-
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise BundleError(f"{path} is unreadable ({exc})") from exc
 
 
 def _bundle_folder(source: Any, tmp: Path, repo_id: str, save_kwargs: dict[str, Any]) -> Path:
@@ -200,11 +199,11 @@ def _bundle_folder(source: Any, tmp: Path, repo_id: str, save_kwargs: dict[str, 
     if isinstance(source, (str, os.PathLike)) and (Path(source) / BUNDLE_FILE).is_file():
         folder = Path(source)
         readme = folder / "README.md"
-        if readme.is_file() and "path/to/this/folder" not in readme.read_text():
+        if readme.is_file() and LOCAL_REF not in readme.read_text():
             return folder
         # Refresh the generated model card so that its example names this repository.
         shutil.copytree(folder, tmp)
-        meta = _read_json(tmp / BUNDLE_FILE)
+        meta = read_bundle_meta(tmp)
         (tmp / "README.md").write_text(model_card(meta, samples=(tmp / "samples.png").is_file(), repo_id=repo_id))
         return tmp
     return save(source, tmp, repo_id=repo_id, **save_kwargs)

@@ -48,7 +48,7 @@ def sample_batch(
         yb = y[i:i + batch_size].to(device) if y is not None else None
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
             out.append(g(z[i:i + batch_size].to(device), yb).float().cpu())
-    nrow = per_row if per_row and per_row <= 16 else max(1, math.isqrt(n - 1) + 1) if n > 1 else 1
+    nrow = per_row if per_row and per_row <= 16 else math.isqrt(n - 1) + 1  # ceil(sqrt(n)): a square grid
     return torch.cat(out), y, nrow
 
 

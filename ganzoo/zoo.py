@@ -32,8 +32,6 @@ from torch import nn
 from ganzoo.checkpoint import (
     find_checkpoint,
     load_module,
-    load_tensors,
-    read_checkpoint,
     replace_dir,
     sha256_file,
     state_dict_tensors,
@@ -49,6 +47,7 @@ BUNDLE_FILE = "ganzoo.json"
 FORMAT = "ganzoo-bundle"
 FORMAT_VERSION = 1
 HUB_PREFIX = "hf-hub:"
+LOCAL_REF = "path/to/this/folder"  # the model card's load example until the bundle has a Hub repository
 COMPONENTS = ("generator", "discriminator")
 # Limits on what a bundle may ask ganzoo to build: a hostile or broken config.json must not
 # make ganzoo allocate gigabytes before the weights are even read.
@@ -95,17 +94,13 @@ def _from_source(source: Any, ema: bool) -> tuple[GAN, dict[str, Any] | None, st
         if (path / BUNDLE_FILE).is_file():
             raise BundleError(f"{path} is already a bundle; copy the folder, or load it with ganzoo.load")
         ckpt = find_checkpoint(path)
-        state, files = read_checkpoint(ckpt)
-        try:
-            cfg, model, model_config = state["config"], state["config"]["model"], state["model_config"]
-        except KeyError as exc:
-            raise BundleError(f"{ckpt / 'state.json'} is not a ganzoo checkpoint state (no {exc})") from exc
-        gan = create(model, **model_config)
-        use_ema = ema and "generator_ema" in files
-        load_tensors(gan.generator, files["generator_ema" if use_ema else "generator"], ckpt)
-        if "discriminator" in files:
-            load_tensors(gan.discriminator, files["discriminator"], ckpt)
-        return gan, cfg, cfg.get("dataset"), use_ema
+        state, model, config = _run_state(ckpt)
+        gan = create(model, **config)
+        name = _run_generator_file(ckpt, ema)
+        _load_into(gan.generator, ckpt / f"{name}.safetensors")
+        if (ckpt / "discriminator.safetensors").is_file():
+            _load_into(gan.discriminator, ckpt / "discriminator.safetensors")
+        return gan, state["config"], state["config"].get("dataset"), name == "generator_ema"
     raise TypeError(f"save() takes a GAN, a Trainer or a run directory, not {type(source).__name__}")
 
 
@@ -266,7 +261,7 @@ def model_card(meta: dict[str, Any], *, samples: bool = True, license: str = "ap
     title = meta.get("id") or f"{model} ({dataset or 'unknown data'})"
     plugin = meta["plugin"]
     dist = plugin.get("distribution") or "ganzoo"
-    ref = meta.get("id") or (f"{HUB_PREFIX}{repo_id}" if repo_id else "path/to/this/folder")
+    ref = meta.get("id") or (f"{HUB_PREFIX}{repo_id}" if repo_id else LOCAL_REF)
     lines += [
         f"# {title}",
         "",
@@ -460,35 +455,56 @@ def load_bundle(
                 f"{expected[:16]}…. Download it again (for the Hub: force_download, or delete that "
                 "file from the cache) or reinstall the package that ships it"
             )
+    return _build_and_load(spec.name, config, component, file, source, device)
+
+
+def _build_and_load(model: str, config: dict[str, Any], component: str, file: Path, source: str,
+                    device: Any) -> Generator | Discriminator:
+    """Build ``model`` from a checked config, load ``component``'s weights from ``file``: eval, float32."""
     from ganzoo.registry import create
 
     try:
-        gan = create(spec.name, **config)
+        gan = create(model, **config)
     except GanzooError as exc:
         raise BundleError(f"{source}: the model cannot be built from its config: {exc}") from exc
     module = gan.generator if component == "generator" else gan.discriminator
+    _load_into(module, file)
+    return module.float().eval().to(device or "cpu")
+
+
+def _load_into(module: nn.Module, file: Path) -> None:
     try:
         load_module(module, file)
     except CheckpointError as exc:
         raise BundleError(str(exc)) from exc
-    return module.float().eval().to(device or "cpu")
 
 
-def _pretrained_bundle(pretrained_id: str, component: str, device: Any) -> Generator | Discriminator:
+def bundle_folder(ref: str, component: str = "generator") -> tuple[Path, str | None]:
+    """The local folder of the bundle ``ref`` names, and the sha256 its pretrained entry pins.
+
+    ``ref`` is ``hf-hub:org/name[@rev]`` (downloaded into the Hub cache: ``ganzoo.json`` and
+    ``component``'s weights), a bundle folder, or a pretrained id (its folder inside the plugin
+    package, else its Hub repository). Run directories are not bundles: see :func:`load`.
+    """
     from ganzoo.registry import get_pretrained
 
-    spec, entry = get_pretrained(pretrained_id)
-    if entry.bundle and (Path(entry.bundle) / BUNDLE_FILE).is_file():
-        return load_bundle(entry.bundle, component=component, device=device,
-                           expected_sha256=entry.sha256 if component == "generator" else None)
-    if not entry.hub_repo:
-        raise BundleError(f"pretrained {pretrained_id!r} ships no weights in plugin {spec.plugin!r} and names no "
-                          "Hub repository; reinstall the plugin")
-    from ganzoo.hub import download_bundle
+    if ref.startswith(HUB_PREFIX):
+        from ganzoo.hub import download_bundle, parse_hub_ref
 
-    folder = download_bundle(entry.hub_repo, entry.revision, component=component)
-    return load_bundle(folder, component=component, device=device,
-                       expected_sha256=entry.sha256 if component == "generator" else None)
+        return download_bundle(*parse_hub_ref(ref), component=component), None
+    if (Path(ref) / BUNDLE_FILE).is_file():
+        return Path(ref), None
+    spec, entry = get_pretrained(ref)
+    expected = entry.sha256 if component == "generator" else None
+    folder = Path(entry.bundle) if entry.bundle else None
+    if folder is None or not (folder / BUNDLE_FILE).is_file():
+        if not entry.hub_repo:
+            raise BundleError(f"pretrained {ref!r} ships no weights in plugin {spec.plugin!r} and names "
+                              "no Hub repository; reinstall the plugin")
+        from ganzoo.hub import download_bundle
+
+        folder = download_bundle(entry.hub_repo, entry.revision, component=component)
+    return folder, expected
 
 
 def load(
@@ -528,28 +544,21 @@ def load(
     if component not in COMPONENTS:
         raise ConfigError(f"component must be one of {', '.join(COMPONENTS)}, got {component!r}")
     text = os.fspath(ref)
-    if text.startswith(HUB_PREFIX):
-        from ganzoo.hub import download_bundle, parse_hub_ref
-
-        repo_id, revision = parse_hub_ref(text)
-        return load_bundle(download_bundle(repo_id, revision, component=component), component=component,
-                           device=device)
-    path = Path(text)
-    if path.exists():
-        if (path / BUNDLE_FILE).is_file():
-            return load_bundle(path, component=component, device=device)
-        return _load_run(path, component, device, ema)
-    if os.sep in text or "/" in text or text.startswith("."):
-        raise BundleError(f"{text} does not exist; give a bundle folder, a run directory, a pretrained id "
-                          "(`ganzoo list --pretrained`) or hf-hub:org/name")
-    return _pretrained_bundle(text, component, device)
+    if not text.startswith(HUB_PREFIX):
+        path = Path(text)
+        if path.exists() and not (path / BUNDLE_FILE).is_file():
+            return _load_run(path, component, device, ema)
+        if not path.exists() and (os.sep in text or "/" in text or text.startswith(".")):
+            raise BundleError(f"{text} does not exist; give a bundle folder, a run directory, a pretrained id "
+                              "(`ganzoo list --pretrained`) or hf-hub:org/name")
+    folder, expected = bundle_folder(text, component)
+    return load_bundle(folder, component=component, device=device, expected_sha256=expected)
 
 
-def _load_run(path: Path, component: str, device: Any, ema: bool) -> Generator | Discriminator:
-    """A run directory's newest checkpoint, with the same checks as a bundle (config first, then weights)."""
-    from ganzoo.registry import create, get_spec
+def _run_state(ckpt: Path) -> tuple[dict[str, Any], str, dict[str, Any]]:
+    """``(state, model name, checked constructor config)`` of a checkpoint's ``state.json``."""
+    from ganzoo.registry import get_spec
 
-    ckpt = find_checkpoint(path)
     source = str(ckpt / "state.json")
     try:
         state = json.loads((ckpt / "state.json").read_text())
@@ -558,15 +567,17 @@ def _load_run(path: Path, component: str, device: Any, ema: bool) -> Generator |
         raise BundleError(f"{source} is not a ganzoo checkpoint state ({exc})") from exc
     if not isinstance(model, str) or not isinstance(config, dict):
         raise BundleError(f"{source}: 'model' must be a name and 'model_config' an object")
-    config = _check_config(get_spec(model), config, source)
-    gan = create(model, **config)
-    if component == "generator":
-        name = "generator_ema" if ema and (ckpt / "generator_ema.safetensors").is_file() else "generator"
-        module: nn.Module = gan.generator
-    else:
-        name, module = "discriminator", gan.discriminator
-    try:
-        load_module(module, ckpt / f"{name}.safetensors")
-    except CheckpointError as exc:
-        raise BundleError(str(exc)) from exc
-    return module.float().eval().to(device or "cpu")
+    return state, model, _check_config(get_spec(model), config, source)
+
+
+def _run_generator_file(ckpt: Path, ema: bool) -> str:
+    """``generator_ema`` when asked for and the run kept one, else ``generator``."""
+    return "generator_ema" if ema and (ckpt / "generator_ema.safetensors").is_file() else "generator"
+
+
+def _load_run(path: Path, component: str, device: Any, ema: bool) -> Generator | Discriminator:
+    """A run directory's newest checkpoint, with the same checks as a bundle (config first, then weights)."""
+    ckpt = find_checkpoint(path)
+    _, model, config = _run_state(ckpt)
+    name = _run_generator_file(ckpt, ema) if component == "generator" else "discriminator"
+    return _build_and_load(model, config, component, ckpt / f"{name}.safetensors", str(ckpt / "state.json"), device)

@@ -81,6 +81,15 @@ INCEPTION_DATASETS = ("cifar10",)
 FeatureNet = Any  # MnistClassifier or FIDInceptionV3: features_and_logits(x), feature_dim, num_classes
 
 
+def _image_shape(dataset: str) -> tuple[int, ...]:
+    """The shape of the images ``dataset``'s feature network scores (generated ones must match)."""
+    if dataset in INCEPTION_DATASETS:
+        from ganzoo.data import get_dataset_spec
+
+        return tuple(get_dataset_spec(dataset).shape)
+    return INPUT_SHAPE
+
+
 def feature_network(
     dataset: str, device: torch.device | str | None = None,
 ) -> tuple[FeatureNet, dict[str, Any], tuple[int, ...]]:
@@ -95,14 +104,12 @@ def feature_network(
     """
     if dataset in FEATURE_NETWORKS:
         net, record = load_classifier(dataset, device=device)
-        record = {**record, "layer": "penultimate, 128-d, before the ReLU", "dataset_labels": True}
-        return net, record, INPUT_SHAPE
+        return net, {**record, "layer": "penultimate, 128-d, before the ReLU"}, _image_shape(dataset)
     if dataset in INCEPTION_DATASETS:
-        from ganzoo.data import get_dataset_spec
         from ganzoo.metrics.inception import load_inception
 
         net, record = load_inception(device=device)
-        return net, {**record, "dataset_labels": False}, tuple(get_dataset_spec(dataset).shape)
+        return net, record, _image_shape(dataset)
     raise EvalError(
         f"no feature network for dataset {dataset!r}: the sample-quality metrics support "
         f"{', '.join(sorted(FEATURE_NETWORKS))} (ganzoo's classifiers) and "
@@ -126,11 +133,15 @@ DEFAULT_TOLERANCE: dict[str, tuple[float, float]] = {
 }
 
 
+def cache_root() -> Path:
+    """``$GANZOO_CACHE``, else ``~/.cache/ganzoo``: where evaluation keeps statistics and weights."""
+    env = os.environ.get(CACHE_ENV)
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "ganzoo"
+
+
 def default_cache_dir() -> Path:
     """``$GANZOO_CACHE/stats``, else ``~/.cache/ganzoo/stats``."""
-    env = os.environ.get(CACHE_ENV)
-    root = Path(env).expanduser() if env else Path.home() / ".cache" / "ganzoo"
-    return root / "stats"
+    return cache_root() / "stats"
 
 
 def min_samples(feature_dim: int) -> int:
@@ -442,16 +453,10 @@ def _check_request(generator: Any, metrics: Sequence[str] | None, n: int, batch_
     for name, value, low in (("n", n, 1), ("batch_size", batch_size, 1), ("seed", seed, 0)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise EvalError(f"{name} must be an integer >= {low}, got {value!r}")
-    shape = tuple(getattr(generator, "output_shape", ()))
-    if dataset in INCEPTION_DATASETS:
-        from ganzoo.data import get_dataset_spec
-
-        want = tuple(get_dataset_spec(dataset).shape)
-        if "label_accuracy" in names:
-            raise EvalError(f"label_accuracy needs a classifier of {dataset}'s own classes; the Inception "
-                            "network's 1008 ImageNet-era logits are not those. Drop 'label_accuracy'")
-    else:
-        want = INPUT_SHAPE
+    if dataset in INCEPTION_DATASETS and "label_accuracy" in names:
+        raise EvalError(f"label_accuracy needs a classifier of {dataset}'s own classes; the Inception "
+                        "network's 1008 ImageNet-era logits are not those. Drop 'label_accuracy'")
+    shape, want = tuple(getattr(generator, "output_shape", ())), _image_shape(dataset)
     if shape != want:
         raise EvalError(
             f"{type(generator).__name__} makes images of shape {shape}, but {dataset} images are {want} "

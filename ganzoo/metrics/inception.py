@@ -149,12 +149,10 @@ def _file_names(state: dict[str, Tensor]) -> dict[str, Tensor]:
 
 
 def default_weights_path() -> Path:
+    from ganzoo.metrics.evaluate import cache_root
+
     env = os.environ.get(WEIGHTS_ENV)
-    if env:
-        return Path(env).expanduser()
-    root = os.environ.get("GANZOO_CACHE")
-    base = Path(root).expanduser() if root else Path.home() / ".cache" / "ganzoo"
-    return base / "weights" / WEIGHTS_NAME
+    return Path(env).expanduser() if env else cache_root() / "weights" / WEIGHTS_NAME
 
 
 def load_inception(
