@@ -139,7 +139,8 @@ def info(name: str) -> None:
     click.echo("  datasets:      " + ", ".join(spec.datasets))
     for dataset, recipe in spec.recipes.items():
         shown = {k: v for k, v in dataclasses.asdict(recipe).items() if v not in (None, {})}
-        click.echo(f"  on {dataset + ':':<11}" + ", ".join(f"{k}={v}" for k, v in shown.items()))
+        label = f"on {dataset}:"
+        click.echo(f"  {label:<14} " + ", ".join(f"{k}={v}" for k, v in shown.items()))
     click.echo("  pretrained:    " + (", ".join(spec.pretrained) or "(none yet)"))
 
 
