@@ -82,7 +82,9 @@ def optimizer_tensors(opt: torch.optim.Optimizer, prefix: str) -> tuple[dict[str
         for key, value in st.items():
             t = value if torch.is_tensor(value) else torch.tensor(value)
             tensors[f"{prefix}.{idx}.{key}"] = t.detach().to("cpu").contiguous()
-    return tensors, {"param_groups": sd["param_groups"]}
+    # Learning rates may be device tensors (the engine's schedule sets them in place): JSON numbers here.
+    groups = [{k: v.item() if torch.is_tensor(v) else v for k, v in g.items()} for g in sd["param_groups"]]
+    return tensors, {"param_groups": groups}
 
 
 def load_optimizer(opt: torch.optim.Optimizer, prefix: str, tensors: dict[str, torch.Tensor], meta: dict) -> None:
@@ -96,7 +98,19 @@ def load_optimizer(opt: torch.optim.Optimizer, prefix: str, tensors: dict[str, t
     groups = meta["param_groups"]
     if [len(g["params"]) for g in groups] != [len(g["params"]) for g in current]:
         raise CheckpointError("the optimizer in the checkpoint has a different number of parameters")
+    tensor_lrs = [g["lr"] if torch.is_tensor(g["lr"]) else None for g in opt.param_groups]
     opt.load_state_dict({"state": state, "param_groups": groups})
+    for group, lr in zip(opt.param_groups, tensor_lrs):
+        if lr is not None:  # keep the tensor (a captured CUDA graph reads it), with the saved value
+            lr.fill_(float(group["lr"]))
+            group["lr"] = lr
+    # Moment buffers in their parameter's memory layout (channels_last convs): fused Adam pairs
+    # elements by memory position, so a contiguous buffer for a channels_last weight would be
+    # silently mis-paired. (The checkpoint stores them contiguous.)
+    for param, st in opt.state.items():
+        for key, value in st.items():
+            if torch.is_tensor(value) and value.shape == param.shape and value.stride() != param.stride():
+                st[key] = torch.empty_like(param, dtype=value.dtype).copy_(value)
 
 
 def _fsync_dir(path: Path) -> None:

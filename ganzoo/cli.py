@@ -124,8 +124,6 @@ def list_cmd(pattern: str, as_json: bool, pretrained: bool) -> None:
 @friendly_errors
 def info(name: str) -> None:
     """Show a model's paper, defaults, training recipe and pretrained ids."""
-    import dataclasses
-
     import ganzoo
 
     spec = ganzoo.get_spec(name)
@@ -134,14 +132,24 @@ def info(name: str) -> None:
     click.echo(f"  paper:         {spec.paper}")
     click.echo(f"  plugin:        {spec.plugin}")
     click.echo("  defaults:      " + ", ".join(f"{k}={v}" for k, v in spec.defaults.items()))
-    click.echo("  training:      " + ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(spec.train).items()))
+    click.echo("  training:      " + ", ".join(f"{k}={v}" for k, v in _recipe_fields(spec.train, keep_empty=True).items()))
     click.echo("  losses:        " + ", ".join(spec.compatible_losses))
     click.echo("  datasets:      " + ", ".join(spec.datasets))
     for dataset, recipe in spec.recipes.items():
-        shown = {k: v for k, v in dataclasses.asdict(recipe).items() if v not in (None, {})}
         label = f"on {dataset}:"
-        click.echo(f"  {label:<14} " + ", ".join(f"{k}={v}" for k, v in shown.items()))
+        click.echo(f"  {label:<14} " + ", ".join(f"{k}={v}" for k, v in _recipe_fields(recipe).items()))
     click.echo("  pretrained:    " + (", ".join(spec.pretrained) or "(none yet)"))
+
+
+def _recipe_fields(recipe: Any, keep_empty: bool = False) -> dict[str, Any]:
+    """A TrainDefaults as shown by `ganzoo info`: the decay settings only when the rate decays."""
+    import dataclasses
+
+    shown = {k: v for k, v in dataclasses.asdict(recipe).items() if keep_empty or v not in (None, {})}
+    if shown.get("lr_schedule") == "constant":
+        shown.pop("lr_schedule")
+        shown.pop("lr_decay_start", None)
+    return shown
 
 
 @cli.command()
@@ -203,6 +211,9 @@ def _parse_kv(values: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--batch-size", type=int, help="Batch size per process (default: the model's recipe).")
 @click.option("--lr-g", type=float, help="Generator learning rate.")
 @click.option("--lr-d", type=float, help="Discriminator learning rate.")
+@click.option("--lr-schedule", type=click.Choice(["constant", "linear", "cosine"]),
+              help="Learning-rate schedule: constant, or linear/cosine decay to zero at the last step (default: the recipe's).")
+@click.option("--lr-decay-start", type=float, help="Fraction of the run at the full rate before the decay starts (default 0).")
 @click.option("--beta1", type=float, help="Adam beta1 (with --beta2; default: the model's recipe).")
 @click.option("--beta2", type=float, help="Adam beta2.")
 @click.option("--loss", help="Loss name (minimax, non-saturating, hinge, lsgan, wgan-gp, ...).")
@@ -212,6 +223,7 @@ def _parse_kv(values: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto", show_default=True)
 @click.option("--cuda-graph/--no-cuda-graph", default=True, show_default=True, help="Capture the step as one CUDA graph on CUDA.")
+@click.option("--compile", "compile", is_flag=True, help="torch.compile G and D (eager, with a notice, if compiling fails).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory (default runs/<model>-<dataset>-<time>).")
 @click.option("--resume", type=click.Path(file_okay=False), help="Continue the run in this directory.")

@@ -45,6 +45,8 @@ from ganzoo.errors import CheckpointError, ConfigError, DataError, DivergenceErr
 from ganzoo.interfaces import GAN
 from ganzoo.registry import check_loss, create, create_loss, get_spec
 
+LR_SCHEDULES = ("constant", "linear", "cosine")
+
 
 @dataclass
 class TrainConfig:
@@ -69,6 +71,8 @@ class TrainConfig:
     lr_g: float | None = None
     lr_d: float | None = None
     betas: tuple[float, float] | None = None
+    lr_schedule: str | None = None  # constant | linear | cosine (decay to zero at the last step)
+    lr_decay_start: float | None = None  # fraction of the run at the full rate before the decay
     loss: str | None = None
     loss_args: dict[str, Any] = field(default_factory=dict)
     n_critic: int | None = None
@@ -80,6 +84,7 @@ class TrainConfig:
     precision: str = "auto"  # auto (bf16 autocast on CUDA, fp32 on CPU) | fp32 | bf16
     channels_last: bool | None = None  # None: on for conv models
     cuda_graph: bool = True  # capture the whole step as one CUDA graph on CUDA
+    compile: bool = False  # torch.compile G and D (inductor); eager with a notice if compiling fails
     sync_batchnorm: bool = True  # SyncBatchNorm across GPUs under torchrun (CUDA only)
     seed: int = 0
 
@@ -111,6 +116,8 @@ class TrainConfig:
         c.lr_g = c.lr_g if c.lr_g is not None else t.lr_g
         c.lr_d = c.lr_d if c.lr_d is not None else t.lr_d
         c.betas = tuple(c.betas) if c.betas is not None else tuple(t.betas)
+        c.lr_schedule = c.lr_schedule or t.lr_schedule
+        c.lr_decay_start = c.lr_decay_start if c.lr_decay_start is not None else t.lr_decay_start
         c.loss = c.loss or t.loss
         c.ema = t.ema if c.ema is None else c.ema
         c.ema_decay = c.ema_decay if c.ema_decay is not None else t.ema_decay
@@ -127,6 +134,10 @@ class TrainConfig:
             raise ConfigError(f"epochs must be > 0, got {c.epochs}")
         if not 0.0 <= c.ema_decay < 1.0:
             raise ConfigError(f"ema_decay must be in [0, 1), got {c.ema_decay}")
+        if c.lr_schedule not in LR_SCHEDULES:
+            raise ConfigError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {c.lr_schedule!r}")
+        if not 0.0 <= c.lr_decay_start < 1.0:
+            raise ConfigError(f"lr_decay_start must be in [0, 1) (a fraction of the run), got {c.lr_decay_start}")
         if c.precision not in ("auto", "fp32", "bf16"):
             raise ConfigError(f"precision must be auto, fp32 or bf16, got {c.precision!r}")
         if c.eval_every is not None:
@@ -277,11 +288,20 @@ class Trainer:
             self.G = nn.SyncBatchNorm.convert_sync_batchnorm(self.G)
             self.D = nn.SyncBatchNorm.convert_sync_batchnorm(self.D)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if cfg.ema else None
+        # Compiled in place (every path that calls G or D, DDP's included, runs the compiled
+        # forward); compilation itself happens in the first step, which is guarded (eager_step).
+        self._compile_pending = cfg.compile
+        if cfg.compile:
+            self.G.compile()
+            self.D.compile()
 
-        # Fused Adam on CUDA; capturable (step counts on the device) for the CUDA-graph path.
-        adam = {"fused": True, "capturable": cfg.cuda_graph and self.world == 1} if cuda else {}
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=cfg.betas, **adam)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=cfg.betas, **adam)
+        # Fused Adam (CPU and CUDA); capturable (step counts on the device) for the CUDA-graph
+        # path. Learning rates are device tensors, so a schedule can set them inside the graph.
+        adam = {"fused": True, "capturable": cuda and cfg.cuda_graph and self.world == 1}
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=torch.tensor(cfg.lr_g, device=self.device),
+                                      betas=cfg.betas, **adam)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=torch.tensor(cfg.lr_d, device=self.device),
+                                      betas=cfg.betas, **adam)
 
         # Under torchrun, gradients are averaged by PyTorch's DistributedDataParallel.
         if self.world > 1:
@@ -419,6 +439,8 @@ class Trainer:
         device scalars; no host synchronisation happens in here.
         """
         G, D, loss = self.G_train, self.D_train, self.gan.loss
+        if self.config.lr_schedule != "constant":
+            self._set_learning_rates()
         real = self.dataset.to_model_range(batch)
         B = real.shape[1]
         logs: dict[str, Tensor] = {}
@@ -457,6 +479,21 @@ class Trainer:
         bad = ~torch.isfinite(torch.stack([logs["loss_d"], logs["loss_g"]]))
         self.first_bad.copy_(torch.where((self.first_bad < 0) & bad, self.step_t, self.first_bad))
         return logs
+
+    @torch.no_grad()
+    def _set_learning_rates(self) -> None:
+        """Both learning rates for the coming step, from the step counter on the device."""
+        cfg = self.config
+        done = self.step_t.float() / self.total_steps
+        s = torch.clamp((done - cfg.lr_decay_start) / (1.0 - cfg.lr_decay_start), 0.0, 1.0)
+        scale = 1.0 - s if cfg.lr_schedule == "linear" else 0.5 * (1.0 + torch.cos(math.pi * s))
+        for opt, base in ((self.opt_g, cfg.lr_g), (self.opt_d, cfg.lr_d)):
+            for group in opt.param_groups:
+                group["lr"].copy_(scale * base)
+
+    def learning_rates(self) -> tuple[float, float]:
+        """The generator's and discriminator's current learning rates (syncs with the device)."""
+        return float(self.opt_g.param_groups[0]["lr"]), float(self.opt_d.param_groups[0]["lr"])
 
     @torch.no_grad()
     def _update_ema(self) -> None:
@@ -548,8 +585,45 @@ class Trainer:
 
     def eager_step(self, batch: Tensor, y: Tensor | None) -> tuple[list[str], Tensor]:
         """:meth:`train_step` with its logs stacked into one vector (for cheap accumulation)."""
+        if self._compile_pending:
+            return self._first_compiled_step(batch, y)
         logs = self.train_step(batch, y)
         return list(logs), torch.stack([v.float() for v in logs.values()])
+
+    def _first_compiled_step(self, batch: Tensor, y: Tensor | None) -> tuple[list[str], Tensor]:
+        """The step that compiles G and D; if compiling fails, undo it and train eagerly.
+
+        Compilation happens inside the step (forward at the first call, backward at the first
+        backward), possibly after D's update: the step's state is restored before the eager retry,
+        so a fallback run is the same as an eager one.
+        """
+        self._compile_pending = False
+        modules = {"G": self.G, "D": self.D, "G_ema": self.G_ema}
+        saved = {name: {k: v.clone() for k, v in m.state_dict().items()} for name, m in modules.items() if m is not None}
+        opts = [optimizer_tensors(opt, "o") for opt in (self.opt_g, self.opt_d)]
+        counters = [t.clone() for t in (self.step_t, self.ema_step, self.first_bad)]
+        rng = torch.get_rng_state(), (torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None)
+        try:
+            return self.eager_step(batch, y)
+        except Exception as exc:
+            for name, state in saved.items():
+                modules[name].load_state_dict(state)
+            for opt, (tensors, meta) in zip((self.opt_g, self.opt_d), opts):
+                opt.state.clear()
+                load_optimizer(opt, "o", tensors, meta)
+            for t, old in zip((self.step_t, self.ema_step, self.first_bad), counters):
+                t.copy_(old)
+            torch.set_rng_state(rng[0])
+            if rng[1] is not None:
+                torch.cuda.set_rng_state(rng[1], self.device)
+            for m in (self.G, self.D):
+                m._compiled_call_impl = None  # what nn.Module.compile() set: back to the eager forward
+            if self.is_main:
+                cause = getattr(exc, "inner_exception", None) or exc  # dynamo wraps the backend's error
+                first = (str(cause).strip().splitlines() or [""])[0]
+                print(f"ganzoo: torch.compile failed ({type(cause).__name__}: {first[:300]}); training eagerly",
+                      file=sys.stderr)
+            return self.eager_step(batch, y)
 
     def _check_finite(self) -> None:
         bad = self.first_bad.tolist()
@@ -568,8 +642,10 @@ class Trainer:
         return (
             f"ganzoo {__version__}: training {cfg.model} ({self.gan.loss.name}, n_critic={self.n_critic}) "
             f"on {cfg.dataset} {tuple(self.dataset.shape)} x {len(self.dataset)}, batch {cfg.batch_size}"
+            f"{f', lr {cfg.lr_schedule} decay' if cfg.lr_schedule != 'constant' else ''}"
             f"{f' x {self.world} processes' if self.world > 1 else ''}, {self.total_steps} steps, "
             f"device {self.device}{', bf16' if self.amp_dtype else ''}{', channels_last' if self.channels_last else ''}"
+            f"{', torch.compile' if cfg.compile else ''}"
             f" -> {self.run_dir}"
         )
 

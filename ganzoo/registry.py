@@ -38,6 +38,9 @@ class TrainDefaults:
             the user's own ``model_args`` win.
         steps: run length in generator steps when the user gives neither steps nor epochs.
         epochs: run length in epochs, likewise (``1.0`` when neither is set here).
+        lr_schedule: ``"constant"``, or ``"linear"`` / ``"cosine"`` decay of both
+            learning rates to zero at the end of the run.
+        lr_decay_start: fraction of the run trained at the full rate before the decay starts.
     """
 
     loss: str = "non-saturating"
@@ -51,6 +54,8 @@ class TrainDefaults:
     model_args: dict[str, Any] = field(default_factory=dict)
     steps: int | None = None
     epochs: float | None = None
+    lr_schedule: str = "constant"
+    lr_decay_start: float = 0.0
 
 
 @dataclass(frozen=True)

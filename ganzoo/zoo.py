@@ -296,6 +296,8 @@ def model_card(meta: dict[str, Any], *, samples: bool = True, license: str = "ap
     if training:
         keys = ("dataset", "epochs", "steps", "batch_size", "loss", "lr_g", "lr_d", "betas", "n_critic",
                 "ema", "ema_decay", "precision", "seed", "device", "torch_version")
+        if training.get("lr_schedule", "constant") != "constant":
+            keys += ("lr_schedule", "lr_decay_start")
         shown = {k: training[k] for k in keys if training.get(k) is not None}
         lines += ["## Training", "", f"`ganzoo train {model}` with:", "", "```json",
                   json.dumps(shown, indent=2), "```", ""]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -67,6 +68,85 @@ def test_resume_equals_uninterrupted_run(tmp_path, model):
     assert _states_equal(full.G_ema, resumed.G_ema)
     # and the optimizer state too
     assert torch.equal(full.opt_d.state_dict()["state"][0]["exp_avg"], resumed.opt_d.state_dict()["state"][0]["exp_avg"])
+
+
+@pytest.mark.parametrize("schedule", ["linear", "cosine"])
+def test_lr_schedule_decays_to_zero_and_resumes_exactly(tmp_path, schedule):
+    """The rate follows the schedule from the device step counter, and a resumed run stays on it."""
+    import math
+
+    kw = dict(QUIET, model="vanilla", dataset="ring8", batch_size=16, lr_schedule=schedule, lr_decay_start=0.25)
+    kw.update(checkpoint_every=5, keep_checkpoints=5)
+    full = Trainer(TrainConfig(steps=12, out=str(tmp_path / "full"), **kw)).fit()
+    # The last step (index 11 of 12) ran at scale(s) with s = (11/12 - 0.25) / 0.75.
+    s = (11 / 12 - 0.25) / 0.75
+    scale = 1 - s if schedule == "linear" else 0.5 * (1 + math.cos(math.pi * s))
+    lr_g, lr_d = full.learning_rates()
+    assert lr_g == pytest.approx(scale * full.config.lr_g, rel=1e-5)
+    assert lr_d == pytest.approx(scale * full.config.lr_d, rel=1e-5)
+    assert 0 < lr_g < 0.2 * full.config.lr_g
+
+    # A checkpoint from the middle of the same 12-step run, resumed: the same weights at the end.
+    cut = tmp_path / "cut"
+    shutil.copytree(tmp_path / "full", cut)
+    for ckpt in (cut / "checkpoints").glob("step-*"):
+        if ckpt.name != "step-00000005":
+            shutil.rmtree(ckpt)
+    resumed = Trainer(TrainConfig(resume=str(cut), quiet=True)).fit()
+    assert resumed.step == 12 and resumed.config.lr_schedule == schedule
+    assert resumed.learning_rates() == pytest.approx((lr_g, lr_d), rel=1e-6)
+    assert _states_equal(full.G, resumed.G) and _states_equal(full.D, resumed.D)
+    # JSON numbers in the checkpoint, not tensors
+    state = json.loads((cut / "checkpoints" / "step-00000012" / "state.json").read_text())
+    assert isinstance(state["optim_g"]["param_groups"][0]["lr"], float)
+
+
+def test_constant_schedule_keeps_the_rate(tmp_path):
+    t = Trainer(TrainConfig(model="vanilla", dataset="ring8", steps=6, out=str(tmp_path / "r"), **QUIET)).fit()
+    assert t.config.lr_schedule == "constant"
+    assert t.learning_rates() == pytest.approx((t.config.lr_g, t.config.lr_d))
+
+
+@pytest.mark.parametrize("bad, match", [({"lr_schedule": "step"}, "lr_schedule must be one of constant, linear, cosine, got 'step'"),
+                                        ({"lr_decay_start": 1.0}, r"lr_decay_start must be in \[0, 1\)")])
+def test_bad_lr_schedule_is_refused(bad, match):
+    with pytest.raises(ConfigError, match=match):
+        TrainConfig(model="vanilla", dataset="ring8", **bad).resolve()
+
+
+@pytest.mark.parametrize("fail", ["at-first-call", "after-d-step"])
+def test_compile_failure_falls_back_to_the_eager_result(tmp_path, monkeypatch, capsys, fail):
+    """If compiling fails mid-step (after D's update, even), the step is undone and rerun eagerly."""
+    holder: dict = {}
+
+    def backend(gm, example_inputs):  # a torch.compile backend that cannot compile
+        if fail == "at-first-call" or holder["trainer"].opt_d.state:
+            raise RuntimeError("no kernels today")
+        return gm.forward
+
+    compile_ = torch.nn.Module.compile
+    monkeypatch.setattr(torch.nn.Module, "compile", lambda self, **kw: compile_(self, backend=backend))
+    kw = dict(QUIET, model="vanilla", dataset="ring8", steps=6)
+    compiled = Trainer(TrainConfig(out=str(tmp_path / "c"), compile=True, **kw))
+    holder["trainer"] = compiled
+    compiled.fit()
+    assert "torch.compile failed (RuntimeError: no kernels today); training eagerly" in capsys.readouterr().err
+    eager = Trainer(TrainConfig(out=str(tmp_path / "e"), **kw)).fit()
+    assert _states_equal(compiled.G, eager.G) and _states_equal(compiled.D, eager.D)
+    assert _states_equal(compiled.G_ema, eager.G_ema)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (shutil.which("c++") or shutil.which("g++")), reason="inductor on CPU needs a C++ compiler")
+def test_compiled_training_matches_eager(tmp_path, capsys):
+    """--compile (inductor) trains the same model as eager, to float rounding."""
+    kw = dict(QUIET, model="vanilla", dataset="ring8", steps=8)
+    compiled = Trainer(TrainConfig(out=str(tmp_path / "c"), compile=True, **kw)).fit()
+    assert "torch.compile failed" not in capsys.readouterr().err
+    assert compiled.G._compiled_call_impl is not None
+    eager = Trainer(TrainConfig(out=str(tmp_path / "e"), **kw)).fit()
+    for a, b in zip(compiled.G.state_dict().values(), eager.G.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.data
