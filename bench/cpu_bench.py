@@ -26,16 +26,17 @@ import torch
 HERE = Path(__file__).resolve().parent
 
 
-def ganzoo_rate(data_dir: str, batch_size: int, steps: int, warmup: int, channels_last: bool) -> float:
+def ganzoo_rate(data_dir: str, batch_size: int, steps: int, warmup: int, channels_last: bool,
+                compile: bool = False) -> float:
     from ganzoo.engine import TrainConfig, Trainer
 
     out = Path(tempfile.mkdtemp(prefix="ganzoo-cpu-bench-"))
     try:
         tr = Trainer(TrainConfig(model="dcgan", dataset="mnist", data_dir=data_dir, batch_size=batch_size,
                                  steps=10**9, device="cpu", channels_last=channels_last, quiet=True,
-                                 out=str(out / "run")))
+                                 compile=compile, out=str(out / "run")))
         step = tr._make_step()
-        for _ in range(warmup):
+        for _ in range(warmup):  # compiling happens here with --compile (not timed)
             step(*tr._batch(tr._next_indices()))
         t = time.perf_counter()
         for _ in range(steps):
@@ -62,20 +63,24 @@ def main(argv=None):
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--compile", action="store_true", help="also time the engine with torch.compile (channels_last)")
     p.add_argument("--json")
     args = p.parse_args(argv)
-    rows = {"baseline": [], "ganzoo": [], "ganzoo_nchw": []}
+    rows = {"baseline": [], "ganzoo": [], "ganzoo_nchw": [], **({"ganzoo_compile": []} if args.compile else {})}
     for _ in range(args.repeats):
         rows["baseline"].append(baseline_rate(args.data_dir, args.batch_size, args.steps, args.warmup, args.workers))
         rows["ganzoo"].append(ganzoo_rate(args.data_dir, args.batch_size, args.steps, args.warmup, True))
         rows["ganzoo_nchw"].append(ganzoo_rate(args.data_dir, args.batch_size, args.steps, args.warmup, False))
+        if args.compile:
+            rows["ganzoo_compile"].append(ganzoo_rate(args.data_dir, args.batch_size, args.steps, args.warmup, True, True))
         print({k: round(v[-1], 1) for k, v in rows.items()}, flush=True)
     med = {k: statistics.median(v) for k, v in rows.items()}
     result = {"batch_size": args.batch_size, "steps": args.steps, "repeats": args.repeats, "threads": torch.get_num_threads(),
               "torch": torch.__version__, "median_images_per_s": {k: round(v, 1) for k, v in med.items()},
               "speedup": round(med["ganzoo"] / med["baseline"], 2), "all": rows}
     print(f"pytorch/examples-style: {med['baseline']:.1f} img/s | ganzoo (channels_last): {med['ganzoo']:.1f} img/s "
-          f"| ganzoo (NCHW): {med['ganzoo_nchw']:.1f} img/s | speed-up {result['speedup']}x")
+          f"| ganzoo (NCHW): {med['ganzoo_nchw']:.1f} img/s | speed-up {result['speedup']}x"
+          + (f" | ganzoo (torch.compile): {med['ganzoo_compile']:.1f} img/s" if args.compile else ""))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
     return result
