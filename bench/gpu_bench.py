@@ -344,7 +344,6 @@ def main():
     WORK = args.work
     Path(WORK).mkdir(parents=True, exist_ok=True)
     Path(args.out).mkdir(parents=True, exist_ok=True)
-    torch.backends.cudnn.benchmark = True
     results = RESULTS = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "device": torch.cuda.get_device_name(0) if DEVICE == "cuda" else "cpu (dry run)",

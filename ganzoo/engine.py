@@ -278,6 +278,8 @@ class Trainer:
         self.G, self.D = gan.generator.to(self.device), gan.discriminator.to(self.device)
         image = len(self.G.output_shape) == 3
         cuda = self.device.type == "cuda"
+        if cuda:  # the same shapes every step: let cuDNN time its algorithms once (as pytorch/examples does)
+            torch.backends.cudnn.benchmark = True
         # channels_last by default for conv models: faster on CUDA and, measured, on CPU too (bench/cpu_bench.py)
         self.channels_last = image and (cfg.channels_last if cfg.channels_last is not None else True)
         if self.channels_last:

@@ -51,6 +51,7 @@ class Generator(nn.Module):
         *,
         generator: torch.Generator | None = None,
         device: torch.device | str | None = None,
+        precision: str = "auto",
     ) -> Tensor:
         """Draw ``n`` samples, making the noise itself.
 
@@ -62,18 +63,22 @@ class Generator(nn.Module):
             generator: a ``torch.Generator`` for reproducible noise (on the
                 model's device).
             device: where to sample; defaults to the model's device.
+            precision: ``"auto"`` (bf16 autocast on CUDA, float32 elsewhere) or ``"fp32"``.
 
         Returns:
-            A float tensor of shape ``(n, *output_shape)``, without gradients.
+            A float32 tensor of shape ``(n, *output_shape)``, without gradients.
         """
         device = torch.device(device) if device is not None else self._device()
         if n < 1:
             raise ValueError(f"n must be a positive number of samples, got {n}")
+        if precision not in ("auto", "fp32"):
+            raise ValueError(f"precision must be 'auto' or 'fp32', got {precision!r}")
         z = torch.randn(n, self.latent_dim, generator=generator, device=device)
         y = self.check_labels(y, n, device=device, generator=generator)
+        bf16 = precision == "auto" and device.type == "cuda"
         # no_grad rather than inference_mode: samples stay usable in autograd (e.g. fed to D).
-        with torch.no_grad():
-            return self(z, y)
+        with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16):
+            return self(z, y).float()
 
     def check_labels(
         self,

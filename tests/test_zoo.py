@@ -326,6 +326,22 @@ def test_cuda_sampling_is_bf16_inside_and_float32_outside():
     assert gpu.dtype == torch.float32 and gpu.device.type == "cpu"
     assert (gpu - cpu).abs().mean() < 0.05, "bf16 changes pixels a little, not the images"
 
+    g = ganzoo.load("dcgan-mnist", device="cuda")
+    rng = torch.Generator(device="cuda")
+    auto = g.sample(64, generator=rng.manual_seed(3))
+    exact = g.sample(64, generator=rng.manual_seed(3), precision="fp32")
+    assert auto.dtype == exact.dtype == torch.float32
+    assert 0 < (auto - exact).abs().mean() < 0.05  # bf16 inside: close, not equal
+
+
+def test_sample_precision_is_checked_and_fp32_on_cpu():
+    g = ganzoo.load("dcgan-mnist")
+    rng = torch.Generator()
+    assert torch.equal(g.sample(4, generator=rng.manual_seed(1)), g.sample(4, generator=rng.manual_seed(1), precision="fp32"))
+    assert g.sample(2).dtype == torch.float32
+    with pytest.raises(ValueError, match="precision must be 'auto' or 'fp32', got 'bf32'"):
+        g.sample(2, precision="bf32")
+
 
 def test_a_run_directory_is_checked_like_a_bundle(tmp_path):
     run = Trainer(TrainConfig(model="vanilla", dataset="ring8", steps=3, out=str(tmp_path / "run"), **QUIET)).fit()
