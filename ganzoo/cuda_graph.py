@@ -10,7 +10,8 @@ Requirements met by the engine: no host synchronisation inside the step
 them), noise drawn inside the graph from PyTorch's graph-safe CUDA generator,
 and autocast without its weight-cast cache. A model that cannot be captured
 (a host sync or data-dependent Python branch in its forward) falls back to
-eager execution with a one-line notice.
+eager execution with a one-line notice; one that is known not to replay
+correctly opts out with ``ModelSpec(cuda_graph=False)`` (or ``GANLoss.cuda_graph``).
 """
 
 from __future__ import annotations
@@ -78,6 +79,10 @@ def make_graphed_step(trainer: Trainer) -> Callable[[Tensor, Tensor | None], tup
 
 
 def _cannot_capture(trainer: Trainer) -> str:
+    if not trainer.gan.spec.cuda_graph:
+        return f"model {trainer.gan.spec.name!r} opts out: its ModelSpec has cuda_graph=False"
+    if not getattr(trainer.gan.loss, "cuda_graph", True):
+        return f"loss {trainer.gan.loss.name!r} opts out: cuda_graph=False"
     if trainer.world > 1:
         return "not combined with DistributedDataParallel yet"
     for opt in (trainer.opt_g, trainer.opt_d):

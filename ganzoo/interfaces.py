@@ -138,11 +138,14 @@ class GANLoss:
         n_critic: discriminator steps per generator step.
         output: ``"logit"`` when D's output is a probability logit (so D(x) is
             reported as ``sigmoid(logit)``), ``"score"`` for critics.
+        cuda_graph: ``False`` when the loss cannot be replayed from a CUDA graph
+            (host syncs, Python state that changes per step); the engine then trains eagerly.
     """
 
     name: str = "loss"
     n_critic: int = 1
     output: str = "logit"
+    cuda_graph: bool = True
 
     def discriminator_loss(
         self, D: Discriminator, real: Tensor, fake: Tensor, y: Tensor | None = None

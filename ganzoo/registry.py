@@ -114,6 +114,9 @@ class ModelSpec:
         pretrained: pretrained generators, by id.
         description: one line for ``ganzoo list``.
         plugin: filled in by the registry: the plugin that registered it.
+        cuda_graph: ``False`` when the networks' forward cannot be replayed from a CUDA
+            graph (Python control flow on tensor values, host syncs, state kept in Python);
+            the engine then trains the model eagerly on CUDA, with a notice.
     """
 
     name: str
@@ -128,6 +131,7 @@ class ModelSpec:
     description: str = ""
     plugin: str = ""
     recipes: dict[str, TrainDefaults] = field(default_factory=dict)
+    cuda_graph: bool = True
 
     @property
     def conditional(self) -> bool:

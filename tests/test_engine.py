@@ -149,6 +149,26 @@ def test_compiled_training_matches_eager(tmp_path, capsys):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
 
 
+def test_models_and_losses_can_opt_out_of_the_cuda_graph(tmp_path):
+    """The reason the CUDA path would train eagerly (checked on any device: it is plain logic)."""
+    import dataclasses
+
+    from ganzoo.cuda_graph import _cannot_capture
+
+    cfg = TrainConfig(model="vanilla", dataset="ring8", steps=1, out=str(tmp_path / "r"), **QUIET)
+    gan = ganzoo.create("vanilla", data_shape=(2,))
+    gan.spec = dataclasses.replace(gan.spec, cuda_graph=False)
+    assert _cannot_capture(Trainer(cfg, gan=gan)) == "model 'vanilla' opts out: its ModelSpec has cuda_graph=False"
+
+    gan = ganzoo.create("vanilla", data_shape=(2,))
+    gan.loss.cuda_graph = False
+    cfg = dataclasses.replace(cfg, out=str(tmp_path / "r2"))
+    assert _cannot_capture(Trainer(cfg, gan=gan)) == "loss 'non-saturating' opts out: cuda_graph=False"
+    # the built-ins allow it; on a CPU trainer the remaining reason is the (non-capturable) optimizer
+    cfg = dataclasses.replace(cfg, out=str(tmp_path / "r3"))
+    assert _cannot_capture(Trainer(cfg)) == "optimizer not capturable"
+
+
 @pytest.mark.data
 def test_resume_equality_dcgan_on_mnist(tmp_path, mnist_dir):
     kw = dict(QUIET, model="dcgan", dataset="mnist", data_dir=str(mnist_dir), batch_size=8, model_args={"width": 8})
