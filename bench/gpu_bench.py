@@ -170,6 +170,7 @@ RECIPES = {
     "paper-bs128": {"batch_size": 128},
     "bs512-lr1e-3": {"batch_size": 512, "lr_g": 1e-3, "lr_d": 1e-3},
     "bs1024-lr1e-3": {"batch_size": 1024, "lr_g": 1e-3, "lr_d": 1e-3},
+    "bs2048-lr2e-3": {"batch_size": 2048, "lr_g": 2e-3, "lr_d": 2e-3},
     "bs256-lr5e-4-linear": {"batch_size": 256, "lr_g": 5e-4, "lr_d": 5e-4, "lr_schedule": "linear"},
     "bs512-lr1e-3-linear": {"batch_size": 512, "lr_g": 1e-3, "lr_d": 1e-3, "lr_schedule": "linear"},
     "bs512-lr2e-3-linear": {"batch_size": 512, "lr_g": 2e-3, "lr_d": 2e-3, "lr_schedule": "linear"},

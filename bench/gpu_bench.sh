@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # One device call on a lent GPU machine (H100/H200, torch 2.11 preinstalled, no network):
 #   bash bench/gpu_bench.sh            (writes under $OUT, default /tmp/gpu-bench-out)
+# Issue 6's measurements, about 7 minutes (smoke ~0.5, throughput ~3, quality ~3.5):
+#   OUT=$OUT bash bench/gpu_bench.sh --sections smoke,throughput,quality
+# `--recipes a,b` picks quality recipes (bench/gpu_bench.py RECIPES); `python3 bench/gpu_bench.py --dry ...`
+# runs every section on the CPU first (tests/test_bench.py does).
 # Needs the MNIST .gz files in .gpu_data/MNIST/raw/ (or GANZOO_DATA pointing at a folder with MNIST/raw/).
 set -uo pipefail
 OUT=${OUT:-/tmp/gpu-bench-out}
