@@ -15,4 +15,7 @@ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm 
 python3 -m pip install -q --no-deps --no-build-isolation --no-index -e . 2>&1 | grep -v -i warning \
   || python3 -m pip install -q --no-deps --no-index .whl/ganzoo-*.whl
 python3 -c "import ganzoo, torch; print('ganzoo', ganzoo.__version__, 'torch', torch.__version__, ganzoo.list_models())"
+# The GPU-only tests first (CUDA graph vs eager, schedule inside the graph, resume, compile, bf16 sampling).
+timeout 240 python3 -m pytest -q -m gpu -p no:cacheprovider tests/test_gpu.py tests/test_zoo.py 2>&1 \
+  | tee "$OUT/gpu_tests.log" | tail -n 25
 PYTHONUNBUFFERED=1 python3 bench/gpu_bench.py --data-dir "$DATA" --out "$OUT" "$@" 2>&1 | tee "$OUT/gpu_bench.log"
