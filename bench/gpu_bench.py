@@ -171,6 +171,8 @@ RECIPES = {
     "bs512-lr1e-3": {"batch_size": 512, "lr_g": 1e-3, "lr_d": 1e-3},
     "bs1024-lr1e-3": {"batch_size": 1024, "lr_g": 1e-3, "lr_d": 1e-3},
     "bs2048-lr2e-3": {"batch_size": 2048, "lr_g": 2e-3, "lr_d": 2e-3},
+    "bs512-ttur": {"batch_size": 512, "lr_g": 5e-4, "lr_d": 2e-3},  # two time-scale: D faster (Heusel 2017)
+    "bs512-lr1e-3-b0": {"batch_size": 512, "lr_g": 1e-3, "lr_d": 1e-3, "betas": (0.0, 0.99)},
     "bs256-lr5e-4-linear": {"batch_size": 256, "lr_g": 5e-4, "lr_d": 5e-4, "lr_schedule": "linear"},
     "bs512-lr1e-3-linear": {"batch_size": 512, "lr_g": 1e-3, "lr_d": 1e-3, "lr_schedule": "linear"},
     "bs512-lr2e-3-linear": {"batch_size": 512, "lr_g": 2e-3, "lr_d": 2e-3, "lr_schedule": "linear"},
