@@ -543,6 +543,8 @@ class Trainer:
                         row = {"step": self.step, "epoch": round(self.step / self.steps_per_epoch, 4),
                                **{k: round(v, 6) for k, v in zip(keys, means)},
                                "images_per_s": round(rate, 1), "time": round(dt, 3)}
+                        if cfg.lr_schedule != "constant":  # the rates of the step just taken
+                            row["lr_g"], row["lr_d"] = (float(f"{lr:.6g}") for lr in self.learning_rates())
                         if metrics:
                             metrics.write(json.dumps(row) + "\n")
                             metrics.flush()
@@ -645,6 +647,7 @@ class Trainer:
             f"ganzoo {__version__}: training {cfg.model} ({self.gan.loss.name}, n_critic={self.n_critic}) "
             f"on {cfg.dataset} {tuple(self.dataset.shape)} x {len(self.dataset)}, batch {cfg.batch_size}"
             f"{f', lr {cfg.lr_schedule} decay' if cfg.lr_schedule != 'constant' else ''}"
+            f"{f' after {cfg.lr_decay_start:.0%} of the run' if cfg.lr_schedule != 'constant' and cfg.lr_decay_start else ''}"
             f"{f' x {self.world} processes' if self.world > 1 else ''}, {self.total_steps} steps, "
             f"device {self.device}{', bf16' if self.amp_dtype else ''}{', channels_last' if self.channels_last else ''}"
             f"{', torch.compile' if cfg.compile else ''}"

@@ -78,13 +78,20 @@ def test_lr_schedule_decays_to_zero_and_resumes_exactly(tmp_path, schedule):
     kw = dict(QUIET, model="vanilla", dataset="ring8", batch_size=16, lr_schedule=schedule, lr_decay_start=0.25)
     kw.update(checkpoint_every=5, keep_checkpoints=5)
     full = Trainer(TrainConfig(steps=12, out=str(tmp_path / "full"), **kw)).fit()
-    # The last step (index 11 of 12) ran at scale(s) with s = (11/12 - 0.25) / 0.75.
-    s = (11 / 12 - 0.25) / 0.75
-    scale = 1 - s if schedule == "linear" else 0.5 * (1 + math.cos(math.pi * s))
-    lr_g, lr_d = full.learning_rates()
-    assert lr_g == pytest.approx(scale * full.config.lr_g, rel=1e-5)
-    assert lr_d == pytest.approx(scale * full.config.lr_d, rel=1e-5)
+
+    def scale(k: int) -> float:  # step index k of 12, full rate for the first quarter
+        s = min(max((k / 12 - 0.25) / 0.75, 0.0), 1.0)
+        return 1 - s if schedule == "linear" else 0.5 * (1 + math.cos(math.pi * s))
+
+    lr_g, lr_d = full.learning_rates()  # the last step's, index 11
+    assert lr_g == pytest.approx(scale(11) * full.config.lr_g, rel=1e-5)
+    assert lr_d == pytest.approx(scale(11) * full.config.lr_d, rel=1e-5)
     assert 0 < lr_g < 0.2 * full.config.lr_g
+    rows = [json.loads(r) for r in (tmp_path / "full" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [5, 10, 12]
+    for row in rows:  # each log row carries the rate of its last step
+        assert row["lr_g"] == pytest.approx(scale(row["step"] - 1) * full.config.lr_g, rel=1e-5)
+    assert scale(2) == 1.0 and scale(4) < 1.0
 
     # A checkpoint from the middle of the same 12-step run, resumed: the same weights at the end.
     cut = tmp_path / "cut"
