@@ -643,12 +643,13 @@ class Trainer:
 
     def describe(self) -> str:
         cfg = self.config
+        decay = ""
+        if cfg.lr_schedule != "constant":
+            decay = f", lr {cfg.lr_schedule} decay" + (f" after {cfg.lr_decay_start:.0%}" if cfg.lr_decay_start else "")
         return (
             f"ganzoo {__version__}: training {cfg.model} ({self.gan.loss.name}, n_critic={self.n_critic}) "
             f"on {cfg.dataset} {tuple(self.dataset.shape)} x {len(self.dataset)}, batch {cfg.batch_size}"
-            f"{f', lr {cfg.lr_schedule} decay' if cfg.lr_schedule != 'constant' else ''}"
-            f"{f' after {cfg.lr_decay_start:.0%} of the run' if cfg.lr_schedule != 'constant' and cfg.lr_decay_start else ''}"
-            f"{f' x {self.world} processes' if self.world > 1 else ''}, {self.total_steps} steps, "
+            f"{f' x {self.world} processes' if self.world > 1 else ''}{decay}, {self.total_steps} steps, "
             f"device {self.device}{', bf16' if self.amp_dtype else ''}{', channels_last' if self.channels_last else ''}"
             f"{', torch.compile' if cfg.compile else ''}"
             f" -> {self.run_dir}"
