@@ -138,6 +138,9 @@ class TrainConfig:
             raise ConfigError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {c.lr_schedule!r}")
         if not 0.0 <= c.lr_decay_start < 1.0:
             raise ConfigError(f"lr_decay_start must be in [0, 1) (a fraction of the run), got {c.lr_decay_start}")
+        if self.lr_decay_start and c.lr_schedule == "constant":
+            raise ConfigError(f"lr_decay_start={self.lr_decay_start} has no effect with a constant learning rate; "
+                              "add --lr-schedule linear (or cosine)")
         if c.precision not in ("auto", "fp32", "bf16"):
             raise ConfigError(f"precision must be auto, fp32 or bf16, got {c.precision!r}")
         if c.eval_every is not None:
@@ -353,8 +356,9 @@ class Trainer:
                 f"{resume_dir} holds a checkpoint of model {saved.model!r}, not {config.model!r}; "
                 f"resume it with `ganzoo train {saved.model} --resume {resume_dir}`"
             )
-        # Continue the saved run; only the length and the outputs may change.
-        keep = {k: getattr(config, k) for k in ("steps", "epochs", "quiet", "device", "tensorboard") if getattr(config, k) is not None}
+        # Continue the saved run; only the length, the outputs and how it executes may change.
+        execution = ("steps", "epochs", "quiet", "device", "tensorboard", "cuda_graph", "compile")
+        keep = {k: getattr(config, k) for k in execution if getattr(config, k) is not None}
         if config.steps is None and config.epochs is None:
             keep.pop("steps", None)
             keep.pop("epochs", None)

@@ -108,6 +108,15 @@ def test_lr_schedule_decays_to_zero_and_resumes_exactly(tmp_path, schedule):
     assert isinstance(state["optim_g"]["param_groups"][0]["lr"], float)
 
 
+def test_resume_takes_this_invocations_execution_settings(tmp_path):
+    """--compile / --no-cuda-graph describe how this process runs, not the run: a resume follows them."""
+    out = tmp_path / "run"
+    Trainer(TrainConfig(model="vanilla", dataset="ring8", steps=2, out=str(out), cuda_graph=False, **QUIET)).fit()
+    t = Trainer(TrainConfig(resume=str(out), steps=3, quiet=True, compile=True))  # built, not run: nothing compiles
+    assert t.config.compile is True and t.config.cuda_graph is True and t.config.steps == 3
+    assert t.config.lr_g == 1e-3  # the run's own settings stay
+
+
 def test_constant_schedule_keeps_the_rate(tmp_path):
     t = Trainer(TrainConfig(model="vanilla", dataset="ring8", steps=6, out=str(tmp_path / "r"), **QUIET)).fit()
     assert t.config.lr_schedule == "constant"
@@ -115,7 +124,8 @@ def test_constant_schedule_keeps_the_rate(tmp_path):
 
 
 @pytest.mark.parametrize("bad, match", [({"lr_schedule": "step"}, "lr_schedule must be one of constant, linear, cosine, got 'step'"),
-                                        ({"lr_decay_start": 1.0}, r"lr_decay_start must be in \[0, 1\)")])
+                                        ({"lr_decay_start": 1.0}, r"lr_decay_start must be in \[0, 1\)"),
+                                        ({"lr_decay_start": 0.5}, "no effect with a constant learning rate; add --lr-schedule")])
 def test_bad_lr_schedule_is_refused(bad, match):
     with pytest.raises(ConfigError, match=match):
         TrainConfig(model="vanilla", dataset="ring8", **bad).resolve()
