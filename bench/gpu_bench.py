@@ -84,39 +84,11 @@ def smoke(args):
 
 
 def ganzoo_rate(args, batch_size, seconds=3.0, cuda_graph=True, model="dcgan", compile=False):
-    from ganzoo.engine import TrainConfig, Trainer
+    """The engine's images/s on the real MNIST files (ganzoo.benchmark.throughput, as `ganzoo bench`)."""
+    from ganzoo.benchmark import throughput
 
-    out_dir = f"{WORK}/tp-{model}-{batch_size}-{int(cuda_graph)}-{int(compile)}"
-    shutil.rmtree(out_dir, ignore_errors=True)
-    tr = Trainer(TrainConfig(model=model, dataset="mnist", data_dir=args.data_dir, batch_size=batch_size, steps=10**9,
-                             device=DEVICE, cuda_graph=cuda_graph, compile=compile, quiet=True, out=out_dir))
-    step = tr._make_step()
-
-    def run(n):
-        for _ in range(n):
-            keys, vec = step(*tr._batch(tr._next_indices()))
-        return vec
-
-    t_warm = time.perf_counter()
-    run(2 if DRY else 30)  # warm-up, capture (and compiling) included
-    sync()
-    warmup_s = time.perf_counter() - t_warm
-    sync()
-    t = time.perf_counter()
-    run(2 if DRY else 20)
-    sync()
-    per_step = (time.perf_counter() - t) / (2 if DRY else 20)
-    n = 2 if DRY else max(50, int(seconds / per_step))
-    sync()
-    t = time.perf_counter()
-    vec = run(n)
-    sync()
-    dt = time.perf_counter() - t
-    finite = bool(torch.isfinite(vec).all())
-    rate = n * batch_size * tr.n_critic / dt
-    return {"images_per_s": round(rate, 1), "steps": n, "seconds": round(dt, 3), "graph": tr._graph is not None,
-            "compiled": bool(compile and tr.G._compiled_call_impl is not None), "warmup_s": round(warmup_s, 1),
-            "finite": finite}
+    return throughput(model, dataset="mnist", batch_size=batch_size, device=DEVICE, cuda_graph=cuda_graph,
+                      compile=compile, seconds=0.05 if DRY else seconds, synthetic=False, data_dir=args.data_dir)
 
 
 def baseline_rate(args, batch_size):

@@ -13,7 +13,7 @@ import click
 from ganzoo import __version__
 from ganzoo.errors import GanzooError
 
-BUILTIN_COMMANDS = ("list", "info", "plugins", "datasets", "train", "eval", "sample", "save", "publish")
+BUILTIN_COMMANDS = ("list", "info", "plugins", "datasets", "train", "bench", "eval", "sample", "save", "publish")
 
 
 def friendly_errors(fn: Callable) -> Callable:
@@ -252,6 +252,48 @@ def train(model: str, beta1: float | None, beta2: float | None, model_args: tupl
         sys.exit(130)
     if trainer.is_main:
         click.echo(f"done: {trainer.step} steps; run directory {trainer.run_dir}")
+
+
+@cli.command()
+@click.argument("model")
+@click.option("--dataset", help="Its dataset (default: the model's first); sets the data's shape and labels.")
+@click.option("--batch-size", "batch_sizes", metavar="N[,N...]", help="One or more batch sizes (default: the model's recipe).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto", show_default=True)
+@click.option("--cuda-graph/--no-cuda-graph", default=True, show_default=True, help="Capture the step as one CUDA graph on CUDA.")
+@click.option("--compile", "compile", is_flag=True, help="torch.compile G and D.")
+@click.option("--seconds", type=float, default=3.0, show_default=True, help="About how long each timed run lasts.")
+@click.option("--real-data", is_flag=True, help="Time on the dataset's files (--data-dir) instead of random data of its shape.")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Dataset root for --real-data.")
+@click.option("--model-arg", "model_args", multiple=True, metavar="KEY=VALUE", help="Model constructor override (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@friendly_errors
+def bench(model: str, dataset: str | None, batch_sizes: str | None, real_data: bool, model_args: tuple[str, ...],
+          as_json: bool, **kwargs: Any) -> None:
+    """Training speed of MODEL on this machine, in images/s, e.g. `ganzoo bench dcgan --batch-size 64,512`.
+
+    Runs the same training step as `ganzoo train` (after warm-up; CUDA graph, bf16 and
+    channels-last on CUDA) on random data of the dataset's shape, so no download is needed.
+    """
+    from ganzoo.benchmark import throughput
+
+    try:
+        sizes = [int(b) for b in batch_sizes.split(",")] if batch_sizes else [None]
+    except ValueError:
+        raise click.BadParameter(f"{batch_sizes!r} is not a comma-separated list of integers, e.g. 64,512",
+                                 param_hint="--batch-size") from None
+    rows = [throughput(model, dataset=dataset, batch_size=b, synthetic=not real_data, model_args=_parse_kv(model_args),
+                       **kwargs) for b in sizes]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    r0 = rows[0]
+    click.echo(f"{r0['model']} on {r0['dataset']}{' (random data of its shape)' if r0['synthetic'] else ''}, "
+               f"device {r0['device']}, {r0['precision']}")
+    click.echo(_table([[r["batch_size"], f"{r['images_per_s']:,.0f}", f"{r['steps_per_s']:,.1f}",
+                        "yes" if r["cuda_graph"] else "no"] + (["yes" if r["compiled"] else "no"] if kwargs["compile"] else [])
+                       for r in rows],
+                      ["batch", "images/s", "steps/s", "CUDA graph"] + (["compiled"] if kwargs["compile"] else [])))
 
 
 def _bundle_receipt(ref: str) -> dict:

@@ -86,3 +86,12 @@ def test_a_model_that_opts_out_trains_eagerly_with_a_notice(tmp_path, capfd):
                 gan=gan, dataset=fake_mnist()).fit()
     assert t._graph is None
     assert "CUDA graph off (model 'dcgan' opts out" in capfd.readouterr().err
+
+
+def test_ganzoo_bench_times_the_captured_bf16_step():
+    from ganzoo.benchmark import throughput
+
+    r = throughput("dcgan", batch_size=256, device="cuda", seconds=0.5)
+    assert r["cuda_graph"] and r["precision"] == "bf16" and r["finite"] and r["images_per_s"] > 0
+    eager = throughput("dcgan", batch_size=256, device="cuda", seconds=0.5, cuda_graph=False)
+    assert not eager["cuda_graph"] and eager["finite"]
