@@ -194,7 +194,7 @@ def quality(args):
         decaying = over.get("lr_schedule", "constant") != "constant"
         steps = 10**9
         if decaying:  # sized to end at the budget, from the measured rate at this batch size
-            rate = (rates.get(bs) or rates.get(str(bs)) or {}).get("images_per_s")
+            rate = (rates.get(bs) or {}).get("images_per_s")
             if not rate:
                 rate = ganzoo_rate(args, bs, seconds=1.0)["images_per_s"]
             # 90%: warm-up and capture (about a second) count as training time too

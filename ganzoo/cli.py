@@ -201,6 +201,21 @@ def _parse_kv(values: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
+def _execution_options(fn: Callable) -> Callable:
+    """How the training step runs (`ganzoo train`, `ganzoo bench`): --device, --precision, --cuda-graph, --compile."""
+    options = [
+        click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
+        click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto", show_default=True),
+        click.option("--cuda-graph/--no-cuda-graph", default=True, show_default=True,
+                     help="Capture the step as one CUDA graph on CUDA."),
+        click.option("--compile", "compile", is_flag=True,
+                     help="torch.compile G and D (eager, with a notice, if compiling fails)."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
 @cli.command()
 @click.argument("model")
 @click.option("--dataset", help="Dataset name (default: the model's first listed dataset). `ganzoo datasets` lists them.")
@@ -220,10 +235,7 @@ def _parse_kv(values: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--n-critic", type=int, help="Discriminator steps per generator step.")
 @click.option("--ema/--no-ema", default=None, help="Keep an EMA of the generator (default on).")
 @click.option("--ema-decay", type=float, help="EMA decay per step (default 0.999).")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
-@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto", show_default=True)
-@click.option("--cuda-graph/--no-cuda-graph", default=True, show_default=True, help="Capture the step as one CUDA graph on CUDA.")
-@click.option("--compile", "compile", is_flag=True, help="torch.compile G and D (eager, with a notice, if compiling fails).")
+@_execution_options
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory (default runs/<model>-<dataset>-<time>).")
 @click.option("--resume", type=click.Path(file_okay=False), help="Continue the run in this directory.")
@@ -258,10 +270,7 @@ def train(model: str, beta1: float | None, beta2: float | None, model_args: tupl
 @click.argument("model")
 @click.option("--dataset", help="Its dataset (default: the model's first); sets the data's shape and labels.")
 @click.option("--batch-size", "batch_sizes", metavar="N[,N...]", help="One or more batch sizes (default: the model's recipe).")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
-@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto", show_default=True)
-@click.option("--cuda-graph/--no-cuda-graph", default=True, show_default=True, help="Capture the step as one CUDA graph on CUDA.")
-@click.option("--compile", "compile", is_flag=True, help="torch.compile G and D.")
+@_execution_options
 @click.option("--seconds", type=float, default=3.0, show_default=True, help="About how long each timed run lasts.")
 @click.option("--real-data", is_flag=True, help="Time on the dataset's files (--data-dir) instead of random data of its shape.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Dataset root for --real-data.")
