@@ -77,6 +77,10 @@ def _hub_error(exc: Exception, repo_id: str, revision: str | None, token: str | 
     elif isinstance(exc, (remote_missing, errors.EntryNotFoundError)):
         msg = (f"{repo_id}@{rev} has no {what}: it is not a ganzoo bundle (or was uploaded incompletely); "
                "publish it with `ganzoo publish`")
+    elif _is_connection_error(exc):
+        msg = (f"cannot reach the Hub at {_endpoint_of(exc)} "
+               f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no answer'}): check the "
+               "network connection, a proxy, or HF_ENDPOINT")
     elif status in (401, 403):
         msg = (f"the Hub refused the request for {repo_id!r} ({status}): the token is missing, invalid or "
                "lacks access. Set HF_TOKEN or run `hf auth login`")
@@ -124,11 +128,40 @@ def _hub_call(what: str, repo_id: str, revision: str | None, token: str | None, 
         raise _hub_error(exc, repo_id, revision, token, what) from None
 
 
+def _endpoint_of(exc: BaseException) -> str:
+    """``scheme://host[:port]`` of the request that failed, else the configured endpoint."""
+    from urllib.parse import urlsplit
+
+    try:
+        url = urlsplit(str(exc.request.url))  # type: ignore[attr-defined]  (httpx, requests)
+        if url.scheme and url.netloc:
+            return f"{url.scheme}://{url.netloc}"
+    except Exception:  # noqa: BLE001  (httpx raises RuntimeError when no request is attached)
+        pass
+    from huggingface_hub import constants
+
+    return str(getattr(constants, "ENDPOINT", "https://huggingface.co"))
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    """The Hub could not be reached: refused, unresolvable, timed out, a broken proxy or TLS.
+
+    huggingface_hub's HTTP client raises these as they come: ``httpx`` (hub 1.x) or ``httpx2``
+    (hub 2.x) transport errors, which are not ``OSError``; ``requests`` ones, which are.
+    """
+    for cls in type(exc).__mro__:
+        if cls.__module__.split(".")[0] in ("httpx", "httpx2") and cls.__name__ == "TransportError":
+            return True
+    return isinstance(exc, (ConnectionError, TimeoutError)) or any(
+        cls.__module__.startswith("requests") and cls.__name__ in ("ConnectionError", "Timeout")
+        for cls in type(exc).__mro__)
+
+
 def _is_hub_error(exc: Exception) -> bool:
     from huggingface_hub import errors
 
     return isinstance(exc, (errors.HfHubHTTPError, errors.EntryNotFoundError, errors.LocalEntryNotFoundError,
-                            errors.HFValidationError, OSError))
+                            errors.HFValidationError, OSError)) or _is_connection_error(exc)
 
 
 BUNDLE_PATTERNS = [BUNDLE_FILE, "*.safetensors", "README.md", "samples.png"]

@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from docs_runner import load_toml
 
 REPO = Path(__file__).resolve().parent.parent
