@@ -54,7 +54,8 @@ def main() -> None:
                 p.rename(original)
             raise
     path = write_shipped(network, args.dataset, ref.split,
-                         {"features": ref.features, "mu": ref.mu, "sigma": ref.sigma, "radii": radii},
+                         {"features": ref.features, "logits": ref.logits, "labels": ref.labels, "mu": ref.mu,
+                          "sigma": ref.sigma, "radii": radii},
                          network_sha256=net_sha, data_sha256=ref.sha256, files=ref.files, k=PR_NEIGHBOURS,
                          directory=args.out)
     floor_path = write_shipped_floor(network, args.dataset, floor, network_sha256=net_sha,

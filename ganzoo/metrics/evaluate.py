@@ -244,8 +244,8 @@ class Reference:
     Attributes:
         dataset, split: where the images come from (``split`` is ``"test"``).
         features: ``(N, 128)`` float32 penultimate features, on the CPU.
-        logits: ``(N, num_classes)`` float32 logits (``None`` for statistics shipped with ganzoo).
-        labels: ``(N,)`` int64 labels (``None`` for statistics shipped with ganzoo).
+        logits: ``(N, num_classes)`` float32 logits.
+        labels: ``(N,)`` int64 labels.
         mu, sigma: float64 mean and covariance of ``features`` (FID's statistics).
         sha256: sha256 of the decoded images then labels (gzipped or raw files agree).
         files: sha256 of each data file read.
@@ -256,8 +256,8 @@ class Reference:
     dataset: str
     split: str
     features: Tensor
-    logits: Tensor | None
-    labels: Tensor | None
+    logits: Tensor
+    labels: Tensor
     mu: Tensor
     sigma: Tensor
     sha256: str
@@ -309,8 +309,9 @@ def _read_cached(path: Path, n: int) -> dict[str, Tensor] | None:
 
 def _from_shipped(dataset: str, shipped: dict[str, Any], net_sha: str) -> Reference:
     """A :class:`Reference` from statistics shipped with ganzoo (:mod:`ganzoo.metrics.shipped`)."""
-    return Reference(dataset, REFERENCE_SPLIT, shipped["features"], None, None, shipped["mu"], shipped["sigma"],
-                     shipped["data_sha256"], shipped["files"], net_sha, shipped["path"], shipped["radii"])
+    return Reference(dataset, REFERENCE_SPLIT, shipped["features"], shipped["logits"], shipped["labels"],
+                     shipped["mu"], shipped["sigma"], shipped["data_sha256"], shipped["files"], net_sha,
+                     shipped["path"], shipped["radii"])
 
 
 def _reference(

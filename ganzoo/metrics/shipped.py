@@ -4,8 +4,8 @@ For each feature network, ganzoo may ship what :func:`ganzoo.metrics.evaluate` n
 dataset's reference split (the features, their Gaussian statistics and k-NN radii) and the
 real-vs-real floor for the protocol's default ``n``, in ``ganzoo/metrics/reference/``:
 
-* ``<network>.<dataset>-<split>.safetensors``: tensors ``features`` (float32), ``mu`` and
-  ``sigma`` (float64), ``radii`` (float32); metadata ``network_sha256`` and ``data_sha256``
+* ``<network>.<dataset>-<split>.safetensors``: tensors ``features`` and ``logits`` (float32),
+  ``labels`` (int64), ``mu`` and ``sigma`` (float64), ``radii`` (float32); metadata ``network_sha256`` and ``data_sha256``
   (the sha256 of the decoded images then labels, as evaluation computes it), ``files`` (JSON:
   sha256 of each data file read) and ``k``.
 * ``<network>.<dataset>-floor-n<N>.json``: the floor record (the first ``N`` train images
@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "reference"
+#: What a shipped reference file holds (all of :class:`ganzoo.metrics.Reference`'s tensors).
+TENSORS = ("features", "logits", "labels", "mu", "sigma", "radii")
 
 
 def reference_file(network: str, dataset: str, split: str, directory: Path | None = None) -> Path:
@@ -63,7 +65,7 @@ def shipped_reference(
         directory: where to look (default :data:`SHIPPED_DIR`).
 
     Returns:
-        ``{"features", "mu", "sigma", "radii"}`` tensors plus ``"data_sha256"``, ``"files"``
+        the :data:`TENSORS` plus ``"data_sha256"``, ``"files"``
         and ``"path"``; ``None`` if no file ships for these names or its hashes differ.
     """
     from safetensors import SafetensorError, safe_open
@@ -78,7 +80,7 @@ def shipped_reference(
                 return None
             if data_sha256 is not None and meta.get("data_sha256") != data_sha256:
                 return None
-            out: dict[str, Any] = {k: f.get_tensor(k) for k in ("features", "mu", "sigma", "radii")}
+            out: dict[str, Any] = {k: f.get_tensor(k) for k in TENSORS}
     except (SafetensorError, OSError, ValueError, KeyError):
         return None  # damaged: the statistics are computed from the data instead
     out.update(data_sha256=meta.get("data_sha256"), files=json.loads(meta.get("files", "{}")), path=path)
@@ -127,7 +129,7 @@ def write_shipped(
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = {"network": network, "dataset": dataset, "split": split, "network_sha256": network_sha256,
             "data_sha256": data_sha256, "files": json.dumps(files, sort_keys=True), "k": str(k)}
-    save_file({name: tensors[name].contiguous() for name in ("features", "mu", "sigma", "radii")}, str(path),
+    save_file({name: tensors[name].contiguous() for name in TENSORS}, str(path),
               metadata=meta)
     return path
 
