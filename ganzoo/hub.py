@@ -218,15 +218,18 @@ def stage_bundle(bundle: Path, dest: Path, repo_id: str | None = None) -> dict[s
     links = [os.path.join(d, n) for d, dirs, files in os.walk(bundle) for n in dirs + files
              if os.path.islink(os.path.join(d, n))]
     if bundle.is_symlink() or links:
-        raise BundleError(f"refusing to publish {bundle}: it holds links ({', '.join((links or [str(bundle)])[:3])}); "
-                          "a bundle is published from regular files only: replace each link by the file itself")
+        shown = ", ".join((links or [str(bundle)])[:3])
+        raise BundleError(f"refusing to publish {bundle}: it holds links ({shown}); a bundle is published from "
+                          "regular files only: replace each link by the file itself")
     dest.mkdir(parents=True)
     _copy_regular(bundle / BUNDLE_FILE, dest / BUNDLE_FILE)
     meta = read_bundle_meta(dest)
+    copied: dict[str, str] = {}
     for comp, entry in meta["weights"].items():
-        digest = _copy_regular(bundle / entry["file"], dest / entry["file"])
+        name = entry["file"]
+        digest = copied[name] = copied.get(name) or _copy_regular(bundle / name, dest / name)
         if digest != entry["sha256"]:
-            raise BundleError(f"refusing to publish {bundle}: {entry['file']} ({comp}) is corrupt or was changed: "
+            raise BundleError(f"refusing to publish {bundle}: {name} ({comp}) is corrupt or was changed: "
                               f"its sha256 is {digest[:16]}…, {BUNDLE_FILE} expects {entry['sha256'][:16]}…; "
                               "save the bundle again")
     for name in CARD_FILES:

@@ -388,3 +388,52 @@ def test_a_normal_bundle_still_round_trips_exactly(tmp_path):
         assert all(torch.equal(loaded.state_dict()[k], v) for k, v in own.items())
         assert not any(t.is_meta for t in [*loaded.parameters(), *loaded.buffers()])
         assert all(p.requires_grad for p in loaded.parameters()), "fine-tuning still works"
+
+
+class _ScaledGenerator(ganzoo.Generator):
+    """A generator holding a non-persistent buffer (not in its weights file): needs a real build."""
+
+    def __init__(self, data_shape=(2,), latent_dim=4):
+        super().__init__()
+        self.latent_dim, self.num_classes, self.output_shape = latent_dim, None, tuple(data_shape)
+        self.net = torch.nn.Linear(latent_dim, data_shape[0])
+        self.register_buffer("scale", torch.full((1,), 0.5), persistent=False)
+
+    def forward(self, z, y=None):
+        return self.net(z) * self.scale
+
+
+class _TinyDiscriminator(ganzoo.Discriminator):
+    def __init__(self, data_shape=(2,)):
+        super().__init__()
+        self.input_shape = tuple(data_shape)
+        self.net = torch.nn.Linear(data_shape[0], 1)
+
+    def forward(self, x, y=None):
+        return self.net(x).flatten()
+
+
+def test_modules_with_state_outside_their_weights_are_built_for_real(tmp_path):
+    import types
+
+    module = types.ModuleType("scaled_plugin")
+
+    @ganzoo.hookimpl
+    def ganzoo_register_models(register):
+        register(ganzoo.ModelSpec(name="scaled", family="scaled", paper="none (a test plugin)",
+                                  build=lambda data_shape=(2,), latent_dim=4, num_classes=None: (
+                                      _ScaledGenerator(data_shape, latent_dim), _TinyDiscriminator(data_shape)),
+                                  defaults={"data_shape": (2,), "latent_dim": 4, "num_classes": None}))
+
+    module.ganzoo_register_models = ganzoo_register_models
+    ganzoo.plugins.register_plugin(module, name="scaled-plugin")
+    try:
+        gan = ganzoo.create("scaled")
+        folder = ganzoo.save(gan, tmp_path / "s", samples=False)
+        g = ganzoo.load(folder)
+        assert g.scale.item() == 0.5 and not g.scale.is_meta
+        z = torch.randn(3, 4)
+        with torch.no_grad():
+            assert torch.equal(g(z), gan.generator.eval()(z))
+    finally:
+        ganzoo.plugins.reset()
