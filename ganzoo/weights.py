@@ -160,10 +160,11 @@ def build_on_meta(model: str, config: dict[str, Any], source: str) -> Any:
             gan = create(model, **config)
     except GanzooError as exc:
         raise BundleError(f"{source}: the model cannot be built from its config: {exc}") from exc
-    except Exception as exc:  # noqa: BLE001  (a plugin whose constructor needs real tensors)
-        raise BundleError(f"{source}: model {model!r} cannot be sized on the meta device before loading "
-                          f"({type(exc).__name__}: {exc}); its plugin must build modules without reading "
-                          "their values") from exc
+    except Exception as exc:  # noqa: BLE001  (a bad setting, or a constructor that reads tensor values)
+        first = (str(exc).splitlines() or [""])[0][:200]
+        raise BundleError(f"{source}: model {model!r} cannot be built from this config ({type(exc).__name__}: "
+                          f"{first}); check its settings (its plugin must also build on the meta device, "
+                          "where ganzoo sizes a model before loading it)") from exc
     total = model_bytes([gan.generator, gan.discriminator])
     if total > MAX_MODEL_BYTES:
         raise BundleError(f"{source}: its config asks for a model of {total / 2**30:.1f} GiB, more than the "
