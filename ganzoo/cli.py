@@ -524,7 +524,8 @@ def sample(ref: str, n: int, out: str | None, labels: str | None, seed: int, int
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Dataset root for --eval.")
 @click.option("--no-discriminator", is_flag=True, help="Leave the discriminator out.")
 @click.option("--no-ema", is_flag=True, help="Save the raw generator instead of its EMA.")
-@click.option("--overwrite", is_flag=True, help="Replace an existing bundle.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace the bundle at BUNDLE (only a ganzoo bundle, never RUN itself).")
 @friendly_errors
 def save_cmd(run: str, bundle: str, do_eval: bool, data_dir: str | None, no_discriminator: bool, no_ema: bool,
              overwrite: bool) -> None:
@@ -575,7 +576,9 @@ def _toy_eval(g: Any, dataset: str) -> str:
 def publish(source: str, repo: str, private: bool, revision: str | None, message: str | None) -> None:
     """Publish a bundle or run directory SOURCE to the Hugging Face Hub as REPO.
 
-    The token comes from HF_TOKEN or `hf auth login`; it is never printed.
+    Uploads ganzoo.json, the weights it lists, README.md and samples.png, nothing else; a
+    bundle holding links, or weights that fail their sha256, is refused. The token comes from
+    HF_TOKEN or `hf auth login`; it is never printed.
     """
     import ganzoo
 
