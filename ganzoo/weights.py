@@ -167,8 +167,8 @@ def build_on_meta(model: str, config: dict[str, Any], source: str) -> Any:
                           "where ganzoo sizes a model before loading it)") from exc
     total = model_bytes([gan.generator, gan.discriminator])
     if total > MAX_MODEL_BYTES:
-        raise BundleError(f"{source}: its config asks for a model of {total / 2**30:.1f} GiB, more than the "
-                          f"{MAX_MODEL_BYTES / 2**30:.0f} GiB ganzoo loads; refusing to build it")
+        raise BundleError(f"{source}: its config asks for a model of {total / 2**20:,.0f} MiB, more than the "
+                          f"{MAX_MODEL_BYTES >> 20:,} MiB ganzoo loads; refusing to build it")
     return gan
 
 
