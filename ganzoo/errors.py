@@ -19,7 +19,7 @@ class UnknownNameError(GanzooError, KeyError):
         if close:
             msg += "; did you mean " + " or ".join(repr(c) for c in close) + "?"
         elif known:
-            msg += f"; known {kind}s: " + ", ".join(sorted(known))
+            msg += f"; known {kind}{'es' if kind.endswith('s') else 's'}: " + ", ".join(sorted(known))
         if hint:
             msg += f" ({hint})"
         if extra:
