@@ -307,7 +307,8 @@ class Trainer:
         resume_dir = Path(config.resume) if config.resume else None
         change: dict[str, Any] = {}
         if resume_dir is not None:
-            if (resume_dir / "checkpoints").is_dir():  # locked before reading, so no writer runs meanwhile
+            if (resume_dir / "checkpoints").is_dir() or (resume_dir / "config.json").is_file():
+                # a run directory: locked before reading, so no writer runs meanwhile
                 self._hold_lock(resume_dir)
             config, change = self._config_for_resume(config, resume_dir)
             self._hold_lock(Path(config.out))
@@ -797,7 +798,8 @@ class Trainer:
         bad = self.first_bad.tolist()
         if max(bad) >= 0:
             at = min(b for b in bad if b >= 0)
-            what = " and ".join(FINITE_WATCH[i] for i, b in enumerate(bad) if b == at)
+            names = [FINITE_WATCH[i] for i, b in enumerate(bad) if b == at]
+            what = " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
             self._diverged(f"the {what} became NaN or infinite at step {at}")
 
     @torch.no_grad()
