@@ -676,6 +676,7 @@ class Trainer:
             print(f"ganzoo: {self.run_dir} is finished: step {self.step} of {self.total_steps} ({length}); to "
                   f"train longer, resume it with a larger --steps or --epochs, e.g. `ganzoo train {cfg.model} "
                   f"--resume {self.run_dir} --steps {2 * self.step}`", file=sys.stderr)
+            self.release()
             return self
         if self.is_main and self._lock is None:
             self._hold_lock(self.run_dir)  # a second fit() of this Trainer

@@ -55,7 +55,7 @@ class CheckpointError(GanzooError):
 
 
 class DivergenceError(GanzooError):
-    """Training produced a NaN or infinite loss."""
+    """Training produced a NaN or infinity: in a loss, a gradient norm, the weights or the optimizer state."""
 
 
 class EvalError(GanzooError, ValueError):
