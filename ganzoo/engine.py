@@ -541,9 +541,12 @@ class Trainer:
         return run_dir
 
     def _write_config(self) -> None:
+        # What this run actually uses, where the config left a choice to ganzoo ("auto", None).
+        used = {"device": str(self.device), "out": str(self.run_dir), "channels_last": self.channels_last,
+                "precision": "bf16" if self.amp_dtype is not None else "fp32"}
         with open(self.run_dir / "config.json", "w") as f:
-            json.dump({**self.config.to_json(), "ganzoo_version": __version__, "torch_version": torch.__version__},
-                      f, indent=2, default=str)
+            json.dump({**self.config.to_json(), **used, "ganzoo_version": __version__,
+                       "torch_version": torch.__version__}, f, indent=2, default=str)
 
     def _restart_log(self, change: dict[str, Any]) -> None:
         """On resume: drop the log rows of steps after the checkpoint, and record this resume's changes."""

@@ -345,7 +345,7 @@ def create(name: str, *, loss: str | GANLoss | None = None, loss_kwargs: dict | 
         generator, discriminator = spec.build(**config)
     except GanzooError:
         raise
-    except (TypeError, ValueError, OverflowError, RuntimeError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         # A wrong-typed or out-of-range setting (latent_dim="abc", dropout=5) fails deep in torch.
         given = ", ".join(f"{k}={v!r}" for k, v in overrides.items()) or "its defaults"
         first = (str(exc).strip().splitlines() or [""])[0][:200]
