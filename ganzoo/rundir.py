@@ -8,8 +8,10 @@ directory. The operating system drops the lock when the process ends, however it
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import sys
 from pathlib import Path
 from typing import IO
 
@@ -44,7 +46,13 @@ class RunDirLock:
         f = open(self.path, "a+")
         try:
             _lock(f)
-        except OSError:
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK, errno.EDEADLK):
+                # A file system without locks (some network mounts): train unlocked, as before.
+                print(f"ganzoo: cannot lock {self.path} ({exc.strerror}); nothing stops a second training "
+                      "from writing this run directory", file=sys.stderr)
+                self._file = f
+                return
             f.seek(0)
             holder = f.read().strip()
             f.close()
