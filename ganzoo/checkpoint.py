@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,11 @@ def load_optimizer(opt: torch.optim.Optimizer, prefix: str, tensors: dict[str, t
                 st[key] = torch.empty_like(param, dtype=value.dtype).copy_(value)
 
 
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
 def _fsync_dir(path: Path) -> None:
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -164,6 +170,7 @@ def write_checkpoint(ckpt_root: Path, step: int, files: dict[str, dict[str, torc
     tmp.mkdir()
     for name, tensors in files.items():
         save_file(tensors, str(tmp / f"{name}.safetensors"))
+        _fsync_file(tmp / f"{name}.safetensors")  # on disk before the rename makes them the checkpoint
     with open(tmp / "state.json", "w") as f:
         json.dump(state, f, indent=2, sort_keys=True, default=str)
         f.flush()
@@ -172,6 +179,7 @@ def write_checkpoint(ckpt_root: Path, step: int, files: dict[str, dict[str, torc
     replace_dir(tmp, final)  # the same step may be saved twice (end of run right after a periodic save)
     _fsync_dir(ckpt_root)
     write_json_atomic(ckpt_root / LATEST, {"step": step, "path": final.name})
+    _fsync_dir(ckpt_root)
     done = sorted(p for p in ckpt_root.glob("step-*") if p.is_dir() and p.suffix == "")
     for old in done[:-keep] if keep > 0 else []:
         if old != final:
@@ -185,30 +193,71 @@ def find_checkpoint(run_dir: Path) -> Path:
     if (run_dir / "state.json").is_file():
         return run_dir
     root = run_dir / "checkpoints"
+    if not run_dir.exists():
+        raise CheckpointError(f"{run_dir} does not exist; give a ganzoo run directory")
     if not run_dir.is_dir():
-        raise CheckpointError(f"cannot resume: {run_dir} does not exist")
+        raise CheckpointError(f"{run_dir} is a file, not a ganzoo run directory, checkpoint folder or bundle")
     latest = root / LATEST
     if latest.is_file():
-        try:
-            path = root / json.loads(latest.read_text())["path"]
-        except (ValueError, KeyError) as exc:
-            raise CheckpointError(f"{latest} is corrupt ({exc}); delete it to fall back to the newest step folder") from exc
+        path = root / _latest_name(latest)
         if (path / "state.json").is_file():
             return path
     done = sorted(p for p in root.glob("step-*") if p.is_dir() and p.suffix == "" and (p / "state.json").is_file())
     if not done:
         raise CheckpointError(
-            f"cannot resume: {run_dir} has no checkpoint (expected {root}/step-*/state.json). "
-            "Is it a ganzoo run directory?"
+            f"{run_dir} is not a ganzoo run directory: it has no checkpoint (expected {root}/step-*/state.json)"
         )
     return done[-1]
 
 
-def read_checkpoint(path: Path) -> tuple[dict, dict[str, dict[str, torch.Tensor]]]:
+def _latest_name(latest: Path) -> str:
+    """The checkpoint folder name that ``latest.json`` holds: ``step-NNNNNNNN``, nothing else."""
     try:
-        state = json.loads((path / "state.json").read_text())
+        name = json.loads(latest.read_text()).get("path")
+    except (OSError, ValueError, AttributeError) as exc:
+        raise CheckpointError(f"{latest} is corrupt ({exc}); delete it to fall back to the newest step folder") from exc
+    if not isinstance(name, str) or not re.fullmatch(r"step-\d{8}", name):
+        raise CheckpointError(f"{latest} is corrupt: it must name a folder step-NNNNNNNN inside {latest.parent}, "
+                              f"got {name!r}; delete it to fall back to the newest step folder")
+    return name
+
+
+# What a checkpoint's state.json must hold, with the types the engine reads.
+_STATE_KEYS: dict[str, type | tuple[type, ...]] = {
+    "step": int, "epoch": int, "cursor": int, "optim_g": dict, "optim_d": dict, "config": dict,
+}
+# The safetensors files a checkpoint needs to resume (generator_ema only when the run keeps an EMA).
+CHECKPOINT_FILES = ("generator", "discriminator", "optimizers", "rng")
+
+
+def read_state(path: Path) -> dict[str, Any]:
+    """A checkpoint folder's ``state.json``, checked: the keys a resume reads, with their types."""
+    file = path / "state.json"
+    try:
+        state = json.loads(file.read_text())
     except (OSError, ValueError) as exc:
-        raise CheckpointError(f"{path / 'state.json'} is unreadable ({exc})") from exc
+        raise CheckpointError(f"{file} is unreadable ({exc}); it may be truncated. Resume from an older "
+                              f"checkpoint folder in {path.parent} (--resume {path.parent}/step-...)") from exc
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{file} is not a ganzoo checkpoint state (not a JSON object)")
+    for key, kind in _STATE_KEYS.items():
+        value = state.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool) or (kind is int and value < 0):
+            raise CheckpointError(f"{file} is corrupt: {key!r} must be a {getattr(kind, '__name__', kind)}, "
+                                  f"got {value!r}")
+    for key in ("optim_g", "optim_d"):
+        if not isinstance(state[key].get("param_groups"), list):
+            raise CheckpointError(f"{file} is corrupt: {key!r} has no list of param_groups")
+    return state
+
+
+def read_checkpoint(path: Path) -> tuple[dict, dict[str, dict[str, torch.Tensor]]]:
+    """``(state, {file stem: tensors})`` of a checkpoint folder, refusing missing or unreadable parts."""
+    state = read_state(path)
+    missing = [f"{name}.safetensors" for name in CHECKPOINT_FILES if not (path / f"{name}.safetensors").is_file()]
+    if missing:
+        raise CheckpointError(f"checkpoint {path} is incomplete: {', '.join(missing)} missing. Resume from an "
+                              f"older checkpoint folder in {path.parent} (--resume {path.parent}/step-...)")
     files = {}
     for f in sorted(path.glob("*.safetensors")):
         try:
@@ -216,4 +265,3 @@ def read_checkpoint(path: Path) -> tuple[dict, dict[str, dict[str, torch.Tensor]
         except (SafetensorError, OSError, ValueError) as exc:
             raise CheckpointError(f"{f} is not a readable safetensors file ({exc}); it may be truncated") from exc
     return state, files
-

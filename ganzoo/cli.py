@@ -6,6 +6,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -274,14 +275,16 @@ def _execution_options(fn: Callable) -> Callable:
 @click.option("--ema/--no-ema", default=None, help="Keep an EMA of the generator (default on).")
 @click.option("--ema-decay", type=float, help="EMA decay per step (default 0.999).")
 @_execution_options
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, help="Random seed (default 0).")
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory (default runs/<model>-<dataset>-<time>).")
-@click.option("--resume", type=click.Path(file_okay=False), help="Continue the run in this directory.")
-@click.option("--sample-every", type=int, default=500, show_default=True)
-@click.option("--checkpoint-every", type=int, default=1000, show_default=True)
-@click.option("--log-every", type=int, default=50, show_default=True)
+@click.option("--resume", type=click.Path(file_okay=False),
+              help="Continue the run in this directory (its own settings; new --lr-g/--lr-d and a longer "
+                   "--steps/--epochs are taken, settings that define the run are refused).")
+@click.option("--sample-every", type=int, help="Steps between sample grids (default 500).")
+@click.option("--checkpoint-every", type=int, help="Steps between checkpoints (default 1000).")
+@click.option("--log-every", type=int, help="Steps between lines of metrics.jsonl (default 50).")
 @click.option("--eval-every", type=int, help="Score samples (FID, KID, IS, precision, recall) every N steps into metrics.jsonl.")
-@click.option("--eval-n", type=int, default=2000, show_default=True, help="Samples per evaluation during training.")
+@click.option("--eval-n", type=int, help="Samples per evaluation during training (default 2000).")
 @click.option("--model-arg", "model_args", multiple=True, metavar="KEY=VALUE", help="Model constructor override, e.g. latent_dim=64 (repeatable).")
 @click.option("--tensorboard", is_flag=True, help="Also log to TensorBoard (needs tensorboard installed).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
@@ -296,11 +299,12 @@ def train(model: str, beta1: float | None, beta2: float | None, model_args: tupl
                          betas=(beta1, beta2) if beta1 is not None else None, **kwargs)
     try:
         trainer = Trainer(config)
-        trainer.fit()
+        finished = trainer.step >= trainer.total_steps
+        trainer.fit()  # a finished run says so, and how to lengthen it
     except KeyboardInterrupt as exc:
         click.echo(f"\nganzoo: {exc or 'interrupted'}", err=True)
         sys.exit(130)
-    if trainer.is_main:
+    if trainer.is_main and not finished:
         click.echo(f"done: {trainer.step} steps; run directory {trainer.run_dir}")
         click.echo(_next_steps(trainer))
 
@@ -426,10 +430,13 @@ def eval_cmd(ref: str | None, dataset: str, inception_weights: str | None, data_
         os.environ["GANZOO_INCEPTION_WEIGHTS"] = inception_weights
     if ref is None:
         raise click.UsageError("give a run directory (or model name) to evaluate")
+    from ganzoo.devices import pick_device
+
+    device = pick_device(device)
+    if json_out:  # checked now: an evaluation takes minutes, and its receipt must not be lost at the end
+        _check_writable(Path(json_out), "--json")
     generator, name = _resolve_generator(ref, ema=not no_ema)
     if data_dir is None:  # a run remembers where its data was
-        from pathlib import Path
-
         cfg = Path(ref) / "config.json"
         if cfg.is_file():
             data_dir = json.loads(cfg.read_text()).get("data_dir")
@@ -462,47 +469,96 @@ def _parse_labels(text: str | None) -> list[int] | None:
                                  param_hint="--labels") from None
 
 
+SAMPLE_FORMATS = ("png", "npz", "pt")
+MAX_GRID = 10_000  # images in one PNG grid; more is unreadable (raw samples: --format npz)
+
+
+def _sample_target(out: str | None, fmt: str | None) -> tuple[Path, str]:
+    """The output file and its format, checked before anything is sampled."""
+    if out is None:
+        fmt = fmt or "png"
+        return Path(f"samples.{fmt}"), fmt
+    suffix = Path(out).suffix.lower().lstrip(".")
+    if suffix not in SAMPLE_FORMATS:
+        raise click.BadParameter(f"{out!r} must end in .png, .npz or .pt (the file's format)", param_hint="-o")
+    if fmt is not None and fmt != suffix:
+        raise click.BadParameter(f"--format {fmt} writes a .{fmt} file, but -o names {out!r}; "
+                                 f"name it {Path(out).with_suffix('.' + fmt)} or drop --format", param_hint="-o")
+    return Path(out), suffix
+
+
+def _check_writable(path: Path, option: str) -> None:
+    """Refuse an output file that cannot be written, before the work that would fill it."""
+    if path.is_dir():
+        raise click.BadParameter(f"{path} is a folder; give a file name", param_hint=option)
+    existed = path.exists()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a"):
+            pass
+    except OSError as exc:
+        raise click.BadParameter(f"cannot write {path}: {exc.strerror or exc}", param_hint=option) from None
+    if not existed:
+        path.unlink(missing_ok=True)
+
+
 @cli.command(short_help="Draw samples from a generator: a PNG grid, .npz or .pt.")
 @click.argument("ref")
-@click.option("-n", "--n", "n", type=int, default=64, show_default=True, help="Number of samples.")
-@click.option("-o", "--out", type=click.Path(dir_okay=False), help="Output file (default samples.png, .npz or .pt).")
+@click.option("-n", "--n", "n", type=int,
+              help="Number of samples (default 64; with --interpolate a multiple of --steps, default 8 walks).")
+@click.option("-o", "--out", type=click.Path(dir_okay=False),
+              help="Output file: .png, .npz or .pt (default samples.png).")
 @click.option("--labels", help="Class labels for a conditional model, e.g. 0,1,2 (one grid column each).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--interpolate", is_flag=True, help="Latent walks: each row moves between two random codes.")
 @click.option("--steps", type=int, default=10, show_default=True, help="Images per latent walk (--interpolate).")
-@click.option("--format", "fmt", type=click.Choice(["png", "npz", "pt"]), help="Default: from --out, else png.")
+@click.option("--format", "fmt", type=click.Choice(SAMPLE_FORMATS), help="Default: from --out, else png.")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--no-ema", is_flag=True, help="For run directories: the raw generator instead of its EMA.")
 @friendly_errors
-def sample(ref: str, n: int, out: str | None, labels: str | None, seed: int, interpolate: bool, steps: int,
+def sample(ref: str, n: int | None, out: str | None, labels: str | None, seed: int, interpolate: bool, steps: int,
            fmt: str | None, device: str, no_ema: bool) -> None:
     """Draw samples from REF (pretrained id, bundle, run directory or hf-hub:org/name).
 
     Writes a PNG grid (for 2-D point models a scatter plot), or the raw samples in [-1, 1]
     with --format npz (arrays `images`, `labels`) or pt (a dict of tensors).
     """
-    from pathlib import Path
-
     import ganzoo
+    from ganzoo.devices import pick_device
     from ganzoo.images import save_grid, save_scatter
-    from ganzoo.sampling import latent_walk, sample_batch
+    from ganzoo.sampling import check_sample_count, latent_walk, sample_batch
 
-    if fmt is None:
-        fmt = Path(out).suffix.lstrip(".").lower() if out and Path(out).suffix.lower() in (".npz", ".pt") else "png"
-    out_path = Path(out or f"samples.{fmt}")
-    g = ganzoo.load(ref, device=device, ema=not no_ema)
-    chosen = _parse_labels(labels)
+    out_path, fmt = _sample_target(out, fmt)
+    if n is not None and n < 1:
+        raise click.BadParameter(f"{n} samples: give at least 1", param_hint="-n")
+    rows = 0
     if interpolate:
-        x, y, nrow = latent_walk(g, rows=max(1, n // steps), steps=steps, seed=seed, labels=chosen)
+        if steps < 2:
+            raise click.BadParameter(f"a latent walk needs at least 2 images, got {steps}", param_hint="--steps")
+        if n is not None and n % steps:
+            raise click.BadParameter(f"{n} samples are not whole latent walks of --steps {steps}; give a multiple of "
+                                     f"{steps}, e.g. -n {steps * max(1, round(n / steps))}", param_hint="-n")
+        rows = n // steps if n is not None else 8
+    dev = pick_device(device)
+    chosen = _parse_labels(labels)
+    _check_writable(out_path, "-o")
+    g = ganzoo.load(ref, device=dev, ema=not no_ema)
+    count = rows * steps if interpolate else (n or 64)
+    check_sample_count(g, count)
+    if fmt == "png" and len(g.output_shape) == 3 and count > MAX_GRID:
+        raise click.BadParameter(f"{count} images make an unreadable grid; at most {MAX_GRID} in a PNG "
+                                 "(raw samples: --format npz)", param_hint="-n")
+    if interpolate:
+        x, y, nrow = latent_walk(g, rows=rows, steps=steps, seed=seed, labels=chosen)
     else:
-        x, y, nrow = sample_batch(g, n, seed=seed, labels=chosen)
+        x, y, nrow = sample_batch(g, count, seed=seed, labels=chosen)
     try:
-        out_path.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "npz":
             import numpy as np
 
             arrays = {"images": x.numpy()} | ({"labels": y.numpy()} if y is not None else {})
-            np.savez(out_path, **arrays)
+            with open(out_path, "wb") as f:  # a file object: numpy adds no second suffix
+                np.savez(f, **arrays)
         elif fmt == "pt":
             import torch
 

@@ -37,15 +37,20 @@ from ganzoo.checkpoint import (
     load_tensors,
     optimizer_tensors,
     read_checkpoint,
+    read_state,
     state_dict_tensors,
     write_checkpoint,
 )
 from ganzoo.data import TensorDataset, get_dataset_spec, load_dataset
-from ganzoo.errors import CheckpointError, ConfigError, DataError, DivergenceError
+from ganzoo.devices import pick_device
+from ganzoo.errors import CheckpointError, ConfigError, DataError, DivergenceError, GanzooError
 from ganzoo.interfaces import GAN
 from ganzoo.registry import check_loss, create, create_loss, get_spec
+from ganzoo.rundir import RunDirLock, truncate_metrics
 
 LR_SCHEDULES = ("constant", "linear", "cosine")
+# What the step watches for NaN or infinity, in the order of Trainer.first_bad.
+FINITE_WATCH = ("discriminator loss", "generator loss", "discriminator gradient norm", "generator gradient norm")
 
 
 @dataclass
@@ -86,73 +91,86 @@ class TrainConfig:
     cuda_graph: bool = True  # capture the whole step as one CUDA graph on CUDA
     compile: bool = False  # torch.compile G and D (inductor); eager with a notice if compiling fails
     sync_batchnorm: bool = True  # SyncBatchNorm across GPUs under torchrun (CUDA only)
-    seed: int = 0
+    seed: int | None = None  # None: 0
 
-    # Outputs.
+    # Outputs (None: the default in the comment; on resume, the run's own value).
     out: str | None = None  # None: runs/<model>-<dataset>-<time>
     resume: str | None = None  # a run directory (or checkpoint folder) to continue
-    sample_every: int = 500
-    checkpoint_every: int = 1000
-    log_every: int = 50
+    sample_every: int | None = None  # 500
+    checkpoint_every: int | None = None  # 1000
+    log_every: int | None = None  # 50
     eval_every: int | None = None  # score samples with ganzoo.metrics every N steps (MNIST-like data)
-    eval_n: int = 2000  # generated samples per evaluation during training
-    num_samples: int = 64
-    keep_checkpoints: int = 2
+    eval_n: int | None = None  # 2000 generated samples per evaluation during training
+    num_samples: int | None = None  # 64
+    keep_checkpoints: int | None = None  # 2
     quiet: bool = False
     tensorboard: bool = False
+    # Settings changed by a resume, in order: {"step": N, "lr_g": {"from": a, "to": b}, ...}.
+    changes: list[dict[str, Any]] = field(default_factory=list)
 
     def resolve(self) -> TrainConfig:
         """A copy with every model default filled in and every value checked."""
         if not self.model:
             raise ConfigError("no model given; pass a registered name, e.g. TrainConfig(model='dcgan')")
+        if not isinstance(self.model, str):
+            raise ConfigError(f"model must be a registered name, got {self.model!r}")
         spec = get_spec(self.model)
+        for name in ("model_args", "loss_args"):
+            if not isinstance(getattr(self, name), dict):
+                raise ConfigError(f"{name} must be a dict of settings, got {getattr(self, name)!r}")
         c = dataclasses.replace(self, model_args=dict(self.model_args), loss_args=dict(self.loss_args))
         c.dataset = c.dataset or (spec.datasets[0] if spec.datasets else None)
         if c.dataset is None:
             raise ConfigError(f"model {spec.name!r} names no dataset; pass --dataset")
         t = spec.recipe(c.dataset)  # the paper's recipe, or the model's own for this dataset
         c.model_args = {**t.model_args, **c.model_args}
-        c.batch_size = c.batch_size or t.batch_size
+        c.batch_size = c.batch_size if c.batch_size is not None else t.batch_size
         c.lr_g = c.lr_g if c.lr_g is not None else t.lr_g
         c.lr_d = c.lr_d if c.lr_d is not None else t.lr_d
-        c.betas = tuple(c.betas) if c.betas is not None else tuple(t.betas)
+        c.betas = c.betas if c.betas is not None else t.betas
         c.lr_schedule = c.lr_schedule or t.lr_schedule
         c.lr_decay_start = c.lr_decay_start if c.lr_decay_start is not None else t.lr_decay_start
         c.loss = c.loss or t.loss
         c.ema = t.ema if c.ema is None else c.ema
         c.ema_decay = c.ema_decay if c.ema_decay is not None else t.ema_decay
+        for name, default in OUTPUT_DEFAULTS.items():
+            if getattr(c, name) is None:
+                setattr(c, name, default)
         if c.steps is None and c.epochs is None:
             c.steps, c.epochs = t.steps, t.epochs
             if c.steps is None and c.epochs is None:
                 c.epochs = 1.0
-        for name in ("batch_size", "sample_every", "checkpoint_every", "log_every", "num_samples"):
-            if getattr(c, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(c, name)}")
-        if c.steps is not None and c.steps < 1:
-            raise ConfigError(f"steps must be >= 1, got {c.steps}")
-        if c.epochs is not None and c.epochs <= 0:
-            raise ConfigError(f"epochs must be > 0, got {c.epochs}")
-        if not 0.0 <= c.ema_decay < 1.0:
-            raise ConfigError(f"ema_decay must be in [0, 1), got {c.ema_decay}")
+        for name in ("batch_size", "sample_every", "checkpoint_every", "log_every", "num_samples", "eval_n"):
+            _check_int(name, getattr(c, name), 1)
+        _check_int("keep_checkpoints", c.keep_checkpoints, 0)
+        _check_int("seed", c.seed, 0)
+        for name in ("steps", "eval_every", "n_critic"):
+            if getattr(c, name) is not None:
+                _check_int(name, getattr(c, name), 1)
+        if c.epochs is not None:
+            _check_float("epochs", c.epochs, "> 0")
+        for name in ("lr_g", "lr_d"):
+            _check_float(name, getattr(c, name), ">= 0")
+        if not isinstance(c.betas, (tuple, list)) or len(c.betas) != 2:
+            raise ConfigError(f"betas must be two numbers (--beta1, --beta2), got {c.betas!r}")
+        c.betas = tuple(c.betas)
+        for name, beta in zip(("beta1", "beta2"), c.betas):
+            _check_float(name, beta, "in [0, 1)")
+        _check_float("ema_decay", c.ema_decay, "in [0, 1)")
         if c.lr_schedule not in LR_SCHEDULES:
             raise ConfigError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {c.lr_schedule!r}")
-        if not 0.0 <= c.lr_decay_start < 1.0:
+        if not isinstance(c.lr_decay_start, (int, float)) or not 0.0 <= c.lr_decay_start < 1.0:
             raise ConfigError(f"lr_decay_start must be in [0, 1) (a fraction of the run), got {c.lr_decay_start}")
         if self.lr_decay_start and c.lr_schedule == "constant":
             raise ConfigError(f"lr_decay_start={self.lr_decay_start} has no effect with a constant learning rate; "
                               "add --lr-schedule linear (or cosine)")
         if c.precision not in ("auto", "fp32", "bf16"):
             raise ConfigError(f"precision must be auto, fp32 or bf16, got {c.precision!r}")
-        if c.eval_every is not None:
-            if c.eval_every < 1:
-                raise ConfigError(f"eval_every must be >= 1, got {c.eval_every}")
-            if c.dataset not in ("mnist", "fashion-mnist"):
-                raise ConfigError(
-                    f"--eval-every needs a dataset with a ganzoo feature network (mnist, fashion-mnist), "
-                    f"not {c.dataset!r}"
-                )
-        if c.n_critic is not None and c.n_critic < 1:
-            raise ConfigError(f"n_critic must be >= 1, got {c.n_critic}")
+        if c.eval_every is not None and c.dataset not in ("mnist", "fashion-mnist"):
+            raise ConfigError(
+                f"--eval-every needs a dataset with a ganzoo feature network (mnist, fashion-mnist), "
+                f"not {c.dataset!r}"
+            )
         return c
 
     def to_json(self) -> dict[str, Any]:
@@ -162,20 +180,61 @@ class TrainConfig:
     def from_json(cls, d: dict[str, Any]) -> TrainConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         d = {k: v for k, v in d.items() if k in names}
-        if d.get("betas") is not None:
+        if isinstance(d.get("betas"), list):
             d["betas"] = tuple(d["betas"])
         return cls(**d)
 
 
-def _pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda", _local_rank()) if torch.cuda.is_available() else torch.device("cpu")
-    dev = torch.device(name)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device {name!r} asked for, but this torch sees no CUDA GPU; use --device cpu")
-    if dev.type == "cuda" and dev.index is None:
-        dev = torch.device("cuda", _local_rank())
-    return dev
+# What None means for the output settings (a resume keeps the run's own values instead).
+OUTPUT_DEFAULTS: dict[str, Any] = {"seed": 0, "sample_every": 500, "checkpoint_every": 1000, "log_every": 50,
+                                   "eval_n": 2000, "num_samples": 64, "keep_checkpoints": 2}
+
+
+# A resume continues the run: these settings define it and are refused when given with another value.
+FIXED_ON_RESUME: dict[str, str] = {
+    "dataset": "the checkpoint was trained on it",
+    "model_args": "the checkpoint's weights have its shapes",
+    "batch_size": "the checkpoint's place in the data order counts batches of that size",
+    "n_critic": "the checkpoint's place in the data order counts its batches",
+    "loss": "the discriminator in the checkpoint was trained for it",
+    "loss_args": "the discriminator in the checkpoint was trained for them",
+    "ema": "the checkpoint's EMA generator follows it",
+    "ema_decay": "the checkpoint's EMA generator follows it",
+    "betas": "Adam's moments in the checkpoint were averaged with them",
+    "lr_schedule": "the rates continue on the run's curve",
+    "lr_decay_start": "the rates continue on the run's curve",
+    "seed": "the checkpoint continues the run's random streams",
+}
+# How this process runs: always taken from this invocation (defaults included), never from the run.
+EXECUTION = ("device", "precision", "cuda_graph", "compile", "quiet", "tensorboard", "download")
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON would hold it (tuples as lists), for comparing a flag with a saved setting."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, dict):
+        return " ".join(f"{k}={json.dumps(_plain(v))}" for k, v in value.items())
+    return json.dumps(_plain(value))
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _check_int(name: str, value: Any, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum or value >= 2**63:
+        raise ConfigError(f"{name} must be a whole number >= {minimum}, got {value!r} ({_flag(name)})")
+
+
+def _check_float(name: str, value: Any, rule: str) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if ok:
+        ok = value > 0 if rule == "> 0" else value >= 0 if rule == ">= 0" else 0 <= value < 1
+    if not ok:
+        raise ConfigError(f"{name} must be a finite number {rule}, got {value!r} ({_flag(name)})")
 
 
 def _local_rank() -> int:
@@ -224,16 +283,39 @@ class Trainer:
     """
 
     def __init__(self, config: TrainConfig, *, gan: GAN | None = None, dataset: TensorDataset | None = None):
-        resume_dir = Path(config.resume) if config.resume else None
-        if resume_dir is not None:
-            config = self._config_for_resume(config, resume_dir)
-        if gan is not None:
-            config = dataclasses.replace(config, model=gan.spec.name, loss=config.loss or gan.loss.name)
-        self.config = cfg = config.resolve()
         self.rank = int(os.environ.get("RANK", "0"))
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
         self.is_main = self.rank == 0
-        self.device = _pick_device(cfg.device)
+        self._lock: RunDirLock | None = None
+        try:
+            self._setup(config, gan, dataset)
+        except BaseException:
+            self.release()
+            raise
+
+    def release(self) -> None:
+        """Give up the run directory's lock (at the end of :meth:`fit`; also when the Trainer is freed)."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def _hold_lock(self, run_dir: Path) -> None:
+        if self.is_main and self._lock is None:
+            self._lock = RunDirLock(run_dir)
+
+    def _setup(self, config: TrainConfig, gan: GAN | None, dataset: TensorDataset | None) -> None:
+        resume_dir = Path(config.resume) if config.resume else None
+        change: dict[str, Any] = {}
+        if resume_dir is not None:
+            if (resume_dir / "checkpoints").is_dir() or (resume_dir / "config.json").is_file():
+                # a run directory: locked before reading, so no writer runs meanwhile
+                self._hold_lock(resume_dir)
+            config, change = self._config_for_resume(config, resume_dir)
+            self._hold_lock(Path(config.out))
+        if gan is not None:
+            config = dataclasses.replace(config, model=gan.spec.name, loss=config.loss or gan.loss.name)
+        self.config = cfg = config.resolve()
+        self.device = pick_device(cfg.device, _local_rank())
         if _distributed() and not torch.distributed.is_initialized():
             backend = "nccl" if self.device.type == "cuda" else "gloo"
             if self.device.type == "cuda":
@@ -255,8 +337,8 @@ class Trainer:
             try:
                 gan = create(cfg.model, loss=cfg.loss, loss_kwargs=cfg.loss_args, **args)
             except ConfigError as exc:
-                if "data_shape" in cfg.model_args or not native:
-                    raise
+                if "data_shape" in cfg.model_args or not native or exc.__cause__ is not None:
+                    raise  # the user's shape, or a setting of the wrong type or range (see registry.create)
                 raise DataError(
                     f"model {cfg.model!r} cannot be built for dataset {cfg.dataset!r} "
                     f"(samples of shape {tuple(native)}): {exc}"
@@ -329,7 +411,8 @@ class Trainer:
         self.epoch = 0
         self.step = 0
         self.ema_step = torch.zeros((), device=self.device)
-        self.first_bad = torch.full((2,), -1, dtype=torch.long, device=self.device)
+        # The step at which each of FINITE_WATCH first became NaN or infinite (-1: never), kept on the device.
+        self.first_bad = torch.full((len(FINITE_WATCH),), -1, dtype=torch.long, device=self.device)
         self.step_t = torch.zeros((), dtype=torch.long, device=self.device)
         fixed = torch.Generator(device="cpu").manual_seed(cfg.seed + 12345)
         self.fixed_z = torch.randn(cfg.num_samples, self.G.latent_dim, generator=fixed).to(self.device)
@@ -342,30 +425,75 @@ class Trainer:
         self.run_dir = self._make_run_dir(resume_dir)
         if resume_dir is not None:
             self._load_checkpoint(find_checkpoint(resume_dir))
+            if self.total_steps < self.step:
+                raise ConfigError(
+                    f"{self.run_dir} is at step {self.step}, past the {self.total_steps} steps asked for; a run "
+                    f"is not shortened: give more than {self.step} --steps (or more --epochs) to train on"
+                )
+        if self.is_main:
+            self._write_config()
+            if resume_dir is not None:
+                self._restart_log(change)
+        if change:  # the new rates belong to the run from now on, even if it stops before its next checkpoint
+            self.save_checkpoint()
         self._graph = None  # filled by the CUDA fast path (ganzoo.cuda_graph)
         self._step_fn = None
 
     # ------------------------------------------------------------------ set-up helpers
 
     @staticmethod
-    def _config_for_resume(config: TrainConfig, resume_dir: Path) -> TrainConfig:
+    def _config_for_resume(config: TrainConfig, resume_dir: Path) -> tuple[TrainConfig, dict[str, Any]]:
+        """The saved run's config with what this invocation may change, and the changes it records."""
         ckpt = find_checkpoint(resume_dir)
-        saved = TrainConfig.from_json(json.loads((ckpt / "state.json").read_text())["config"])
+        state = read_state(ckpt)
+        try:
+            saved = TrainConfig.from_json(state["config"])
+        except TypeError as exc:
+            raise CheckpointError(f"{ckpt / 'state.json'} holds no valid training config ({exc})") from exc
+        run_root = ckpt.parent.parent if ckpt == resume_dir else resume_dir
         if config.model is not None and config.model != saved.model:
             raise CheckpointError(
                 f"{resume_dir} holds a checkpoint of model {saved.model!r}, not {config.model!r}; "
                 f"resume it with `ganzoo train {saved.model} --resume {resume_dir}`"
             )
-        # Continue the saved run; only the length, the outputs and how it executes may change.
-        execution = ("steps", "epochs", "quiet", "device", "tensorboard", "cuda_graph", "compile")
-        keep = {k: getattr(config, k) for k in execution if getattr(config, k) is not None}
-        if config.steps is None and config.epochs is None:
-            keep.pop("steps", None)
-            keep.pop("epochs", None)
-        merged = dataclasses.replace(saved, **keep)
-        merged.resume = str(resume_dir)
-        merged.out = str(resume_dir if not (resume_dir / "state.json").is_file() else resume_dir.parent.parent)
-        return merged
+        if config.out is not None and Path(config.out).resolve() != run_root.resolve():
+            raise ConfigError(
+                f"--out {config.out} cannot be given with --resume: a resumed run continues in its own "
+                f"directory {run_root}. To branch it, copy that folder and resume the copy"
+            )
+        for name, why in FIXED_ON_RESUME.items():
+            given, old = getattr(config, name), getattr(saved, name)
+            if name == "model_args":
+                given = {k: v for k, v in given.items() if _plain(v) != _plain(old.get(k))}
+                old = {k: old.get(k) for k in given}
+            if given in (None, {}) or _plain(given) == _plain(old):
+                continue
+            flag = "--beta1/--beta2" if name == "betas" else "--model-arg" if name == "model_args" else _flag(name)
+            raise ConfigError(
+                f"{flag} {_show(given)} cannot change when resuming: {run_root} was trained with {_show(old)} "
+                f"({why}). Resume without it, or start a new run with another --out"
+            )
+        merged = dataclasses.replace(saved, resume=str(resume_dir), out=str(run_root), changes=list(saved.changes))
+        for name in EXECUTION:  # how this process runs: always this invocation's
+            setattr(merged, name, getattr(config, name))
+        for name in OUTPUT_DEFAULTS:
+            if name != "seed" and getattr(config, name) is not None:
+                setattr(merged, name, getattr(config, name))
+        for name in ("eval_every", "data_dir", "channels_last"):
+            if getattr(config, name) is not None:
+                setattr(merged, name, getattr(config, name))
+        if config.steps is not None or config.epochs is not None:  # a new length replaces the old one
+            merged.steps, merged.epochs = config.steps, (config.epochs if config.steps is None else None)
+        change: dict[str, Any] = {}
+        for name in ("lr_g", "lr_d"):
+            new, old = getattr(config, name), getattr(saved, name)
+            if new is not None and new != old:
+                setattr(merged, name, new)
+                change[name] = {"from": old, "to": new}
+        if change:
+            change = {"step": state["step"], **change}
+            merged.changes.append(change)
+        return merged, change
 
     def _check_fit(self, gan: GAN, dataset: TensorDataset) -> None:
         shape = tuple(gan.generator.output_shape)
@@ -389,6 +517,7 @@ class Trainer:
             raise DataError(f"dataset {dataset.name!r} has {len(dataset)} samples, fewer than one step needs ({need})")
 
     def _make_run_dir(self, resume_dir: Path | None) -> Path:
+        """The run directory, created, locked and checked writable (a new run: checked empty)."""
         cfg = self.config
         if cfg.out:
             run_dir = Path(cfg.out)
@@ -396,25 +525,40 @@ class Trainer:
             stamp = time.strftime("%Y%m%d-%H%M%S")
             run_dir = Path("runs") / f"{cfg.model}-{cfg.dataset}-{stamp}"
         if self.is_main:
-            if resume_dir is None and (run_dir / "checkpoints").exists():
-                raise CheckpointError(
-                    f"{run_dir} already holds a run; pass --resume {run_dir} to continue it, "
-                    "or choose another --out"
-                )
             try:
                 (run_dir / "samples").mkdir(parents=True, exist_ok=True)
+                self._hold_lock(run_dir)
                 probe = run_dir / ".write-test"
                 probe.write_text("")
                 probe.unlink()
             except OSError as exc:
                 raise ConfigError(f"cannot write the run directory {run_dir}: {exc}; pass a writable --out") from exc
-            # What this run actually uses, where the config left a choice to ganzoo ("auto", None).
-            used = {"device": str(self.device), "out": str(run_dir), "channels_last": self.channels_last,
-                    "precision": "bf16" if self.amp_dtype is not None else "fp32"}
-            with open(run_dir / "config.json", "w") as f:
-                json.dump({**cfg.to_json(), **used, "ganzoo_version": __version__, "torch_version": torch.__version__},
-                          f, indent=2, default=str)
+            if resume_dir is None and (run_dir / "checkpoints").exists():
+                raise CheckpointError(
+                    f"{run_dir} already holds a run; pass --resume {run_dir} to continue it, "
+                    "or choose another --out"
+                )
         return run_dir
+
+    def _write_config(self) -> None:
+        # What this run actually uses, where the config left a choice to ganzoo ("auto", None).
+        used = {"device": str(self.device), "out": str(self.run_dir), "channels_last": self.channels_last,
+                "precision": "bf16" if self.amp_dtype is not None else "fp32"}
+        with open(self.run_dir / "config.json", "w") as f:
+            json.dump({**self.config.to_json(), **used, "ganzoo_version": __version__,
+                       "torch_version": torch.__version__}, f, indent=2, default=str)
+
+    def _restart_log(self, change: dict[str, Any]) -> None:
+        """On resume: drop the log rows of steps after the checkpoint, and record this resume's changes."""
+        path = self.run_dir / "metrics.jsonl"
+        truncate_metrics(path, self.step)
+        if change:
+            what = {k: v for k, v in change.items() if k != "step"}
+            with open(path, "a") as f:
+                f.write(json.dumps({"step": self.step, "change": what}) + "\n")
+            if not self.config.quiet:
+                print(f"ganzoo: resumed at step {self.step} with "
+                      + ", ".join(f"{k} {v['from']:g} -> {v['to']:g}" for k, v in what.items()), file=sys.stderr)
 
     # ------------------------------------------------------------------ the step
 
@@ -456,6 +600,7 @@ class Trainer:
         logs: dict[str, Tensor] = {}
         if self.channels_last:  # (n_critic, B, C, H, W): channels_last per batch
             real = real.permute(0, 1, 3, 4, 2).contiguous().permute(0, 1, 4, 2, 3)
+        d_norms = []
         for k in range(self.n_critic):
             yk = y[k] if y is not None else None
             z = torch.randn(B, self.G.latent_dim, device=self.device)
@@ -468,6 +613,7 @@ class Trainer:
                 d_loss, logs = loss.discriminator_loss(D, real[k], fake.detach(), yk)
             d_loss.backward()
             logs["grad_norm_d"] = _grad_norm(self.D)
+            d_norms.append(logs["grad_norm_d"])
             self.opt_d.step()
         yg = y[-1] if y is not None else None
         self.opt_g.zero_grad(set_to_none=True)
@@ -486,7 +632,11 @@ class Trainer:
         if self.G_ema is not None:
             self._update_ema()
         self.step_t += 1
-        bad = ~torch.isfinite(torch.stack([logs["loss_d"], logs["loss_g"]]))
+        # Losses and gradient norms are watched every step (a NaN in any parameter's gradient makes
+        # its norm NaN); weights and Adam's state are checked before each checkpoint.
+        d_norm = torch.stack(d_norms).amax() if len(d_norms) > 1 else d_norms[0]
+        watched = torch.stack([logs["loss_d"].float(), logs["loss_g"].float(), d_norm, logs["grad_norm_g"]])
+        bad = ~torch.isfinite(watched)
         self.first_bad.copy_(torch.where((self.first_bad < 0) & bad, self.step_t, self.first_bad))
         return logs
 
@@ -524,6 +674,15 @@ class Trainer:
         cfg = self.config
         from tqdm.auto import tqdm
 
+        if self.is_main and self.step >= self.total_steps:
+            length = f"{cfg.steps} steps" if cfg.steps is not None else f"{cfg.epochs:g} epochs"
+            print(f"ganzoo: {self.run_dir} is finished: step {self.step} of {self.total_steps} ({length}); to "
+                  f"train longer, resume it with a larger --steps or --epochs, e.g. `ganzoo train {cfg.model} "
+                  f"--resume {self.run_dir} --steps {2 * self.step}`", file=sys.stderr)
+            self.release()
+            return self
+        if self.is_main and self._lock is None:
+            self._hold_lock(self.run_dir)  # a second fit() of this Trainer
         if self.is_main and not cfg.quiet:
             print(self.describe(), file=sys.stderr)
         tb = self._tensorboard() if (cfg.tensorboard and self.is_main) else None
@@ -586,6 +745,7 @@ class Trainer:
                 metrics.close()
             if tb:
                 tb.close()
+            self.release()
         return self
 
     def _make_step(self):
@@ -638,16 +798,65 @@ class Trainer:
             return self.eager_step(batch, y)
 
     def _check_finite(self) -> None:
+        """Stop the run (DivergenceError) if a loss or gradient norm was NaN or infinite (syncs)."""
         bad = self.first_bad.tolist()
         if max(bad) >= 0:
-            which = "discriminator" if bad[0] >= 0 and (bad[1] < 0 or bad[0] <= bad[1]) else "generator"
-            at = bad[0] if which == "discriminator" else bad[1]
-            last = find_checkpoint(self.run_dir) if (self.run_dir / "checkpoints").exists() else None
-            raise DivergenceError(
-                f"the {which} loss became NaN or infinite at step {at}; training stopped. "
-                + (f"The last good checkpoint ({last}) is intact. " if last else "No checkpoint was written. ")
-                + "Try a lower learning rate (--lr-g/--lr-d), --precision fp32, or another loss"
-            )
+            at = min(b for b in bad if b >= 0)
+            names = [FINITE_WATCH[i] for i, b in enumerate(bad) if b == at]
+            what = " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+            self._diverged(f"the {what} became NaN or infinite at step {at}")
+
+    @torch.no_grad()
+    def nonfinite_state(self) -> list[str]:
+        """The parts of the training state (weights, Adam's moments) that hold a NaN or infinity.
+
+        One max-abs reduction per part on the device (it overflows for no finite value), one sync.
+        """
+        parts: dict[str, list[Tensor]] = {
+            "generator weights": [*self.G.parameters(), *self.G.buffers()],
+            "discriminator weights": [*self.D.parameters(), *self.D.buffers()],
+            "generator optimizer state": [t for st in self.opt_g.state.values() for t in st.values()
+                                          if torch.is_tensor(t)],
+            "discriminator optimizer state": [t for st in self.opt_d.state.values() for t in st.values()
+                                              if torch.is_tensor(t)],
+        }
+        if self.G_ema is not None:
+            parts["EMA generator weights"] = [*self.G_ema.parameters(), *self.G_ema.buffers()]
+        flags = []
+        for tensors in parts.values():
+            by_device: dict[torch.device, list[Tensor]] = {}
+            for t in tensors:
+                if t.is_floating_point():
+                    by_device.setdefault(t.device, []).append(t.detach())
+            peaks = [torch.stack(torch._foreach_norm(ts, math.inf)).float().amax().to(self.device)
+                     for ts in by_device.values()]
+            flags.append(torch.isfinite(torch.stack(peaks)).all() if peaks
+                         else torch.ones((), dtype=torch.bool, device=self.device))
+        ok = torch.stack(flags).tolist()
+        return [name for name, good in zip(parts, ok) if not good]
+
+    def _diverged(self, what: str) -> None:
+        cfg = self.config
+        last = self._last_good_checkpoint()
+        lr = f"--lr-g {cfg.lr_g / 10:g} --lr-d {cfg.lr_d / 10:g}"
+        raise DivergenceError(
+            f"{what}; training stopped. "
+            + (f"The last good checkpoint ({last}, checked finite) is intact: continue from it with lower "
+               f"learning rates, `ganzoo train {cfg.model} --resume {self.run_dir} {lr}`, or start again with "
+               "--precision fp32 or another loss" if last else
+               f"No checkpoint was written. Try lower learning rates ({lr}), --precision fp32 or another loss")
+        )
+
+    def _last_good_checkpoint(self) -> Path | None:
+        """The checkpoint a resume would continue from, if its tensors are all finite."""
+        try:
+            path = find_checkpoint(self.run_dir)
+            _, files = read_checkpoint(path)
+        except GanzooError:
+            return None
+        finite = all(torch.isfinite(t).all() for tensors in files.values() for t in tensors.values()
+                     if t.is_floating_point())
+        return path if finite else None
 
     def describe(self) -> str:
         cfg = self.config
@@ -714,6 +923,15 @@ class Trainer:
         return path
 
     def save_checkpoint(self) -> Path | None:
+        """Write a checkpoint of the run, unless its weights or optimizer state hold a NaN or infinity.
+
+        A checkpoint is a promise that the run can continue from it, so a non-finite state stops
+        the run (:class:`~ganzoo.errors.DivergenceError`) instead of being saved.
+        """
+        bad = self.nonfinite_state()  # on every process: their weights are the same
+        if bad:
+            self._diverged(f"the {' and '.join(bad)} became NaN or infinite by step {self.step} "
+                           "(no checkpoint was written for it)")
         if self.world > 1:
             torch.distributed.barrier()
         if not self.is_main:
@@ -754,17 +972,30 @@ class Trainer:
             if name not in files:
                 raise CheckpointError(f"checkpoint {path} has no {name}.safetensors")
             load_tensors(module, files[name], path / f"{name}.safetensors")
-        load_optimizer(self.opt_g, "g", files["optimizers"], state["optim_g"])
-        load_optimizer(self.opt_d, "d", files["optimizers"], state["optim_d"])
-        rng = files["rng"]
-        torch.set_rng_state(rng["cpu"])
-        if "cuda" in rng and self.device.type == "cuda":
-            torch.cuda.set_rng_state(rng["cuda"], self.device)
-        self.data_gen.set_state(rng["data"])
-        self.perm = rng["perm"].to(self.device)
-        self.ema_step.copy_(rng["ema_step"])
-        self.step_t.copy_(rng["step_t"])
+        try:
+            load_optimizer(self.opt_g, "g", files["optimizers"], state["optim_g"])
+            load_optimizer(self.opt_d, "d", files["optimizers"], state["optim_d"])
+            rng = files["rng"]
+            torch.set_rng_state(rng["cpu"])
+            if "cuda" in rng and self.device.type == "cuda":
+                torch.cuda.set_rng_state(rng["cuda"], self.device)
+            self.data_gen.set_state(rng["data"])
+            self.perm = rng["perm"].to(self.device)
+            self.ema_step.copy_(rng["ema_step"])
+            self.step_t.copy_(rng["step_t"])
+        except (KeyError, ValueError, TypeError, RuntimeError, IndexError) as exc:
+            raise CheckpointError(
+                f"checkpoint {path} has damaged optimizer or random-number state ({type(exc).__name__}: {exc}); "
+                f"resume from an older checkpoint folder in {path.parent}"
+            ) from exc
         self.step, self.epoch, self.cursor = state["step"], state["epoch"], state["cursor"]
+        saved = state["config"]
+        if self.config.lr_schedule == "constant":  # a resume may change the rates (recorded in config.changes)
+            for opt, lr in ((self.opt_g, self.config.lr_g), (self.opt_d, self.config.lr_d)):
+                for group in opt.param_groups:
+                    group["lr"].fill_(lr)
+        elif (saved.get("lr_g"), saved.get("lr_d")) != (self.config.lr_g, self.config.lr_d):
+            self._set_learning_rates()
         if self.rank:  # each process has its own noise stream
             torch.manual_seed(self.config.seed + self.rank + 1_000_003 * self.step)
 

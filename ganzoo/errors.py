@@ -19,7 +19,7 @@ class UnknownNameError(GanzooError, KeyError):
         if close:
             msg += "; did you mean " + " or ".join(repr(c) for c in close) + "?"
         elif known:
-            msg += f"; known {kind}s: " + ", ".join(sorted(known))
+            msg += f"; known {kind}{'es' if kind.endswith('s') else 's'}: " + ", ".join(sorted(known))
         if hint:
             msg += f" ({hint})"
         if extra:
@@ -59,7 +59,7 @@ class CheckpointError(GanzooError):
 
 
 class DivergenceError(GanzooError):
-    """Training produced a NaN or infinite loss."""
+    """Training produced a NaN or infinity: in a loss, a gradient norm, the weights or the optimizer state."""
 
 
 class EvalError(GanzooError, ValueError):

@@ -11,6 +11,7 @@ from typing import Any
 from ganzoo.errors import (
     ConfigError,
     DuplicateNameError,
+    GanzooError,
     IncompatibleLossError,
     PluginError,
     UnknownNameError,
@@ -340,7 +341,18 @@ def create(name: str, *, loss: str | GANLoss | None = None, loss_kwargs: dict | 
     """
     spec = get_spec(name)
     config = spec.resolve_config(overrides)
-    generator, discriminator = spec.build(**config)
+    try:
+        generator, discriminator = spec.build(**config)
+    except GanzooError:
+        raise
+    except (TypeError, ValueError, OverflowError) as exc:
+        # A wrong-typed or out-of-range setting (latent_dim="abc", dropout=5) fails deep in torch.
+        given = ", ".join(f"{k}={v!r}" for k, v in overrides.items()) or "its defaults"
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise ConfigError(
+            f"model {name!r} cannot be built with {given}: {type(exc).__name__}: {first}. "
+            f"Check the values' types and ranges (`ganzoo info {name}` shows its defaults)"
+        ) from exc
     if not isinstance(generator, Generator) or not isinstance(discriminator, Discriminator):
         raise PluginError(
             f"model {name!r} from plugin {spec.plugin!r} did not build a ganzoo Generator and "

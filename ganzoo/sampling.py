@@ -10,6 +10,22 @@ from torch import Tensor
 from ganzoo.errors import ConfigError
 from ganzoo.interfaces import Generator
 
+# What one call may allocate for its samples (float32): more is drawn in parts, with other seeds.
+MAX_SAMPLE_BYTES = 2 * 2**30
+
+
+def check_sample_count(g: Generator, n: int) -> None:
+    """Refuse ``n`` samples whose float32 values (and noise) would take more than 2 GiB, before drawing them."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ConfigError(f"the number of samples must be a whole number >= 1, got {n!r}")
+    per = 4 * (math.prod(g.output_shape) + g.latent_dim)
+    limit = MAX_SAMPLE_BYTES // per
+    if n > limit:
+        raise ConfigError(
+            f"{n} samples of shape {tuple(g.output_shape)} would take {n * per / 2**30:.1f} GiB; at most {limit} "
+            "per call: draw more in parts with different seeds (--seed)"
+        )
+
 
 def _labels(g: Generator, n: int, labels: list[int] | None) -> tuple[Tensor | None, int | None]:
     """Labels for ``n`` samples: ``labels`` repeated in turn (one column of the grid each)."""
@@ -37,8 +53,7 @@ def sample_batch(
     class), and a grid row holds one of each, so each grid column is one label.
     Runs under inference mode, in batches of ``batch_size``, with bf16 autocast on CUDA.
     """
-    if n < 1:
-        raise ConfigError(f"the number of samples must be >= 1, got {n}")
+    check_sample_count(g, n)
     device = torch.device(device) if device is not None else g._device()
     y, per_row = _labels(g, n, labels)
     rng = torch.Generator(device="cpu").manual_seed(seed)
@@ -72,6 +87,7 @@ def latent_walk(
     """
     if rows < 1 or steps < 2:
         raise ConfigError(f"a latent walk needs rows >= 1 and steps >= 2, got {rows} and {steps}")
+    check_sample_count(g, rows * steps)
     device = torch.device(device) if device is not None else g._device()
     rng = torch.Generator(device="cpu").manual_seed(seed)
     a, b = torch.randn(rows, g.latent_dim, generator=rng), torch.randn(rows, g.latent_dim, generator=rng)

@@ -65,7 +65,7 @@ def test_bf16_autocast_is_on_by_default_and_losses_stay_finite(tmp_path):
     t = Trainer(TrainConfig(model="dcgan", dataset="mnist", model_args={"width": 16}, batch_size=32, steps=8,
                             out=str(tmp_path / "r"), **QUIET), dataset=fake_mnist()).fit()
     assert t.amp_dtype == torch.bfloat16 and t.channels_last
-    assert t.first_bad.tolist() == [-1, -1]
+    assert max(t.first_bad.tolist()) < 0  # no loss or gradient norm went NaN
 
 
 def test_compile_with_the_graph_trains_or_falls_back(tmp_path, capfd):
@@ -74,7 +74,7 @@ def test_compile_with_the_graph_trains_or_falls_back(tmp_path, capfd):
     err = capfd.readouterr().err
     compiled = t.G._compiled_call_impl is not None
     assert compiled != ("torch.compile failed" in err), err  # compiled, or said why not
-    assert t.first_bad.tolist() == [-1, -1]
+    assert max(t.first_bad.tolist()) < 0  # no loss or gradient norm went NaN
 
 
 def test_a_model_that_opts_out_trains_eagerly_with_a_notice(tmp_path, capfd):
