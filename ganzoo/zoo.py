@@ -36,7 +36,7 @@ from ganzoo.checkpoint import (
     sha256_file,
     state_dict_tensors,
 )
-from ganzoo.errors import BundleError, CheckpointError, ConfigError, GanzooError
+from ganzoo.errors import BundleError, CheckpointError, ConfigError, GanzooError, UnknownNameError
 from ganzoo.interfaces import GAN, Discriminator, Generator
 
 if TYPE_CHECKING:
@@ -63,6 +63,13 @@ def _plugin_of(spec: ModelSpec) -> dict[str, Any]:
 
     info = get_plugin_manager().info(spec.plugin)
     return {"name": spec.plugin, "distribution": info.distribution, "version": info.version}
+
+
+def _loss_config(gan: GAN) -> dict[str, Any]:
+    try:
+        return gan.loss.config()
+    except TypeError:  # a loss whose *args cannot be recorded: the name alone, as before
+        return {}
 
 
 def _jsonable(x: Any) -> Any:
@@ -201,6 +208,7 @@ def save(
             "config": _jsonable(gan.config),
             "dataset": dataset,
             "loss": gan.loss_name,
+            "loss_config": _jsonable(_loss_config(gan)),
             "training": _jsonable(training),
             "weights": weights,
             "evaluation": _receipts(evaluation),
@@ -419,8 +427,10 @@ def _spec_for(meta: dict[str, Any], source: str) -> ModelSpec:
         need = (f"it comes from the distribution {dist!r}"
                 + (f" (version {plugin['version']} made it)" if plugin.get("version") else "")
                 + f": `pip install {dist}`") if dist else "install the plugin that provides it"
+        # A "did you mean" among other models would mislead: the bundle names its model exactly.
+        cause = "" if isinstance(exc, UnknownNameError) else f" ({exc})"
         raise BundleError(f"{source} needs the model {meta['model']!r}, which no installed plugin provides; "
-                          f"{need}. ({exc})") from exc
+                          f"{need}.{cause}") from exc
 
 
 def load_bundle(
@@ -559,7 +569,6 @@ def load(
 
 def _run_state(ckpt: Path) -> tuple[dict[str, Any], str, dict[str, Any]]:
     """``(state, model name, checked constructor config)`` of a checkpoint's ``state.json``."""
-    from ganzoo.registry import get_spec
 
     source = str(ckpt / "state.json")
     try:
@@ -569,7 +578,8 @@ def _run_state(ckpt: Path) -> tuple[dict[str, Any], str, dict[str, Any]]:
         raise BundleError(f"{source} is not a ganzoo checkpoint state ({exc})") from exc
     if not isinstance(model, str) or not isinstance(config, dict):
         raise BundleError(f"{source}: 'model' must be a name and 'model_config' an object")
-    return state, model, _check_config(get_spec(model), config, source)
+    return state, model, _check_config(_spec_for({"model": model, "plugin": state.get("plugin")}, source),
+                                       config, source)
 
 
 def _run_generator_file(ckpt: Path, ema: bool) -> str:
