@@ -148,8 +148,8 @@ class PluginManager:
         that plugin broken too).
         """
         hook = getattr(self.pm.hook, hook_name)
-        # pluggy returns implementations in reverse registration order; keep registration order.
-        for impl in reversed(hook.get_hookimpls()):
+        # get_hookimpls() is in registration order (pluggy *calls* them in reverse): keep it.
+        for impl in hook.get_hookimpls():
             info = self._info_for(impl.plugin_name)
             if info.status == "broken":
                 continue
