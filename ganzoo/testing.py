@@ -708,6 +708,7 @@ def _check_loss_on(gan: GAN, who: str) -> None:
             except _Failed as exc:
                 raise ConformanceError(str(exc)) from None
         if REAL_BATCH in loss.needs:
+            d.eval()  # no dropout noise: the only change is the real batch
             with torch.no_grad():
                 other = _generator_loss(loss, d, fake.detach(), y, real.flip(0) * 0.5 + 0.25)[0]
                 same = _generator_loss(loss, d, fake.detach(), y, real)[0]
