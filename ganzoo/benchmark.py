@@ -25,7 +25,7 @@ WARMUP_STEPS = 10  # covers the CUDA graph's eager warm-up and capture (and comp
 def synthetic_dataset(name: str, n: int, seed: int = 0) -> TensorDataset:
     """``n`` random samples with the shape, dtype and labels of image dataset ``name``."""
     spec = get_dataset_spec(name)
-    if spec.kind != "image" or spec.shape is None:
+    if "images" not in spec.kinds or spec.shape is None:
         raise ConfigError(
             f"dataset {name!r} has no fixed image shape to make random data of; "
             "time it on its own files instead (synthetic=False / --real-data --data-dir DIR)"
@@ -88,7 +88,7 @@ def throughput(
     name = dataset or (spec.datasets[0] if spec.datasets else None)
     if name is None:
         raise ConfigError(f"model {spec.name!r} names no dataset; pass dataset=")
-    kind = get_dataset_spec(name).kind
+    kind = "image" if "images" in get_dataset_spec(name).kinds else "points"
     with tempfile.TemporaryDirectory(prefix="ganzoo-bench-") as tmp:
         config = TrainConfig(model=model, dataset=name, data_dir=data_dir, batch_size=batch_size, steps=10**9,
                              device=device, precision=precision, cuda_graph=cuda_graph, compile=compile,

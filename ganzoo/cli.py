@@ -1,4 +1,10 @@
-"""The ``ganzoo`` command line: a thin layer over the Python API."""
+"""The ``ganzoo`` command line: a thin layer over the Python API.
+
+Public for command plugins and their tests: :data:`cli` (the top-level group; use it with
+``click.testing.CliRunner``), :func:`friendly_errors`, :func:`parse_model_args` and
+:func:`model_arg_option`. Every command, built-in or plugin, runs under the group's error
+handling: a :class:`ganzoo.errors.GanzooError` prints as one line, without a traceback.
+"""
 
 from __future__ import annotations
 
@@ -14,11 +20,25 @@ import click
 from ganzoo import __version__
 from ganzoo.errors import GanzooError
 
-BUILTIN_COMMANDS = ("list", "info", "plugins", "datasets", "train", "bench", "eval", "sample", "save", "publish")
+BUILTIN_COMMANDS = ("list", "info", "plugins", "losses", "datasets", "train", "bench", "eval", "sample", "save",
+                    "pin", "publish")
 
 
 def friendly_errors(fn: Callable) -> Callable:
-    """Print ganzoo's own errors (user mistakes) as one clear message, no traceback."""
+    """Print ganzoo's own errors (user mistakes) as one clear message, no traceback.
+
+    The ``ganzoo`` group already does this for every command, plugins' included; the
+    decorator is for a click command used outside the group.
+
+    Example:
+        >>> import click
+        >>> from ganzoo.cli import friendly_errors
+        >>> from ganzoo.errors import ConfigError
+        >>> @click.command()
+        ... @friendly_errors
+        ... def hello():
+        ...     raise ConfigError("bad value 'x'; use 'y'")
+    """
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -31,9 +51,22 @@ def friendly_errors(fn: Callable) -> Callable:
 
 
 class GanzooCLI(click.Group):
-    """Adds plugins' commands (``ganzoo_register_commands``) the first time commands are listed."""
+    """Adds plugins' commands (``ganzoo_register_commands``) the first time commands are listed,
+    and turns ganzoo's errors from any command into one-line messages."""
 
     _plugins_loaded = False
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except GanzooError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    def forget_plugin_commands(self) -> None:
+        """Drop plugins' commands; they are added again on next use (after ``register_plugin``)."""
+        for name in [n for n in self.commands if n not in BUILTIN_COMMANDS]:
+            del self.commands[name]
+        self._plugins_loaded = False
 
     def _load_plugin_commands(self) -> None:
         if self._plugins_loaded:
@@ -41,12 +74,30 @@ class GanzooCLI(click.Group):
         self._plugins_loaded = True
         from ganzoo.plugins import get_plugin_manager
 
+        manager = get_plugin_manager()
+        broken_before = {i.name for i in manager.broken()}
         builtin = {name: self.commands[name] for name in BUILTIN_COMMANDS if name in self.commands}
-        get_plugin_manager().call_each("ganzoo_register_commands", cli=self)
-        for name, cmd in builtin.items():
-            if self.commands.get(name) is not cmd:  # a plugin must not replace a built-in
-                print(f"ganzoo: a plugin tried to replace the built-in command {name!r}; ignored", file=sys.stderr)
-                self.commands[name] = cmd
+        known = dict(self.commands)
+
+        def after(plugin_name: str) -> None:
+            label = manager.info(plugin_name).label
+            for name, cmd in list(self.commands.items()):
+                if known.get(name) is cmd:
+                    continue
+                if name in known:  # the first command of a name keeps it: built-ins, then plugins in order
+                    what = "built-in command" if name in builtin else "command of an earlier plugin"
+                    print(f"ganzoo: plugin {label!r} tried to replace the {what} {name!r}; ignored",
+                          file=sys.stderr)
+                    self.commands[name] = known[name]
+                else:
+                    known[name] = cmd
+                    manager.record(plugin_name, "commands", name)
+
+        manager.call_each("ganzoo_register_commands", cli=self, after=after)
+        self.commands = dict(known)  # drops what a failing hook added before it raised
+        for info in manager.broken():
+            if info.name not in broken_before:
+                print(f"ganzoo: plugin {info.label!r} failed to add its commands: {info.error}", file=sys.stderr)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         if _other_plugins_installed():  # only those can add commands; ganzoo's own models add none
@@ -85,6 +136,47 @@ def cli() -> None:
     """ganzoo: train, evaluate, load and publish classic GANs."""
 
 
+def parse_model_args(values: tuple[str, ...] | list[str], param_hint: str = "--model-arg") -> dict[str, Any]:
+    """``KEY=VALUE`` strings to a dict; each value is read as JSON when it parses, else kept as text.
+
+    Example:
+        >>> from ganzoo.cli import parse_model_args
+        >>> parse_model_args(("latent_dim=64", "data_shape=[3,32,32]", "name=x"))
+        {'latent_dim': 64, 'data_shape': [3, 32, 32], 'name': 'x'}
+    """
+    out: dict[str, Any] = {}
+    for item in values:
+        if "=" not in item:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint=param_hint)
+        key, raw = item.split("=", 1)
+        try:
+            out[key] = json.loads(raw)
+        except ValueError:
+            out[key] = raw
+    return out
+
+
+def model_arg_option(fn: Callable) -> Callable:
+    """The ``--model-arg KEY=VALUE`` option of the built-in commands, for a plugin's command.
+
+    The command receives ``model_args`` already parsed into a dict (see :func:`parse_model_args`).
+
+    Example:
+        >>> import click
+        >>> from ganzoo.cli import model_arg_option
+        >>> @click.command()
+        ... @click.argument("model")
+        ... @model_arg_option
+        ... def build(model, model_args):
+        ...     click.echo(f"{model} {model_args}")
+    """
+    return click.option(
+        "--model-arg", "model_args", multiple=True, metavar="KEY=VALUE",
+        callback=lambda ctx, param, value: parse_model_args(value),
+        help="Model constructor override, e.g. latent_dim=64 (repeatable).",
+    )(fn)
+
+
 def _table(rows: list[list[str]], header: list[str]) -> str:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
@@ -107,7 +199,7 @@ def list_cmd(pattern: str, as_json: bool, pretrained: bool) -> None:
         entries = []
         for pid in ganzoo.list_pretrained(pattern):
             spec, e = ganzoo.get_pretrained(pid)
-            entries.append({"id": pid, "model": spec.name, "dataset": e.dataset, "hub": f"{e.hub_repo}@{e.revision}",
+            entries.append({"id": pid, "model": spec.name, "dataset": e.dataset, "hub": f"{e.hub_repo}@{e.revision}" if e.hub_repo else "",
                             "shipped": bool(e.bundle), "description": e.description})
         if as_json:
             click.echo(json.dumps(entries, indent=2))
@@ -193,8 +285,9 @@ def _recipe_fields(recipe: Any, keep_empty: bool = False) -> dict[str, Any]:
 
 @cli.command(short_help="List plugins, their versions and status (and why one broke).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def plugins(as_json: bool) -> None:
-    """List plugins: name, version, distribution, status, and the error of broken ones."""
+@click.pass_context
+def plugins(ctx: click.Context, as_json: bool) -> None:
+    """List plugins: name, version, distribution, status, what each registered, and why broken ones failed."""
     import dataclasses
 
     from ganzoo import registry
@@ -206,38 +299,71 @@ def plugins(as_json: bool) -> None:
             build()
         except GanzooError as exc:
             click.echo(f"ganzoo: {exc}", err=True)
+    cli._load_plugin_commands()
     infos = list_plugins()
     if as_json:
         click.echo(json.dumps([dataclasses.asdict(i) for i in infos], indent=2))
         return
-    rows = [[i.name, i.version or "", i.distribution or "(registered directly)", i.status, i.error or ""] for i in infos]
-    click.echo(_table(rows, ["plugin", "version", "distribution", "status", "error"]))
+    rows = [[i.name, i.version or "", i.distribution or "(registered directly)", i.status,
+             i.error if i.status == "broken" else _registered(i.registered)] for i in infos]
+    click.echo(_table(rows, ["plugin", "version", "distribution", "status", "registered / error"]))
 
 
-@cli.command()
-@friendly_errors
-def datasets() -> None:
-    """List registered datasets."""
+def _registered(registered: dict[str, list[str]]) -> str:
+    order = ("models", "pretrained", "losses", "datasets", "commands")
+    parts = [f"{kind}: {', '.join(registered[kind])}" for kind in order if registered.get(kind)]
+    return "; ".join(parts) or "nothing"
+
+
+@cli.command(short_help="List losses and what each needs from a model.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def losses(as_json: bool) -> None:
+    """List registered losses: what each needs from a model, n_critic, and its plugin.
+
+    A model trains with a loss when it offers what the loss needs (`ganzoo info MODEL`
+    shows what a model offers).
+    """
+    import ganzoo
+    from ganzoo.registry import loss_plugin
+
+    rows = []
+    for name in ganzoo.list_losses():
+        try:
+            loss = ganzoo.create_loss(name)
+        except Exception as exc:  # a loss that needs arguments, or a broken factory: still list it
+            rows.append({"name": name, "needs": [], "n_critic": None, "plugin": loss_plugin(name),
+                         "description": f"(cannot build with defaults: {exc})"})
+            continue
+        doc = (type(loss).__doc__ or "").strip().splitlines()
+        rows.append({"name": name, "needs": list(loss.needs), "n_critic": loss.n_critic,
+                     "plugin": loss_plugin(name), "description": doc[0].replace("``", "") if doc else ""})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    click.echo(_table([[r["name"], ", ".join(r["needs"]) or "-", r["n_critic"] or "", r["plugin"], r["description"]]
+                       for r in rows], ["name", "needs", "n_critic", "plugin", "description"]))
+
+
+@cli.command(short_help="List datasets: shape, classes and kind.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def datasets(as_json: bool) -> None:
+    """List registered datasets: shape, classes, kind (recipes are chosen by name, then kind) and plugin."""
     from ganzoo.data import get_dataset_spec, list_datasets
 
     rows = []
     for name in list_datasets():
         s = get_dataset_spec(name)
-        rows.append([name, "x".join(map(str, s.shape)) if s.shape else "any", str(s.num_classes or ""), s.description])
-    click.echo(_table(rows, ["name", "shape", "classes", "description"]))
+        rows.append({"name": name, "shape": list(s.shape) if s.shape else None, "classes": s.num_classes,
+                     "kind": s.kinds[0], "plugin": s.plugin, "description": s.description})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    click.echo(_table([[r["name"], "x".join(map(str, r["shape"])) if r["shape"] else "any", str(r["classes"] or ""),
+                        r["kind"], r["description"]] for r in rows],
+                      ["name", "shape", "classes", "kind", "description"]))
 
 
-def _parse_kv(values: tuple[str, ...]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in values:
-        if "=" not in item:
-            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--model-arg")
-        key, raw = item.split("=", 1)
-        try:
-            out[key] = json.loads(raw)
-        except ValueError:
-            out[key] = raw
-    return out
+_parse_kv = parse_model_args  # the old private name
 
 
 def _execution_options(fn: Callable) -> Callable:
@@ -270,7 +396,9 @@ def _execution_options(fn: Callable) -> Callable:
 @click.option("--lr-decay-start", type=float, help="Fraction of the run at the full rate before the decay starts (default 0).")
 @click.option("--beta1", type=float, help="Adam beta1 (with --beta2; default: the model's recipe).")
 @click.option("--beta2", type=float, help="Adam beta2.")
-@click.option("--loss", help="Loss name (minimax, non-saturating, hinge, lsgan, wgan-gp, ...).")
+@click.option("--loss", help="Loss name (default: the model's recipe); `ganzoo losses` lists them with their needs.")
+@click.option("--force-loss", is_flag=True,
+              help="Train with --loss even if the model lacks what it needs (a warning instead of an error).")
 @click.option("--n-critic", type=int, help="Discriminator steps per generator step.")
 @click.option("--ema/--no-ema", default=None, help="Keep an EMA of the generator (default on).")
 @click.option("--ema-decay", type=float, help="EMA decay per step (default 0.999).")
@@ -582,10 +710,14 @@ def sample(ref: str, n: int | None, out: str | None, labels: str | None, seed: i
 @click.option("--no-ema", is_flag=True, help="Save the raw generator instead of its EMA.")
 @click.option("--overwrite", is_flag=True,
               help="Replace the bundle at BUNDLE (only a ganzoo bundle, never RUN itself).")
+@click.option("--pretrained-id", help="The pretrained id the bundle will be registered under (e.g. lsgan-mnist).")
 @friendly_errors
 def save_cmd(run: str, bundle: str, do_eval: bool, data_dir: str | None, no_discriminator: bool, no_ema: bool,
-             overwrite: bool) -> None:
-    """Turn a run directory RUN into a bundle folder BUNDLE (ganzoo.json, safetensors, model card)."""
+             overwrite: bool, pretrained_id: str | None) -> None:
+    """Turn a run directory RUN into a bundle folder BUNDLE (ganzoo.json, safetensors, model card).
+
+    `ganzoo pin BUNDLE` then prints the PretrainedEntry that registers it.
+    """
     import ganzoo
 
     evaluation = None
@@ -602,8 +734,58 @@ def save_cmd(run: str, bundle: str, do_eval: bool, data_dir: str | None, no_disc
             evaluation = evaluate(g, dataset, data_dir or state["config"].get("data_dir"))
             click.echo(evaluation.table())
     path = ganzoo.save(run, bundle, evaluation=evaluation, discriminator=not no_discriminator, ema=not no_ema,
-                       overwrite=overwrite)
+                       overwrite=overwrite, pretrained_id=pretrained_id)
     click.echo(f"bundle written to {path}")
+
+
+@cli.command(short_help="Print the PretrainedEntry (with sha256) that registers a bundle.")
+@click.argument("bundle", type=click.Path(exists=True, file_okay=False))
+@click.option("--id", "pretrained_id", help="The pretrained id (default: the bundle's own, from `save --pretrained-id`).")
+@click.option("--hub-repo", default="", help="Hub repository the bundle is (or will be) published to, org/name.")
+@click.option("--revision", default="main", show_default=True, help="Branch, tag or commit of --hub-repo.")
+@click.option("--shipped", is_flag=True, help="The bundle ships inside the plugin package, in pretrained/<id>/.")
+@click.option("--json", "as_json", is_flag=True, help="Print the pin as JSON instead of Python.")
+def pin(bundle: str, pretrained_id: str | None, hub_repo: str, revision: str, shipped: bool, as_json: bool) -> None:
+    """Print the PretrainedEntry that pins BUNDLE (its generator's sha256), to paste into a plugin.
+
+    The sha256 is the one ganzoo.json records for generator.safetensors, checked here
+    against the file itself.
+    """
+    from pathlib import Path
+
+    from ganzoo.checkpoint import sha256_file
+    from ganzoo.errors import BundleError
+    from ganzoo.zoo import read_bundle_meta
+
+    meta = read_bundle_meta(bundle)
+    weights = (meta.get("weights") or {}).get("generator") or {}
+    file = Path(bundle) / str(weights.get("file", "generator.safetensors"))
+    recorded = weights.get("sha256")
+    if not file.is_file():
+        raise BundleError(f"{bundle} has no {file.name}; save the bundle again with `ganzoo save RUN BUNDLE`")
+    actual = sha256_file(file)
+    if recorded and recorded != actual:
+        raise BundleError(f"{file} does not match the sha256 its ganzoo.json records ({recorded}); "
+                          "the file changed after saving: save the bundle again")
+    pid = pretrained_id or meta.get("id")
+    if not pid:
+        raise click.UsageError("the bundle records no pretrained id; give one with --id (e.g. --id lsgan-mnist)")
+    fields = {"id": pid, "dataset": meta.get("dataset") or "", "hub_repo": hub_repo, "revision": revision,
+              "sha256": actual}
+    if as_json:
+        click.echo(json.dumps({**fields, "model": meta.get("model"), "shipped": shipped}, indent=2))
+        return
+    lines = [f"    {pid!r}: PretrainedEntry" + (".shipped(" if shipped else "(")]
+    lines.append("        __file__," if shipped else "")
+    for key, value in fields.items():
+        if key == "hub_repo" and not value:
+            continue
+        if key == "revision" and not hub_repo:
+            continue
+        lines.append(f"        {key}={value!r},")
+    lines.append('        description="...",')
+    lines.append("    ),")
+    click.echo("\n".join(line for line in lines if line))
 
 
 def _toy_eval(g: Any, dataset: str) -> str:

@@ -77,8 +77,17 @@ class DatasetSpec:
         num_classes: number of labels, or ``None``.
         load: ``load(root, split, download, image_shape)`` returning a :class:`TensorDataset`.
             ``image_shape`` is the model's shape for resizable sources (``folder``), else ignored.
-        kind: ``"image"`` or ``"points"``.
+        kind: what the samples are, so models pick a fitting training recipe for a dataset
+            they have never heard of: ``"points-2d"``, ``"points"`` (other dimensions),
+            ``"grey-images"``, ``"rgb-images"`` or ``"images"`` (any channels), or a kind of
+            your own. Left empty (or the older ``"image"`` / ``"points"``), it follows from
+            ``shape``. :attr:`kinds` is the lookup order of recipes.
         plugin: filled in by the registry.
+
+    Example:
+        >>> from ganzoo.data import DatasetSpec
+        >>> DatasetSpec("moons", "two moons", (2,), None, load=print, kind="points").kinds
+        ('points-2d', 'points')
     """
 
     name: str
@@ -86,8 +95,21 @@ class DatasetSpec:
     shape: tuple[int, ...] | None
     num_classes: int | None
     load: Callable[..., TensorDataset]
-    kind: str = "image"
+    kind: str = ""
     plugin: str = ""
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The dataset's kinds, most specific first (recipes are looked up in this order)."""
+        shape = tuple(self.shape) if self.shape else None
+        if self.kind in ("", "image", "points"):
+            if shape is not None and len(shape) == 1:
+                return ("points-2d", "points") if shape == (2,) else ("points",)
+            if shape is not None and len(shape) == 3 and shape[0] in (1, 3):
+                return ({1: "grey-images", 3: "rgb-images"}[shape[0]], "images")
+            return ("points",) if self.kind == "points" else ("images",)
+        general = {"points-2d": ("points",), "grey-images": ("images",), "rgb-images": ("images",)}
+        return (self.kind, *general.get(self.kind, ()))
 
 
 # --------------------------------------------------------------------------- downloads
@@ -338,7 +360,7 @@ def ganzoo_register_datasets(register):
                          None, None, _load_folder))
     for toy in TOYS.values():
         register(DatasetSpec(toy.name, f"2-D toy: {len(toy.centers)} Gaussians, std {toy.std}", (2,), None,
-                             _toy_loader(toy), kind="points"))
+                             _toy_loader(toy), kind="points-2d"))
 
 
 _datasets: dict[str, DatasetSpec] | None = None
@@ -354,25 +376,35 @@ def _get() -> dict[str, DatasetSpec]:
     if _datasets is None:
         from dataclasses import replace
 
-        from ganzoo.errors import DuplicateNameError
-        from ganzoo.plugins import PerPlugin, get_plugin_manager
+        from ganzoo.errors import PluginError
+        from ganzoo.plugins import PerPlugin, commit, get_plugin_manager
 
-        found: dict[str, DatasetSpec] = {}
         manager = get_plugin_manager()
 
-        def add(plugin_name: str, spec: DatasetSpec, _unused) -> None:
-            if spec.name in found:
-                raise DuplicateNameError(
-                    f"dataset {spec.name!r} is registered twice: by {manager.info(found[spec.name].plugin).label!r} "
-                    f"and by {manager.info(plugin_name).label!r}"
+        def check(plugin_name: str, spec: DatasetSpec, _unused) -> list[tuple[str, str, DatasetSpec]]:
+            if not isinstance(spec, DatasetSpec):
+                raise PluginError(
+                    f"registered {type(spec).__name__} {spec!r:.60} as a dataset; "
+                    "register() takes a ganzoo.data.DatasetSpec"
                 )
-            found[spec.name] = replace(spec, plugin=plugin_name)
+            return [("datasets", spec.name, replace(spec, plugin=plugin_name))]
 
-        reg = PerPlugin(add)
+        reg = PerPlugin(check)
         manager.call_each("ganzoo_register_datasets", register=reg)
-        reg.commit()
-        _datasets = found
+        _datasets = {k: v for k, (v, _) in commit(manager, reg).get("datasets", {}).items()}
     return _datasets
+
+
+def dataset_kinds(name: str) -> tuple[str, ...]:
+    """The kinds of registered dataset ``name``, most specific first; ``()`` if unknown.
+
+    Example:
+        >>> from ganzoo.data import dataset_kinds
+        >>> dataset_kinds("mnist")
+        ('grey-images', 'images')
+    """
+    spec = _get().get(name)
+    return spec.kinds if spec is not None else ()
 
 
 def list_datasets() -> list[str]:
@@ -381,6 +413,11 @@ def list_datasets() -> list[str]:
 
 
 def get_dataset_spec(name: str) -> DatasetSpec:
+    """The :class:`DatasetSpec` registered under ``name``.
+
+    Raises:
+        UnknownNameError: with close matches.
+    """
     datasets = _get()
     if name not in datasets:
         raise UnknownNameError("dataset", name, list(datasets), hint="`ganzoo datasets` shows all")

@@ -44,7 +44,7 @@ from ganzoo.checkpoint import (
 from ganzoo.data import TensorDataset, get_dataset_spec, load_dataset
 from ganzoo.devices import pick_device
 from ganzoo.errors import CheckpointError, ConfigError, DataError, DivergenceError, GanzooError
-from ganzoo.interfaces import GAN
+from ganzoo.interfaces import GAN, takes_real_batch
 from ganzoo.registry import check_loss, create, create_loss, get_spec
 from ganzoo.rundir import RunDirLock, truncate_metrics
 
@@ -79,8 +79,9 @@ class TrainConfig:
     lr_schedule: str | None = None  # constant | linear | cosine (decay to zero at the last step)
     lr_decay_start: float | None = None  # fraction of the run at the full rate before the decay
     loss: str | None = None
-    loss_args: dict[str, Any] = field(default_factory=dict)
-    n_critic: int | None = None
+    loss_args: dict[str, Any] = field(default_factory=dict)  # the run records the loss's full config()
+    force_loss: bool = False  # train with a loss the model does not offer what it needs (warns)
+    n_critic: int | None = None  # None: the recipe's (with the recipe's loss), else the loss's own
     ema: bool | None = None  # EMA of G's weights; samples and saved generators use it
     ema_decay: float | None = None
 
@@ -131,6 +132,8 @@ class TrainConfig:
         c.lr_schedule = c.lr_schedule or t.lr_schedule
         c.lr_decay_start = c.lr_decay_start if c.lr_decay_start is not None else t.lr_decay_start
         c.loss = c.loss or t.loss
+        if c.n_critic is None and c.loss == t.loss:  # the recipe's count goes with the recipe's loss
+            c.n_critic = t.n_critic
         c.ema = t.ema if c.ema is None else c.ema
         c.ema_decay = c.ema_decay if c.ema_decay is not None else t.ema_decay
         for name, default in OUTPUT_DEFAULTS.items():
@@ -335,7 +338,8 @@ class Trainer:
             if spec.conditional and "num_classes" not in args and dspec.num_classes:
                 args["num_classes"] = dspec.num_classes
             try:
-                gan = create(cfg.model, loss=cfg.loss, loss_kwargs=cfg.loss_args, **args)
+                gan = create(cfg.model, loss=cfg.loss, loss_kwargs=cfg.loss_args,
+                             allow_incompatible=cfg.force_loss, **args)
             except ConfigError as exc:
                 if "data_shape" in cfg.model_args or not native or exc.__cause__ is not None:
                     raise  # the user's shape, or a setting of the wrong type or range (see registry.create)
@@ -347,7 +351,7 @@ class Trainer:
         elif gan.loss.name != cfg.loss:
             gan.loss = create_loss(cfg.loss, **cfg.loss_args)
             gan.loss_name = cfg.loss
-            check_loss(gan)
+            check_loss(gan, allow_incompatible=cfg.force_loss)
         if dataset is None:
             dataset = load_dataset(cfg.dataset, cfg.data_dir, download=cfg.download,
                                    image_shape=tuple(gan.generator.output_shape))
@@ -355,10 +359,12 @@ class Trainer:
         if "data_shape" not in cfg.model_args:
             cfg.model_args = dict(gan.config)
         self.gan = gan
-        self._check_fit(gan, dataset)
         if cfg.n_critic is not None:
             gan.loss.n_critic = cfg.n_critic
-        self.n_critic = gan.loss.n_critic
+        self.n_critic = cfg.n_critic = gan.loss.n_critic  # the run records the count it trains with
+        cfg.loss_args = gan.loss.config()  # every constructor argument, so a resume rebuilds the same loss
+        self._check_fit(gan, dataset)
+        self._g_takes_real = takes_real_batch(gan.loss)
 
         self.G, self.D = gan.generator.to(self.device), gan.discriminator.to(self.device)
         image = len(self.G.output_shape) == 3
@@ -545,7 +551,8 @@ class Trainer:
         used = {"device": str(self.device), "out": str(self.run_dir), "channels_last": self.channels_last,
                 "precision": "bf16" if self.amp_dtype is not None else "fp32"}
         with open(self.run_dir / "config.json", "w") as f:
-            json.dump({**self.config.to_json(), **used, "ganzoo_version": __version__,
+            json.dump({**self.config.to_json(), **used, "plugin": _plugin_record(self.gan),
+                       "ganzoo_version": __version__,
                        "torch_version": torch.__version__}, f, indent=2, default=str)
 
     def _restart_log(self, change: dict[str, Any]) -> None:
@@ -622,7 +629,9 @@ class Trainer:
         self.D.requires_grad_(False)
         try:
             with self._autocast():
-                g_loss, g_logs = loss.generator_loss(self.D, fake, yg)
+                # The real batch is a slice of this step's input, already on the device: capturable.
+                extra = {"real": real[-1]} if self._g_takes_real else {}
+                g_loss, g_logs = loss.generator_loss(self.D, fake, yg, **extra)
             g_loss.backward()
         finally:
             self.D.requires_grad_(True)
@@ -959,6 +968,7 @@ class Trainer:
             "config": self.config.to_json(),
             "model_config": {k: list(v) if isinstance(v, tuple) else v for k, v in self.gan.config.items()},
             "loss": self.gan.loss.name,
+            "plugin": _plugin_record(self.gan),
             "ganzoo_version": __version__,
             "torch_version": torch.__version__,
         }
@@ -998,6 +1008,14 @@ class Trainer:
             self._set_learning_rates()
         if self.rank:  # each process has its own noise stream
             torch.manual_seed(self.config.seed + self.rank + 1_000_003 * self.step)
+
+
+def _plugin_record(gan: GAN) -> dict[str, Any]:
+    """The plugin (name, distribution, version) of the run's model, so a later load can say what to install."""
+    from ganzoo.plugins import get_plugin_manager
+
+    info = get_plugin_manager().info(gan.spec.plugin)
+    return {"name": gan.spec.plugin, "distribution": info.distribution, "version": info.version}
 
 
 def _grad_norm(module: nn.Module) -> Tensor:

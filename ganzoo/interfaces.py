@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -125,6 +127,22 @@ class Discriminator(nn.Module):
         raise NotImplementedError
 
 
+# What a loss may need, and who provides it. A model offers the first two (inferred from its
+# networks unless its ModelSpec says otherwise); the engine always offers the real batch.
+PER_SAMPLE_D = "per-sample-d"
+LABELS = "labels"
+REAL_BATCH = "real-batch"
+
+CAPABILITIES: dict[str, str] = {
+    PER_SAMPLE_D: "D scores each sample on its own (no BatchNorm or other batch coupling in D); "
+    "needed by per-sample gradient penalties",
+    LABELS: "the model is class-conditional (G and D take labels)",
+    REAL_BATCH: "the generator step sees the real batch (relativistic losses, feature matching); "
+    "always offered by the engine",
+}
+"""Capability names a :class:`GANLoss` can list in ``needs``, with what each means."""
+
+
 class GANLoss:
     """A GAN objective: the discriminator's and the generator's loss.
 
@@ -133,23 +151,66 @@ class GANLoss:
     maps names to detached scalar tensors (no ``.item()``: that would sync the
     GPU every step).
 
+    A subclass's constructor arguments are recorded automatically: :meth:`config`
+    returns them (defaults filled in), so run configs and bundles can rebuild the loss
+    with ``type(loss)(**loss.config())``.
+
     Attributes:
         name: the registered name.
         n_critic: discriminator steps per generator step.
         output: ``"logit"`` when D's output is a probability logit (so D(x) is
             reported as ``sigmoid(logit)``), ``"score"`` for critics.
+        needs: capabilities this loss needs (names from :data:`CAPABILITIES`):
+            ``"per-sample-d"`` for a per-sample gradient penalty, ``"labels"`` for a
+            conditional-only loss, ``"real-batch"`` to get the real batch in the
+            generator step. A model that does not offer one is refused, with the reason.
         cuda_graph: ``False`` when the loss cannot be replayed from a CUDA graph
             (host syncs, Python state that changes per step); the engine then trains eagerly.
+
+    Example:
+        >>> import torch, ganzoo
+        >>> class Scaled(ganzoo.GANLoss):
+        ...     def __init__(self, scale: float = 1.0):
+        ...         self.scale = scale
+        ...     def d_loss_from_outputs(self, real_out, fake_out):
+        ...         return self.scale * (fake_out - real_out).mean()
+        ...     def g_loss_from_outputs(self, fake_out, real_out=None):
+        ...         return -self.scale * fake_out.mean()
+        >>> Scaled(scale=2.0).config()
+        {'scale': 2.0}
     """
 
     name: str = "loss"
     n_critic: int = 1
     output: str = "logit"
+    needs: tuple[str, ...] = ()
     cuda_graph: bool = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is not None and not getattr(init, "_ganzoo_records_args", False):
+            cls.__init__ = _recording_init(init)  # type: ignore[method-assign]
 
     def discriminator_loss(
         self, D: Discriminator, real: Tensor, fake: Tensor, y: Tensor | None = None
     ) -> tuple[Tensor, LossLogs]:
+        """The discriminator's loss for one batch of real and generated samples.
+
+        The default calls ``D`` on both batches and hands the raw outputs to
+        :meth:`d_loss_from_outputs`; override this method instead when the loss needs
+        ``D`` itself (a gradient penalty).
+
+        Args:
+            D: the discriminator (``D(x, y)`` returns raw scores of shape ``(N,)``).
+            real: a real batch, in the model's range ([-1, 1] for images).
+            fake: a generated batch, already detached from G.
+            y: the batch's labels for a conditional model, else ``None``.
+
+        Returns:
+            ``(loss, logs)``: a scalar float32 tensor, and detached scalar tensors to log
+            (at least ``"loss_d"``).
+        """
         # Losses in float32 even under bf16 autocast.
         real_out = D(real, y).float()
         fake_out = D(fake, y).float()
@@ -158,33 +219,157 @@ class GANLoss:
         return loss, logs
 
     def generator_loss(
-        self, D: Discriminator, fake: Tensor, y: Tensor | None = None
+        self, D: Discriminator, fake: Tensor, y: Tensor | None = None, real: Tensor | None = None
     ) -> tuple[Tensor, LossLogs]:
+        """The generator's loss for one generated batch.
+
+        The default calls ``D`` on ``fake`` (and on ``real`` when the loss lists
+        ``"real-batch"`` in :attr:`needs`) and hands the outputs to
+        :meth:`g_loss_from_outputs`. D's weights are frozen during this step: only the
+        gradient through ``fake`` reaches G.
+
+        Args:
+            D: the discriminator.
+            fake: a generated batch, attached to G's graph.
+            y: its labels for a conditional model, else ``None``.
+            real: the real batch of the same step (the engine always passes it; it is a
+                slice of a tensor already on the device, so the step stays capturable in a
+                CUDA graph). ``None`` when the caller has none.
+
+        Returns:
+            ``(loss, logs)``: a scalar float32 tensor and detached logs (at least ``"loss_g"``).
+
+        Note:
+            An override written before ganzoo passed ``real`` (``generator_loss(self, D,
+            fake, y=None)``) keeps working: the engine passes ``real`` only to methods that
+            accept it (see :func:`takes_real_batch`).
+        """
         fake_out = D(fake, y).float()
-        loss = self.g_loss_from_outputs(fake_out)
+        if REAL_BATCH in self.needs:
+            if real is None:
+                raise ValueError(f"loss {self.name!r} needs the real batch: call generator_loss(D, fake, y, real=...)")
+            loss = self.g_loss_from_outputs(fake_out, D(real, y).float())
+        else:
+            loss = self.g_loss_from_outputs(fake_out)
         return loss, {"loss_g": loss.detach()}
 
     # Most losses only need these two; override them, or the methods above.
     def d_loss_from_outputs(self, real_out: Tensor, fake_out: Tensor) -> Tensor:
-        raise NotImplementedError
+        """The discriminator's loss from its raw outputs on the real and the fake batch.
 
-    def g_loss_from_outputs(self, fake_out: Tensor) -> Tensor:
-        raise NotImplementedError
+        Args:
+            real_out: ``D(real)``, float32, shape ``(N,)``.
+            fake_out: ``D(fake)``, float32, shape ``(N,)``.
+
+        Returns:
+            A scalar tensor.
+        """
+        raise NotImplementedError(f"{type(self).__name__} must override d_loss_from_outputs or discriminator_loss")
+
+    def g_loss_from_outputs(self, fake_out: Tensor, real_out: Tensor | None = None) -> Tensor:
+        """The generator's loss from D's raw outputs.
+
+        Args:
+            fake_out: ``D(G(z))``, float32, shape ``(N,)``.
+            real_out: ``D(real)`` when the loss lists ``"real-batch"`` in :attr:`needs`
+                (relativistic losses), else ``None``. Losses that never need it may leave
+                the parameter out.
+
+        Returns:
+            A scalar tensor.
+        """
+        raise NotImplementedError(f"{type(self).__name__} must override g_loss_from_outputs or generator_loss")
 
     def _report(self, key: str, out: Tensor) -> LossLogs:
         out = out.detach().float()
         return {key: torch.sigmoid(out).mean() if self.output == "logit" else out.mean()}
 
     def check_compatible(self, gan: GAN) -> None:
-        """Raise :class:`ganzoo.errors.IncompatibleLossError` if this loss cannot train ``gan``."""
+        """Refuse a model this loss cannot train, beyond what :attr:`needs` says.
+
+        Called by :func:`ganzoo.create` after the capability check. The default accepts
+        every model; override it for a rule that capabilities cannot express.
+
+        Args:
+            gan: the built model.
+
+        Raises:
+            ganzoo.errors.IncompatibleLossError: with the reason and what to use instead.
+        """
 
     def config(self) -> dict[str, Any]:
-        """The constructor arguments, for run configs and bundles."""
-        return {}
+        """The constructor arguments, for run configs and bundles.
+
+        Recorded automatically when the loss is built (defaults included), so
+        ``type(loss)(**loss.config())`` makes the same loss. Override it only when the
+        constructor takes ``*args``.
+
+        Returns:
+            A dict of JSON-friendly values.
+
+        Example:
+            >>> import ganzoo
+            >>> ganzoo.create_loss("wgan-gp", gp_weight=5.0).config()
+            {'gp_weight': 5.0, 'n_critic': 5}
+        """
+        recorded = self.__dict__.get("_init_args")
+        if recorded is _UNRECORDABLE:
+            raise TypeError(
+                f"{type(self).__name__}.__init__ takes *args, which cannot be recorded by name; "
+                "override config() to return the constructor's arguments"
+            )
+        return dict(recorded or {})
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+        try:
+            args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+        except TypeError:
+            args = "..."
         return f"{type(self).__name__}({args})"
+
+
+_UNRECORDABLE = object()
+
+
+def _recording_init(init: Any) -> Any:
+    """Wrap a GANLoss subclass's ``__init__`` so the outermost call records its arguments."""
+    signature = inspect.signature(init)
+
+    @functools.wraps(init)
+    def __init__(self: GANLoss, *args: Any, **kwargs: Any) -> None:
+        if "_init_args" not in self.__dict__:  # the most derived class's call, not a super() call
+            bound = signature.bind(self, *args, **kwargs)
+            bound.apply_defaults()
+            recorded: Any = {}
+            for pname, param in list(signature.parameters.items())[1:]:
+                value = bound.arguments.get(pname)
+                if param.kind is inspect.Parameter.VAR_POSITIONAL:
+                    if value:
+                        recorded = _UNRECORDABLE
+                        break
+                elif param.kind is inspect.Parameter.VAR_KEYWORD:
+                    recorded.update(value or {})
+                else:
+                    recorded[pname] = value
+            self.__dict__["_init_args"] = recorded
+        init(self, *args, **kwargs)
+
+    __init__._ganzoo_records_args = True  # type: ignore[attr-defined]
+    return __init__
+
+
+def takes_real_batch(loss: GANLoss) -> bool:
+    """Whether ``loss.generator_loss`` accepts the ``real`` keyword (every loss written for
+    ganzoo 0.1's newer signature does; an older override without it still works).
+
+    Example:
+        >>> import ganzoo
+        >>> from ganzoo.interfaces import takes_real_batch
+        >>> takes_real_batch(ganzoo.create_loss("hinge"))
+        True
+    """
+    params = inspect.signature(loss.generator_loss).parameters
+    return "real" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
 @dataclass

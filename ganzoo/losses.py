@@ -8,14 +8,11 @@ sigmoid is ``-inf``.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
-from ganzoo.errors import IncompatibleLossError
-from ganzoo.interfaces import GAN, Discriminator, GANLoss, LossLogs
+from ganzoo.interfaces import PER_SAMPLE_D, Discriminator, GANLoss, LossLogs
 from ganzoo.plugins import hookimpl
 
 
@@ -92,10 +89,12 @@ class WGANGPLoss(GANLoss):
     ``n_critic`` critic steps per generator step (5 in the paper).
 
     The penalty is per sample, so the critic must not mix samples in a batch:
-    BatchNorm discriminators are refused (the paper suggests LayerNorm or none).
+    BatchNorm discriminators are refused (the paper suggests LayerNorm or none):
+    the loss needs ``"per-sample-d"``.
     """
 
     output = "score"
+    needs = (PER_SAMPLE_D,)
 
     def __init__(self, gp_weight: float = 10.0, n_critic: int = 5):
         if gp_weight < 0:
@@ -125,19 +124,6 @@ class WGANGPLoss(GANLoss):
     def g_loss_from_outputs(self, fake_out: Tensor) -> Tensor:
         return -fake_out.mean()
 
-    def check_compatible(self, gan: GAN) -> None:
-        for name, module in gan.discriminator.named_modules():
-            if isinstance(module, nn.modules.batchnorm._BatchNorm):
-                raise IncompatibleLossError(
-                    f"loss 'wgan-gp' does not fit model {gan.spec.name!r}: its discriminator uses "
-                    f"BatchNorm ({name}), which couples the samples of a batch, while the gradient "
-                    "penalty is defined per sample. Use the 'wgan-gp' model (a critic without "
-                    "BatchNorm) or a loss such as 'non-saturating' or 'hinge'"
-                )
-
-    def config(self) -> dict[str, Any]:
-        return {"gp_weight": self.gp_weight, "n_critic": self.n_critic}
-
 
 LOSSES: dict[str, type[GANLoss]] = {
     "minimax": MinimaxLoss,
@@ -149,6 +135,6 @@ LOSSES: dict[str, type[GANLoss]] = {
 
 
 @hookimpl
-def ganzoo_register_losses(register):
+def ganzoo_register_losses(register) -> None:
     for name, cls in LOSSES.items():
         register(name, cls)

@@ -4,9 +4,17 @@ Plugins are found through the ``ganzoo`` entry-point group (the built-in
 families included). ``GANZOO_DISABLE_PLUGIN_AUTOLOAD=1`` switches discovery off;
 tests and notebooks can then add plugin modules with :func:`register_plugin`.
 
-A plugin that fails to import, or raises inside a hook, does not break the
-others: it is recorded as broken with its error (``ganzoo plugins`` lists it),
-and asking for one of its models names the plugin and the cause.
+A plugin that fails to import (even with ``SystemExit``), raises inside a hook,
+or registers something invalid (a name another plugin already has, a
+``register`` argument of the wrong type) does not break the others: it is
+recorded as broken with its error (``ganzoo plugins`` lists it), everything it
+registered is dropped, and asking for one of its models names the plugin and
+the cause.
+
+Order: the core (the standard losses and datasets) first, then ganzoo's own
+built-in families, then third-party distributions sorted by distribution name.
+The first registration of a name keeps it, so a plugin can never take over a
+built-in name.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ import importlib.metadata
 import os
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pluggy
@@ -37,7 +45,8 @@ class PluginInfo:
     distribution: str | None = None
     version: str | None = None
     status: str = "ok"  # "ok" or "broken"
-    error: str | None = None
+    error: str | None = None  # one line
+    registered: dict[str, list[str]] = field(default_factory=dict)  # "models" -> names, ...
 
     @property
     def label(self) -> str:
@@ -56,14 +65,16 @@ class PluginManager:
 
         for core in (losses, data):
             self.pm.register(core, name=core.__name__)
+            self._info_for(core.__name__)
         if autoload is None:
             autoload = os.environ.get(AUTOLOAD_ENV, "").strip().lower() not in ("1", "true", "yes")
         if autoload:
             self.load_entry_points()
 
     def load_entry_points(self) -> None:
+        """Import and register every ``ganzoo`` entry point: ganzoo's own first, then by distribution."""
         seen: set[tuple[str, str]] = set()
-        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=_entry_point_order):
             dist = getattr(ep, "dist", None)
             dist_name = dist.metadata["Name"] if dist is not None else None
             key = (ep.name, ep.value)
@@ -81,7 +92,7 @@ class PluginManager:
                 plugin = ep.load()
                 self.pm.register(plugin, name=ep.name)
                 self.pm.check_pending()
-            except Exception as exc:  # a broken plugin must not break the others
+            except (Exception, SystemExit) as exc:  # a broken plugin must not break the others
                 self._mark_broken(info, exc)
                 if self.pm.has_plugin(ep.name):
                     self.pm.unregister(name=ep.name)
@@ -95,33 +106,59 @@ class PluginManager:
         self.infos[name] = PluginInfo(name=name, module=module)
         return name
 
-    def _mark_broken(self, info: PluginInfo, exc: BaseException) -> None:
+    def _mark_broken(self, info: PluginInfo, exc: BaseException | str) -> None:
+        if isinstance(exc, BaseException):
+            if isinstance(exc, SystemExit):
+                exc = RuntimeError(f"raised SystemExit({exc.code!r}) while ganzoo loaded it")
+            exc = "".join(traceback.format_exception_only(type(exc), exc))
         info.status = "broken"
-        info.error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        info.error = " ".join(exc.split())  # one line, so tables and messages stay readable
 
-    def call_each(self, hook_name: str, **kwargs: Any) -> None:
+    def mark_broken(self, plugin_name: str, exc: BaseException | str) -> None:
+        """Record ``plugin_name`` as broken with ``exc`` as its reason (and forget what it registered)."""
+        info = self.infos.get(plugin_name)
+        if info is None:
+            info = self.infos[plugin_name] = PluginInfo(plugin_name, plugin_name)
+        self._mark_broken(info, exc)
+        info.registered.clear()
+
+    def record(self, plugin_name: str, kind: str, name: str) -> None:
+        """Note that ``plugin_name`` registered ``name`` as a ``kind`` (``"models"``, ...)."""
+        info = self._info_for(plugin_name)
+        names = info.registered.setdefault(kind, [])
+        if name not in names:
+            names.append(name)
+
+    def _info_for(self, plugin_name: str) -> PluginInfo:
+        info = self.infos.get(plugin_name)
+        if info is None:
+            if plugin_name.startswith("ganzoo."):
+                info = PluginInfo(plugin_name, plugin_name, "ganzoo", _ganzoo_version())
+            else:
+                info = PluginInfo(plugin_name, plugin_name)
+            self.infos[plugin_name] = info
+        return info
+
+    def call_each(self, hook_name: str, *, after: Callable[[str], None] | None = None, **kwargs: Any) -> None:
         """Call ``hook_name`` on every plugin, one at a time, isolating failures.
 
-        ``kwargs`` values that are callables taking ``plugin_name`` (see
-        :class:`PerPlugin`) are bound to each plugin first, so registrations
-        know where they came from.
+        ``kwargs`` values that are :class:`PerPlugin` collectors are bound to each
+        plugin first, so registrations know where they came from. ``after(plugin_name)``
+        runs after each plugin's hook returned normally (an exception it raises marks
+        that plugin broken too).
         """
         hook = getattr(self.pm.hook, hook_name)
-        # pluggy returns implementations in reverse registration order; keep registration order.
-        for impl in reversed(hook.get_hookimpls()):
-            info = self.infos.get(impl.plugin_name)
-            if info is None and impl.plugin_name.startswith("ganzoo."):
-                info = self.infos[impl.plugin_name] = PluginInfo(
-                    impl.plugin_name, impl.plugin_name, "ganzoo", _ganzoo_version()
-                )
-            if info is not None and info.status == "broken":
+        # get_hookimpls() is in registration order (pluggy *calls* them in reverse): keep it.
+        for impl in hook.get_hookimpls():
+            info = self._info_for(impl.plugin_name)
+            if info.status == "broken":
                 continue
             bound = {k: (v.bind(impl.plugin_name) if isinstance(v, PerPlugin) else v) for k, v in kwargs.items()}
             try:
                 impl.function(**{a: bound[a] for a in impl.argnames})
-            except Exception as exc:
-                if info is None:
-                    info = self.infos[impl.plugin_name] = PluginInfo(impl.plugin_name, impl.plugin_name)
+                if after is not None:
+                    after(impl.plugin_name)
+            except (Exception, SystemExit) as exc:
                 self._mark_broken(info, exc)
                 for v in kwargs.values():
                     if isinstance(v, PerPlugin):
@@ -140,10 +177,15 @@ class PerPlugin:
     ``bind(plugin_name)`` gives the ``register`` function one plugin receives;
     ``drop(plugin_name)`` forgets everything that plugin registered (used when
     its hook raised half-way, so a broken plugin leaves nothing behind).
+
+    ``check(plugin_name, item, value)`` validates one registration and returns
+    ``[(namespace, key, stored), ...]``: what it adds, in which namespaces
+    (``"models"``, ``"pretrained"``, ``"losses"``, ``"datasets"``). It raises
+    for an invalid registration; :func:`commit` then marks the plugin broken.
     """
 
-    def __init__(self, add: Callable[[str, Any, Any], None]):
-        self._add = add
+    def __init__(self, check: Callable[[str, Any, Any], list[tuple[str, str, Any]]]):
+        self._check = check
         self.by_plugin: dict[str, list[tuple[Any, Any]]] = {}
 
     def bind(self, plugin_name: str) -> Callable[..., None]:
@@ -155,10 +197,55 @@ class PerPlugin:
     def drop(self, plugin_name: str) -> None:
         self.by_plugin.pop(plugin_name, None)
 
-    def commit(self) -> None:
-        for plugin_name, items in self.by_plugin.items():
-            for item, value in items:
-                self._add(plugin_name, item, value)
+
+def commit(manager: PluginManager, *collectors: PerPlugin) -> dict[str, dict[str, tuple[Any, str]]]:
+    """Check and merge what every plugin registered, one plugin at a time, in registration order.
+
+    The first registration of a key keeps it. A plugin whose registrations fail a
+    check, or repeat a key an earlier plugin (or itself) registered, is marked broken
+    with the reason and contributes nothing; the others are unaffected.
+
+    Returns:
+        ``{namespace: {key: (stored, plugin_name)}}``.
+    """
+    from ganzoo.errors import DuplicateNameError
+
+    result: dict[str, dict[str, tuple[Any, str]]] = {}
+    order = list(dict.fromkeys(p for c in collectors for p in c.by_plugin))
+    for plugin_name in order:
+        if manager.info(plugin_name).status == "broken":
+            continue
+        staged: list[tuple[str, str, Any]] = []
+        try:
+            for collector in collectors:
+                for item, value in collector.by_plugin.get(plugin_name, []):
+                    for ns, key, stored in collector._check(plugin_name, item, value):
+                        owner = result.get(ns, {}).get(key, (None, None))[1]
+                        if owner is None and any(s[0] == ns and s[1] == key for s in staged):
+                            owner = plugin_name
+                        if owner is not None:
+                            what = {"models": "model", "losses": "loss", "datasets": "dataset",
+                                    "pretrained": "pretrained id"}.get(ns, ns)
+                            who = ("itself" if owner == plugin_name
+                                   else f"{manager.info(owner).label!r}, which was registered first")
+                            raise DuplicateNameError(
+                                f"registers the {what} {key!r}, already registered by {who}; "
+                                "rename it, or uninstall one of the two distributions"
+                            )
+                        staged.append((ns, key, stored))
+        except Exception as exc:
+            manager.mark_broken(plugin_name, exc)
+            continue
+        for ns, key, stored in staged:
+            result.setdefault(ns, {})[key] = (stored, plugin_name)
+            manager.record(plugin_name, ns, key)
+    return result
+
+
+def _entry_point_order(ep: importlib.metadata.EntryPoint) -> tuple[int, str, str]:
+    dist = getattr(ep, "dist", None)
+    name = (dist.metadata["Name"] or "") if dist is not None else ""
+    return (0 if name.lower() == "ganzoo" else 1, name.lower(), ep.name)
 
 
 def _ganzoo_version() -> str:
@@ -200,10 +287,15 @@ def reset(autoload: bool | None = None) -> PluginManager:
 
 
 def _invalidate() -> None:
+    import sys
+
     from ganzoo import data, registry
 
     registry._invalidate()
     data._invalidate()
+    cli = sys.modules.get("ganzoo.cli")
+    if cli is not None:  # plugin commands are added again on next use
+        cli.cli.forget_plugin_commands()
 
 
 def list_plugins() -> list[PluginInfo]:

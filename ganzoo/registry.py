@@ -10,13 +10,21 @@ from typing import Any
 
 from ganzoo.errors import (
     ConfigError,
-    DuplicateNameError,
     GanzooError,
     IncompatibleLossError,
     PluginError,
     UnknownNameError,
 )
-from ganzoo.interfaces import GAN, Discriminator, GANLoss, Generator
+from ganzoo.interfaces import (
+    CAPABILITIES,
+    GAN,
+    LABELS,
+    PER_SAMPLE_D,
+    REAL_BATCH,
+    Discriminator,
+    GANLoss,
+    Generator,
+)
 from ganzoo.plugins import PluginInfo
 
 LossFactory = Callable[..., GANLoss]
@@ -108,9 +116,19 @@ class ModelSpec:
         defaults: default constructor arguments; must include ``data_shape``,
             ``latent_dim`` and ``num_classes`` (``None`` when unconditional).
         train: the paper's recommended :class:`TrainDefaults`.
-        recipes: dataset name -> :class:`TrainDefaults` that replace ``train`` on that
-            dataset (e.g. the 2-D toys need another recipe than MNIST).
-        compatible_losses: loss names this model can be trained with.
+        recipes: :class:`TrainDefaults` that replace ``train``, keyed by dataset name
+            (``"ring8"``) or dataset kind (``"points-2d"``, ``"grey-images"``,
+            ``"rgb-images"``, ``"images"``, ``"points"``; see
+            :attr:`ganzoo.data.DatasetSpec.kind`). The dataset's own name wins, then its
+            kinds from the most to the least specific, then ``train``.
+        compatible_losses: the losses this model was designed and tested with (``ganzoo
+            info`` shows them; the conformance kit runs each). Other losses train it too
+            when it offers what they need (see ``offers``).
+        offers: capabilities this model offers to losses (names from
+            :data:`ganzoo.interfaces.CAPABILITIES`). ``None`` (the default): inferred from
+            the built networks: ``"per-sample-d"`` unless D has BatchNorm, ``"labels"`` when
+            conditional. Set it when D couples samples in a way ganzoo cannot see
+            (minibatch statistics), or to offer a capability of your own.
         datasets: datasets it was designed for.
         pretrained: pretrained generators, by id.
         description: one line for ``ganzoo list``.
@@ -133,14 +151,32 @@ class ModelSpec:
     plugin: str = ""
     recipes: dict[str, TrainDefaults] = field(default_factory=dict)
     cuda_graph: bool = True
+    offers: tuple[str, ...] | None = None
 
     @property
     def conditional(self) -> bool:
         return self.defaults.get("num_classes") is not None
 
     def recipe(self, dataset: str | None) -> TrainDefaults:
-        """The training recipe for ``dataset``: its own entry in ``recipes``, else ``train``."""
-        return self.recipes.get(dataset or "", self.train)
+        """The training recipe for ``dataset``: by its name, else by its kind, else ``train``.
+
+        Example:
+            >>> import ganzoo
+            >>> ganzoo.get_spec("vanilla").recipe("ring8").batch_size  # its own recipe
+            256
+            >>> ganzoo.get_spec("vanilla").recipe("mnist").batch_size  # the paper's
+            64
+        """
+        if not dataset:
+            return self.train
+        if dataset in self.recipes:
+            return self.recipes[dataset]
+        from ganzoo.data import dataset_kinds
+
+        for kind in dataset_kinds(dataset):
+            if kind in self.recipes:
+                return self.recipes[kind]
+        return self.train
 
     def resolve_config(self, overrides: dict[str, Any]) -> dict[str, Any]:
         """Defaults updated with ``overrides``, rejecting keys the builder does not take."""
@@ -161,43 +197,41 @@ class ModelSpec:
 
 class _Registry:
     def __init__(self) -> None:
-        from ganzoo.plugins import PerPlugin, get_plugin_manager
+        from ganzoo.plugins import PerPlugin, commit, get_plugin_manager
 
-        self.models: dict[str, ModelSpec] = {}
-        self.losses: dict[str, tuple[LossFactory, str]] = {}
         manager = get_plugin_manager()
         self.manager = manager
 
-        def add_model(plugin_name: str, spec: Any, _unused: Any) -> None:
+        def check_model(plugin_name: str, spec: Any, _unused: Any) -> list[tuple[str, str, Any]]:
             if not isinstance(spec, ModelSpec):
                 raise PluginError(
-                    f"plugin {plugin_name!r} registered {spec!r}; register() takes a ganzoo.ModelSpec"
+                    f"registered {type(spec).__name__} {spec!r:.60} as a model; register() takes a ganzoo.ModelSpec"
                 )
-            if spec.name in self.models:
-                other = self.models[spec.name].plugin
-                raise DuplicateNameError(
-                    f"model {spec.name!r} is registered twice: by "
-                    f"{manager.info(other).label!r} and by {manager.info(plugin_name).label!r}; "
-                    "uninstall one of the two distributions"
-                )
-            self.models[spec.name] = _with_plugin(spec, plugin_name)
+            spec = _with_plugin(spec, plugin_name)
+            added = [("models", spec.name, spec)]
+            for pid, entry in spec.pretrained.items():
+                if not isinstance(entry, PretrainedEntry) or entry.id != pid:
+                    raise PluginError(
+                        f"model {spec.name!r}: pretrained[{pid!r}] must be a ganzoo.PretrainedEntry with id={pid!r}"
+                    )
+                added.append(("pretrained", pid, spec.name))
+            return added
 
-        def add_loss(plugin_name: str, name: Any, factory: Any) -> None:
-            if name in self.losses:
-                other = self.losses[name][1]
-                raise DuplicateNameError(
-                    f"loss {name!r} is registered twice: by {manager.info(other).label!r} "
-                    f"and by {manager.info(plugin_name).label!r}; uninstall one of the two"
-                )
+        def check_loss(plugin_name: str, name: Any, factory: Any) -> list[tuple[str, str, Any]]:
+            if not isinstance(name, str) or not name:
+                raise PluginError(f"registered a loss named {name!r}; register(name, factory) takes a string name")
             if not callable(factory):
-                raise PluginError(f"plugin {plugin_name!r} registered loss {name!r} without a factory")
-            self.losses[name] = (factory, plugin_name)
+                raise PluginError(f"registered loss {name!r} without a factory (got {factory!r:.60})")
+            return [("losses", name, factory)]
 
-        models, losses = PerPlugin(add_model), PerPlugin(add_loss)
+        models, losses = PerPlugin(check_model), PerPlugin(check_loss)
         manager.call_each("ganzoo_register_models", register=models)
         manager.call_each("ganzoo_register_losses", register=losses)
-        models.commit()
-        losses.commit()
+        found = commit(manager, models, losses)
+        self.models: dict[str, ModelSpec] = {k: v for k, (v, _) in found.get("models", {}).items()}
+        self.losses: dict[str, tuple[LossFactory, str]] = {
+            k: (v, plugin) for k, (v, plugin) in found.get("losses", {}).items()
+        }
 
     def broken_note(self, name: str) -> tuple[str, PluginInfo | None]:
         broken = self.manager.broken()
@@ -294,8 +328,22 @@ def get_pretrained(pretrained_id: str) -> tuple[ModelSpec, PretrainedEntry]:
 
 
 def list_losses() -> list[str]:
-    """Registered loss names, sorted."""
+    """Registered loss names, sorted.
+
+    Example:
+        >>> import ganzoo
+        >>> "hinge" in ganzoo.list_losses()
+        True
+    """
     return sorted(_get().losses)
+
+
+def loss_plugin(name: str) -> str:
+    """The plugin that registered loss ``name``."""
+    reg = _get()
+    if name not in reg.losses:
+        raise UnknownNameError("loss", name, list(reg.losses), hint="`ganzoo losses` shows all")
+    return reg.losses[name][1]
 
 
 def create_loss(name: str, **kwargs: Any) -> GANLoss:
@@ -308,21 +356,41 @@ def create_loss(name: str, **kwargs: Any) -> GANLoss:
     """
     reg = _get()
     if name not in reg.losses:
-        raise UnknownNameError("loss", name, list(reg.losses))
-    loss = reg.losses[name][0](**kwargs)
+        raise UnknownNameError("loss", name, list(reg.losses), hint="`ganzoo losses` shows all")
+    factory, plugin = reg.losses[name]
+    try:
+        loss = factory(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"loss {name!r} does not take {kwargs}: {exc}") from exc
     if not isinstance(loss, GANLoss):
         raise PluginError(f"loss {name!r} factory returned {type(loss).__name__}, not a GANLoss")
+    lost = sorted(set(kwargs) - set(loss.config()))
+    if lost:
+        raise PluginError(
+            f"loss {name!r} (plugin {reg.manager.info(plugin).label!r}) was built with {', '.join(lost)} "
+            f"but its config() omits them, so runs and bundles would lose them; build it from a "
+            f"GANLoss subclass whose __init__ takes them (recorded automatically) or override config()"
+        )
     loss.name = name
     return loss
 
 
-def create(name: str, *, loss: str | GANLoss | None = None, loss_kwargs: dict | None = None, **overrides: Any) -> GAN:
+def create(
+    name: str,
+    *,
+    loss: str | GANLoss | None = None,
+    loss_kwargs: dict | None = None,
+    allow_incompatible: bool = False,
+    **overrides: Any,
+) -> GAN:
     """Build a model's generator, discriminator and loss with its defaults.
 
     Args:
         name: a registered model name (``ganzoo.list_models()``).
         loss: a loss name or :class:`GANLoss`; defaults to the spec's.
         loss_kwargs: keyword arguments for the loss factory.
+        allow_incompatible: build even when the loss needs something the model does not
+            offer (a warning instead of :class:`IncompatibleLossError`): at your own risk.
         **overrides: constructor settings that replace the spec's defaults,
             e.g. ``data_shape=(3, 32, 32)`` or ``latent_dim=64``.
 
@@ -364,19 +432,80 @@ def create(name: str, *, loss: str | GANLoss | None = None, loss_kwargs: dict | 
         loss_name = loss or spec.train.loss
         loss_obj = create_loss(loss_name, **(loss_kwargs or {}))
     gan = GAN(generator, discriminator, loss_obj, spec, config, loss_name)
-    check_loss(gan)
+    check_loss(gan, allow_incompatible=allow_incompatible)
     return gan
 
 
-def check_loss(gan: GAN) -> None:
-    """Refuse a loss that cannot train the model, or one it does not declare, with the reason."""
+def offered(gan: GAN) -> dict[str, str]:
+    """What ``gan`` offers to losses: ``{capability: ""}`` for each offered one, and for each
+    of the standard capabilities it lacks, ``{capability: "why not"}``.
+
+    The engine always offers ``"real-batch"``. A :class:`ModelSpec` with ``offers`` set
+    is taken at its word; otherwise the networks are inspected.
+
+    Example:
+        >>> import ganzoo
+        >>> from ganzoo.registry import offered
+        >>> offered(ganzoo.create("wgan-gp"))["per-sample-d"]
+        ''
+        >>> offered(ganzoo.create("dcgan"))["per-sample-d"]
+        'its discriminator has BatchNorm (features.3), which couples the samples of a batch'
+    """
+    from torch import nn
+
+    result: dict[str, str] = {REAL_BATCH: ""}
+    if gan.spec.offers is not None:
+        for cap in CAPABILITIES:
+            if cap != REAL_BATCH:
+                result[cap] = "" if cap in gan.spec.offers else f"its ModelSpec's offers={gan.spec.offers} omits it"
+        result.update({cap: "" for cap in gan.spec.offers})
+        return result
+    coupling = [n for n, m in gan.discriminator.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    result[PER_SAMPLE_D] = (f"its discriminator has BatchNorm ({coupling[0]}), which couples the samples of a batch"
+                            if coupling else "")
+    result[LABELS] = "" if gan.generator.num_classes is not None else "it is unconditional"
+    return result
+
+
+def check_loss(gan: GAN, *, allow_incompatible: bool = False) -> None:
+    """Refuse a loss that needs what the model does not offer, with the reason.
+
+    Compatibility is decided from both sides: the loss's ``needs`` against what the model
+    offers (:func:`offered`), then the loss's own :meth:`GANLoss.check_compatible`.
+
+    Args:
+        gan: the model with its loss.
+        allow_incompatible: warn (``UserWarning``) instead of raising.
+
+    Raises:
+        IncompatibleLossError: naming what is missing and how to go on.
+    """
+    import warnings
+
+    from ganzoo.errors import GanzooError
+
     spec, loss = gan.spec, gan.loss
-    # The loss's own check first: its reason (e.g. BatchNorm under a gradient penalty) is
-    # more useful than the list of declared losses.
-    loss.check_compatible(gan)
-    if loss.name not in spec.compatible_losses:
-        raise IncompatibleLossError(
-            f"loss {loss.name!r} does not fit model {spec.name!r}: {spec.name} declares the losses "
-            f"{', '.join(spec.compatible_losses)}. Pick one of those, or a model made for "
-            f"{loss.name!r} (`ganzoo list`)"
-        )
+    have = offered(gan)
+    problems = []
+    for need in loss.needs:
+        why = have.get(need, f"no model offers {need!r} unless its ModelSpec lists it in offers")
+        if why:
+            what = CAPABILITIES.get(need, "a capability of the loss's plugin")
+            problems.append(f"it needs {need!r} ({what}), but {why}")
+    if not problems:
+        try:
+            loss.check_compatible(gan)
+        except GanzooError as exc:
+            problems.append(str(exc))
+    if not problems:
+        return
+    message = (
+        f"loss {loss.name!r} does not fit model {spec.name!r}: " + "; ".join(problems)
+        + f". Pick another loss ({spec.name} is made for {', '.join(spec.compatible_losses)}; "
+        "`ganzoo losses` shows what each needs), or force it with --force-loss "
+        "(allow_incompatible=True in Python)"
+    )
+    if allow_incompatible:
+        warnings.warn(f"forced: {message}", UserWarning, stacklevel=3)
+        return
+    raise IncompatibleLossError(message)

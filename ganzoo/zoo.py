@@ -70,6 +70,13 @@ def _plugin_of(spec: ModelSpec) -> dict[str, Any]:
     return {"name": spec.plugin, "distribution": info.distribution, "version": info.version}
 
 
+def _loss_config(gan: GAN) -> dict[str, Any]:
+    try:
+        return gan.loss.config()
+    except TypeError:  # a loss whose *args cannot be recorded: the name alone, as before
+        return {}
+
+
 def _jsonable(x: Any) -> Any:
     if isinstance(x, tuple):
         return [_jsonable(v) for v in x]
@@ -205,6 +212,7 @@ def save(
             "config": _jsonable(gan.config),
             "dataset": dataset,
             "loss": gan.loss_name,
+            "loss_config": _jsonable(_loss_config(gan)),
             "training": _jsonable(training),
             "weights": weights,
             "evaluation": _receipts(evaluation),
@@ -564,8 +572,10 @@ def _spec_for(meta: dict[str, Any], source: str) -> ModelSpec:
     try:
         return get_spec(meta["model"])
     except GanzooError as exc:
+        # A "did you mean" among other models would mislead: the bundle names its model exactly.
+        cause = "" if isinstance(exc, UnknownNameError) else f" ({exc})"
         raise BundleError(f"{source} needs the model {meta['model'][:100]!r}, which no installed plugin "
-                          f"provides; {install_advice(meta.get('plugin'))}. ({exc})") from exc
+                          f"provides; {install_advice(meta.get('plugin'))}.{cause}") from exc
 
 
 def load_bundle(
@@ -751,7 +761,6 @@ def load(
 
 def _run_state(ckpt: Path) -> tuple[dict[str, Any], str, dict[str, Any]]:
     """``(state, model name, checked constructor config)`` of a checkpoint's ``state.json``."""
-    from ganzoo.registry import get_spec
 
     source = str(ckpt / "state.json")
     try:
@@ -761,7 +770,8 @@ def _run_state(ckpt: Path) -> tuple[dict[str, Any], str, dict[str, Any]]:
         raise BundleError(f"{source} is not a ganzoo checkpoint state ({type(exc).__name__}: {exc})") from exc
     if not isinstance(model, str) or not isinstance(config, dict) or not isinstance(state["config"], dict):
         raise BundleError(f"{source}: 'model' must be a name and 'model_config' an object")
-    return state, model, _check_config(get_spec(model), config, source)
+    return state, model, _check_config(_spec_for({"model": model, "plugin": state.get("plugin")}, source),
+                                       config, source)
 
 
 def _run_generator_file(ckpt: Path, ema: bool) -> str:

@@ -394,7 +394,7 @@ def test_plugin_guide_builds_the_example_plugin():
     assert ours["tool"] == theirs["tool"] and ours["build-system"] == theirs["build-system"]
     source = (example / "ganzoo_lsgan" / "__init__.py").read_text()
     parts = [b for b in blocks if b.get("append") == ["ganzoo_lsgan/__init__.py"]]
-    assert len(parts) == 4
+    assert len(parts) == 6  # building blocks, model, pretrained table, hook, loss, dataset
     for block in parts:
         if not block.code.startswith("# Pretrained"):  # the example has published nothing yet
             assert block.code.strip() in source, f"docs/{block.id} differs from examples/ganzoo-lsgan"

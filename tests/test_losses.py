@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -235,11 +236,46 @@ class CustomLoss(ganzoo.GANLoss):
         return -fake_out.mean()
 
 
-def test_a_loss_the_model_does_not_declare_is_refused():
-    with pytest.raises(
-        IncompatibleLossError, match=r"loss 'my-loss' does not fit model 'vanilla'.*declares"
-    ):
-        ganzoo.create("vanilla", data_shape=(2,), loss=CustomLoss())
+def test_a_loss_the_model_does_not_declare_trains_it_when_its_needs_are_met():
+    # compatible_losses is what the model was made for, not an allow-list (issue 14, item 5).
+    gan = ganzoo.create("vanilla", data_shape=(2,), loss=CustomLoss())
+    assert gan.loss.name == "my-loss"
+
+
+class NeedsPerSampleD(CustomLoss):
+    name = "needs-per-sample"
+    needs = ("per-sample-d",)
+
+
+class NeedsSomethingNew(CustomLoss):
+    name = "needs-new"
+    needs = ("spectral-norm-d",)
+
+
+def test_a_loss_whose_needs_the_model_lacks_is_refused_with_the_reason():
+    with pytest.raises(IncompatibleLossError, match=r"loss 'needs-per-sample' does not fit model 'dcgan'.*"
+                       r"needs 'per-sample-d'.*BatchNorm.*--force-loss"):
+        ganzoo.create("dcgan", loss=NeedsPerSampleD())
+    assert ganzoo.create("wgan-gp", loss=NeedsPerSampleD()).loss.name == "needs-per-sample"
+
+
+def test_a_capability_of_a_plugins_own_is_offered_only_when_the_spec_says_so():
+    with pytest.raises(IncompatibleLossError, match="spectral-norm-d"):
+        ganzoo.create("vanilla", loss=NeedsSomethingNew())
+    gan = ganzoo.create("vanilla", loss=CustomLoss())
+    gan.spec = dataclasses.replace(gan.spec, offers=("per-sample-d", "spectral-norm-d"))
+    gan.loss = NeedsSomethingNew()
+    ganzoo.registry.check_loss(gan)  # offered now: no error
+    gan.spec = dataclasses.replace(gan.spec, offers=())
+    gan.loss = NeedsPerSampleD()
+    with pytest.raises(IncompatibleLossError, match="omits it"):
+        ganzoo.registry.check_loss(gan)
+
+
+def test_an_incompatible_loss_can_be_forced_with_a_warning():
+    with pytest.warns(UserWarning, match="forced: loss 'wgan-gp' does not fit model 'dcgan'"):
+        gan = ganzoo.create("dcgan", loss="wgan-gp", allow_incompatible=True)
+    assert gan.loss_name == "wgan-gp"
 
 
 def test_unknown_loss_name_is_refused_with_suggestions():

@@ -96,6 +96,8 @@ _TOY = dict(
 TOY_RECIPES = {
     "ring8": TrainDefaults(**_TOY, steps=20_000),
     "grid25": TrainDefaults(**_TOY, steps=10_000),
+    # Any other 2-D point dataset (a plugin's, say) gets the toy recipe too, by its kind.
+    "points-2d": TrainDefaults(**_TOY, steps=10_000),
 }
 
 

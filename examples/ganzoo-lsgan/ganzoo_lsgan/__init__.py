@@ -14,16 +14,24 @@ lr 2e-4, beta1 0.5, as in the paper.
 
 This package is an example of a third-party ganzoo plugin: its own
 distribution (``ganzoo-lsgan``), found through the ``ganzoo`` entry point.
+Besides the model it registers a loss that any model can train with,
+``ralsgan`` (relativistic average least squares, Jolicoeur-Martineau 2018,
+arXiv:1807.00734: its generator loss needs the real batch), and a 2-D dataset,
+``two-moons``, that built-in models train on with their recipe for 2-D points.
 
 Code: Apache-2.0.
 """
 
 from __future__ import annotations
 
+import math
+
+import torch
 from torch import Tensor, nn
 
-from ganzoo import Discriminator, Generator, ModelSpec, TrainDefaults, hookimpl
-from ganzoo.errors import ConfigError
+from ganzoo import Discriminator, GANLoss, Generator, ModelSpec, TrainDefaults, hookimpl
+from ganzoo.data import DatasetSpec, TensorDataset
+from ganzoo.errors import ConfigError, DataError
 from ganzoo.nn import dcgan_init_, dcgan_plan
 
 # Building blocks
@@ -132,3 +140,59 @@ def ganzoo_register_models(register):
             description="Least squares GAN: FC + stride-2 transposed-conv G, 5x5 conv D with a linear score",
         )
     )
+
+
+# A loss for every model: relativistic average least squares
+
+
+class RaLSGANLoss(GANLoss):
+    """Relativistic average LSGAN (Jolicoeur-Martineau 2018, arXiv:1807.00734, eq. 14-15).
+
+    D asks whether a real sample scores higher than the average fake (and a fake lower
+    than the average real); G's loss is the same game with the targets swapped, so it
+    needs D's scores of the real batch.
+    """
+
+    output = "score"
+    needs = ("real-batch",)  # the generator step gets the real batch, so g_loss sees real_out
+
+    def d_loss_from_outputs(self, real_out: Tensor, fake_out: Tensor) -> Tensor:
+        return ((real_out - fake_out.mean() - 1) ** 2).mean() + ((fake_out - real_out.mean() + 1) ** 2).mean()
+
+    def g_loss_from_outputs(self, fake_out: Tensor, real_out: Tensor | None = None) -> Tensor:
+        return ((fake_out - real_out.mean() - 1) ** 2).mean() + ((real_out - fake_out.mean() + 1) ** 2).mean()
+
+
+@hookimpl
+def ganzoo_register_losses(register):
+    register("ralsgan", RaLSGANLoss)
+
+
+# A dataset: two interleaving half circles in 2-D
+
+
+def load_two_moons(root, split="train", download=False, image_shape=None) -> TensorDataset:
+    """20,000 noisy points on two interleaving half circles, the same for every call of a split."""
+    seeds = {"train": 0, "test": 1}
+    if split not in seeds:
+        raise DataError(f"two-moons has splits 'train' and 'test', not {split!r}")
+    g = torch.Generator().manual_seed(seeds[split])
+    n = 20_000
+    angle = torch.rand(n, generator=g) * math.pi
+    upper = torch.rand(n, generator=g) < 0.5
+    x = torch.where(upper, angle.cos(), 1 - angle.cos())
+    y = torch.where(upper, angle.sin(), 0.5 - angle.sin())
+    points = torch.stack([x, y], dim=1) + 0.05 * torch.randn(n, 2, generator=g)
+    return TensorDataset(name="two-moons", data=points, kind="points")
+
+
+@hookimpl
+def ganzoo_register_datasets(register):
+    register(DatasetSpec(
+        name="two-moons",
+        description="2-D toy: two interleaving half circles, noise std 0.05",
+        shape=(2,),
+        num_classes=None,
+        load=load_two_moons,
+        kind="points-2d",  # models' recipes for 2-D points apply (e.g. vanilla's toy recipe)
+    ))
