@@ -249,10 +249,20 @@ def _features_of_images(net: FeatureNet, images: Tensor, batch_size: int, device
     return torch.cat(feats), torch.cat(logits)
 
 
-def _load_split(dataset: str, data_dir: str | Path | None, split: str):
+def _load_split(dataset: str, data_dir: str | Path | None, split: str, download: bool = True):
     from ganzoo.data import load_dataset
 
-    return load_dataset(dataset, data_dir, split=split, download=True)
+    return load_dataset(dataset, data_dir, split=split, download=download)
+
+
+def _local_split(dataset: str, data_dir: str | Path | None, split: str):
+    """The split from the files at hand, or ``None`` when they are not there (nothing is fetched)."""
+    from ganzoo.errors import DataNotFoundError
+
+    try:
+        return _load_split(dataset, data_dir, split, download=False)
+    except DataNotFoundError:
+        return None
 
 
 def _atomic_write_bytes(path: Path, write) -> None:
@@ -278,7 +288,7 @@ class Reference:
         sha256: sha256 of the decoded images then labels (gzipped or raw files agree).
         files: sha256 of each data file read.
         network_sha256: sha256 of the feature network's weights.
-        path: the cache file.
+        path: the cache file, or the shipped file (:mod:`ganzoo.metrics.shipped`).
     """
 
     dataset: str
@@ -335,11 +345,29 @@ def _read_cached(path: Path, n: int) -> dict[str, Tensor] | None:
     return tensors
 
 
+def _from_shipped(dataset: str, shipped: dict[str, Any], net_sha: str) -> Reference:
+    """A :class:`Reference` from statistics shipped with ganzoo (:mod:`ganzoo.metrics.shipped`)."""
+    return Reference(dataset, REFERENCE_SPLIT, shipped["features"], shipped["logits"], shipped["labels"],
+                     shipped["mu"], shipped["sigma"], shipped["data_sha256"], shipped["files"], net_sha,
+                     shipped["path"], shipped["radii"])
+
+
 def _reference(
-    dataset: str, data_dir, net: FeatureNet, net_sha: str, cache_dir: Path, device: torch.device, batch_size: int
+    dataset: str, data_dir, net: FeatureNet, net_sha: str, cache_dir: Path, device: torch.device, batch_size: int,
+    net_name: str = "", download: bool = True,
 ) -> Reference:
-    ds = _load_split(dataset, data_dir, REFERENCE_SPLIT)
+    from ganzoo.metrics.shipped import shipped_reference
+
+    ds = _local_split(dataset, data_dir, REFERENCE_SPLIT)
+    if ds is None:  # no files here: the statistics that ship with ganzoo, else fetch (or say what is missing)
+        shipped = shipped_reference(net_name, dataset, REFERENCE_SPLIT, network_sha256=net_sha)
+        if shipped is not None:
+            return _from_shipped(dataset, shipped, net_sha)
+        ds = _load_split(dataset, data_dir, REFERENCE_SPLIT, download)
     data_sha = _content_sha256(ds.data, ds.labels)
+    shipped = shipped_reference(net_name, dataset, REFERENCE_SPLIT, network_sha256=net_sha, data_sha256=data_sha)
+    if shipped is not None:  # the same data and network: no need to compute
+        return _from_shipped(dataset, shipped, net_sha)
     path = cache_dir / f"{dataset}-{REFERENCE_SPLIT}-data{data_sha[:16]}-net{net_sha[:16]}.safetensors"
     files = {Path(f).name: sha256_file(Path(f)) for f in ds.info.get("files", [])}
     cached = _read_cached(path, len(ds))
@@ -362,8 +390,11 @@ def reference_stats(
     cache_dir: str | Path | None = None,
     device: torch.device | str | None = None,
     batch_size: int = 500,
+    network: str | None = None,
 ) -> Reference:
     """The reference (test split) features and statistics, from the cache or computed and cached.
+
+    ``network`` names one of the dataset's feature networks (default: its first).
 
     Example:
         >>> ref = reference_stats("mnist")  # doctest: +SKIP
@@ -371,9 +402,9 @@ def reference_stats(
         (torch.Size([10000, 128]), 'a0863a96')
     """
     device = torch.device(device or "cpu")
-    net, record, _ = feature_network(dataset, device=device)
+    net, record, _ = feature_network(dataset, device=device, name=network)
     cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-    return _reference(dataset, data_dir, net, record["sha256"], cache, device, batch_size)
+    return _reference(dataset, data_dir, net, record["sha256"], cache, device, batch_size, record["name"])
 
 
 def _compute(
@@ -408,14 +439,31 @@ def _compute(
 
 def _floor(
     dataset: str, data_dir, n: int, names: Sequence[str], net: FeatureNet, net_sha: str,
-    ref: Reference, cache_dir: Path, device: torch.device, batch_size: int,
+    ref: Reference, cache_dir: Path, device: torch.device, batch_size: int, net_name: str = "",
+    download: bool = True,
 ) -> dict[str, Any]:
     """Real-vs-real numbers: the first ``n`` train images against the test split.
 
     Cached as JSON per (data, network, n). The cheap numbers (FID, IS, label accuracy) are
-    always computed together; KID and precision/recall only once asked for.
+    always computed together; KID and precision/recall only once asked for. Without the train
+    files, the floor that ships with ganzoo for this ``n`` (if any) is used.
     """
-    train = _load_split(dataset, data_dir, FLOOR_SPLIT)
+    from ganzoo.errors import DataNotFoundError
+    from ganzoo.metrics.shipped import shipped_floor
+
+    train = _local_split(dataset, data_dir, FLOOR_SPLIT)
+    if train is None:
+        shipped = shipped_floor(net_name, dataset, n, network_sha256=net_sha, reference_sha256=ref.sha256,
+                                version=_FLOOR_VERSION)
+        if shipped is not None and all(m in shipped["metrics"] for m in names):
+            return shipped
+        try:
+            train = _load_split(dataset, data_dir, FLOOR_SPLIT, download)
+        except DataNotFoundError as exc:
+            raise DataNotFoundError(
+                f"the real-data floor for n={n} needs the {dataset} {FLOOR_SPLIT} split (ganzoo ships the "
+                f"floor only for n=10000): {exc}"
+            ) from exc
     n_floor = min(n, len(train))
     images, labels = train.data[:n_floor], train.labels[:n_floor]
     sha = _content_sha256(images, labels)
@@ -448,8 +496,11 @@ def real_vs_real(
     cache_dir: str | Path | None = None,
     device: torch.device | str | None = None,
     batch_size: int = 500,
+    network: str | None = None,
 ) -> dict[str, Any]:
     """The floor alone: the first ``n`` train images scored against the test split.
+
+    ``network`` names one of the dataset's feature networks (default: its first).
 
     Returns:
         ``{"metrics": {...}, "split": "train", "n": ..., "images": ..., "sha256": ..., "kid_seed": 0}``.
@@ -461,12 +512,13 @@ def real_vs_real(
     if unknown:
         raise EvalError(f"unknown metric(s) {unknown}; choose from {', '.join(METRICS)}")
     device = torch.device(device or "cpu")
-    net, record, _ = feature_network(dataset, device=device)
+    net, record, _ = feature_network(dataset, device=device, name=network)
     if n < min_samples(net.feature_dim):
         raise EvalError(f"n={n} is too few samples: the floor needs n >= {min_samples(net.feature_dim)}")
     cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-    ref = _reference(dataset, data_dir, net, record["sha256"], cache, device, batch_size)
-    floor = _floor(dataset, data_dir, n, tuple(metrics), net, record["sha256"], ref, cache, device, batch_size)
+    ref = _reference(dataset, data_dir, net, record["sha256"], cache, device, batch_size, record["name"])
+    floor = _floor(dataset, data_dir, n, tuple(metrics), net, record["sha256"], ref, cache, device, batch_size,
+                   record["name"])
     return {**floor, "metrics": {k: v for k, v in floor["metrics"].items() if k in metrics or (k == "kid_std" and "kid" in metrics)}}
 
 
@@ -559,6 +611,7 @@ def evaluate(
     model_name: str | None = None,
     cache_dir: str | Path | None = None,
     floor: bool = True,
+    download: bool = True,
     cross_check: bool = True,
 ) -> EvalResult:
     """Score a generator's samples against the test split, beside the real-vs-real floor.
@@ -581,6 +634,10 @@ def evaluate(
         cache_dir: where reference statistics live (default :func:`default_cache_dir`).
         floor: also report the real-vs-real floor (``False`` skips it, for quick checks;
             the receipt then records ``"floor": null``).
+        download: fetch missing dataset files when online. Either way, when the files are
+            not there, the statistics that ship with ganzoo (:mod:`ganzoo.metrics.shipped`:
+            the MNIST test split and the floor for n=10000, per feature network) are used and
+            nothing is fetched.
         cross_check: also score the same samples on the dataset's cross-check networks
             (MNIST family; ``False`` skips them, for quick checks during training).
 
@@ -628,19 +685,21 @@ def evaluate(
     finally:
         generator.train(was_training)
 
-    def score(net: FeatureNet, net_sha: str, features: Tensor, logits: Tensor):
-        ref = _reference(dataset, data_dir, net, net_sha, cache, device, batch_size)
+    def score(net: FeatureNet, net_record: dict[str, Any], features: Tensor, logits: Tensor):
+        net_sha, net_name = net_record["sha256"], net_record["name"]
+        ref = _reference(dataset, data_dir, net, net_sha, cache, device, batch_size, net_name, download)
         values = _compute(names, features, logits.cpu(), labels, ref, seed)
-        floor_record = (_floor(dataset, data_dir, n, names, net, net_sha, ref, cache, device, batch_size)
+        floor_record = (_floor(dataset, data_dir, n, names, net, net_sha, ref, cache, device, batch_size,
+                               net_name, download)
                         if floor else None)
         return values, floor_record, ref
 
-    values, floor_record, ref = score(net, record["sha256"], *scored[0])
+    values, floor_record, ref = score(net, record, *scored[0])
     floor_values = {k: v for k, v in floor_record["metrics"].items() if k in values} if floor_record else {}
     checks: dict[str, dict[str, dict[str, float]]] = {}
     check_receipts = []
     for (other, other_record), pair in zip(others, scored[1:]):
-        other_values, other_floor, _ = score(other, other_record["sha256"], *pair)
+        other_values, other_floor, _ = score(other, other_record, *pair)
         other_floor_values = ({k: v for k, v in other_floor["metrics"].items() if k in other_values}
                               if other_floor else {})
         checks[other_record["name"]] = {"metrics": other_values, "floor": other_floor_values}
@@ -785,6 +844,7 @@ def verify_receipt(
     data_dir: str | Path | None = None,
     device: torch.device | str | None = None,
     cache_dir: str | Path | None = None,
+    download: bool = False,
 ) -> Verification:
     """Recompute an evaluation receipt with the same protocol and check its numbers.
 
@@ -802,6 +862,8 @@ def verify_receipt(
         data_dir: dataset root, as for :func:`evaluate`.
         device: where the feature network runs, as for :func:`evaluate`.
         cache_dir: where reference statistics live, as for :func:`evaluate`.
+        download: fetch missing dataset files (default off: verifying uses the data at hand or
+            the statistics that ship with ganzoo, and says which files are missing otherwise).
 
     Raises:
         EvalError: the receipt is unreadable, or was made with a different feature network
@@ -844,7 +906,7 @@ def verify_receipt(
     result = evaluate(
         generator, dataset, data_dir, n=proto["n"], seed=proto["seed"], batch_size=proto["batch_size"],
         device=device, metrics=[m for m in recorded if m in METRICS], model_name=receipt.get("model"),
-        cache_dir=cache_dir, floor=bool(recorded_floor), cross_check=bool(cross),
+        cache_dir=cache_dir, floor=bool(recorded_floor), download=download, cross_check=bool(cross),
     )
     if result.receipt["reference"]["sha256"] != ref_rec["sha256"]:
         raise EvalError(
