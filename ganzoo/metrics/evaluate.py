@@ -201,7 +201,7 @@ class EvalResult:
                 + "".join(f", {name} (cross-check)" for name in self.cross_check))
         nets = [(first, self.metrics, self.floor)] + [(name, c["metrics"], c["floor"])
                                                       for name, c in self.cross_check.items()]
-        width = max(12, *(len(name) + 2 for name, _, _ in nets))
+        width = max(12, *(len(name) + 2 for name, _, _ in nets)) if self.cross_check else 12
         rows = [head]
         if self.cross_check:
             rows.append(" " * 16 + "".join(f"{name:>{width}}{'':>12}" for name, _, _ in nets))
