@@ -536,7 +536,7 @@ def _resolve_generator(ref: str, ema: bool):
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--batch-size", type=int, default=500, show_default=True)
 @click.option("--device", default="cpu", show_default=True)
-@click.option("--metrics", help="Comma-separated subset of fid,kid,is,precision,recall,label_accuracy.")
+@click.option("--metrics", help="Comma-separated subset of: fid, kid, is, precision, recall, confident, label_accuracy.")
 @click.option("--no-ema", is_flag=True, help="Score the raw generator of a run instead of its EMA.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the receipt here.")
 @click.option("--verify", "verify", is_flag=False, flag_value="-", default=None, metavar="[RECEIPT]",
@@ -546,8 +546,9 @@ def eval_cmd(ref: str | None, dataset: str, inception_weights: str | None, data_
              metrics: str | None, no_ema: bool, json_out: str | None, verify: str | None) -> None:
     """Score a generator (REF: pretrained id, bundle, run directory or hf-hub:org/name) with ganzoo's fixed protocol.
 
-    Prints FID, KID, IS, precision and recall (and label accuracy for conditional
-    models) beside the real-vs-real floor, and writes a receipt with --json.
+    Prints FID, KID, IS, precision, recall and the confident share (and label accuracy
+    for conditional models) beside the real-vs-real floor, on each of the dataset's
+    feature networks (MNIST family: two, built independently), and writes a receipt with --json.
     `ganzoo eval RUN --verify receipt.json` recomputes a receipt and checks it.
     """
     from ganzoo.metrics import evaluate, verify_receipt

@@ -892,14 +892,14 @@ class Trainer:
     # ------------------------------------------------------------------ samples and checkpoints
 
     def evaluate(self) -> dict[str, float]:
-        """Score the sampling generator with ganzoo's metrics (``eval_n`` samples, no floor)."""
+        """Score the sampling generator with ganzoo's metrics (``eval_n`` samples, first network, no floor)."""
         from ganzoo.metrics import evaluate
 
         G = self.sampling_generator
         was_training = G.training
         try:
             res = evaluate(G, self.config.dataset, self.config.data_dir, n=self.config.eval_n, device=self.device,
-                           floor=False, model_name=self.config.model)
+                           floor=False, cross_check=False, model_name=self.config.model)
         finally:
             G.train(was_training)
         return {k: round(v, 5) for k, v in res.metrics.items()}

@@ -432,18 +432,35 @@ def model_card(meta: dict[str, Any], *, samples: bool = True, license: str = "ap
 def _receipt_table(r: dict[str, Any]) -> list[str]:
     try:
         ref, proto, net = r["reference"], r["protocol"], r["feature_network"]
+        cross = r.get("cross_check") or []
+        names = [net["name"]] + [c["feature_network"]["name"] for c in cross]
         head = (f"{proto['n']} samples (seed {proto['seed']}) against {ref['n']} {ref['dataset']} "
-                f"{ref['split']} images; features of `{net['name']}` (sha256 `{net['sha256'][:12]}…`); "
-                f"ganzoo {r.get('versions', {}).get('ganzoo', '?')}.")
-        floor = r.get("floor", {}).get("metrics", {})
-        rows = ["| metric | value | real data (train vs test) |", "|---|---:|---:|"]
-        for k, v in r["metrics"].items():
-            f = floor.get(k)
-            rows.append(f"| {k} | {v:.4g} | {'' if f is None else f'{f:.4g}'} |")
-    except (KeyError, TypeError, ValueError):
+                f"{ref['split']} images; features of `{net['name']}` (sha256 `{net['sha256'][:12]}…`)"
+                + "".join(f" and of the cross-check network `{c['feature_network']['name']}` (sha256 "
+                          f"`{c['feature_network']['sha256'][:12]}…`)" for c in cross)
+                + f"; ganzoo {r.get('versions', {}).get('ganzoo', '?')}.")
+        columns = [(r["metrics"], (r.get("floor") or {}).get("metrics", {}))]
+        columns += [(c["metrics"], (c.get("floor") or {}).get("metrics", {})) for c in cross]
+        if cross:
+            rows = ["| metric | " + " | ".join(f"`{n}` | real data" for n in names) + " |",
+                    "|---|" + "---:|---:|" * len(names)]
+        else:
+            rows = ["| metric | value | real data (train vs test) |", "|---|---:|---:|"]
+        for k in r["metrics"]:
+            cells = []
+            for values, floor in columns:
+                v, f = values.get(k), floor.get(k)
+                cells += ["" if v is None else f"{v:.4g}", "" if f is None else f"{f:.4g}"]
+            rows.append(f"| {k} | " + " | ".join(cells) + " |")
+    except (KeyError, TypeError, ValueError, AttributeError):
         return ["(an evaluation receipt in an unknown format; see ganzoo.json)", ""]
     label = r.get("label")
-    return ([f"**{label}**", ""] if label else []) + [head, "", *rows, ""]
+    notes = []
+    if cross:
+        notes = ["`real data`: train images against the test split, on the same network. `confident`: share "
+                 "of samples classified with softmax probability above 0.9. Where the networks rank models "
+                 "differently, the difference is within what the choice of network decides.", ""]
+    return ([f"**{label}**", ""] if label else []) + [head, "", *rows, "", *notes]
 
 
 # --------------------------------------------------------------------------- loading

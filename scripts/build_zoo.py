@@ -3,9 +3,9 @@
 The generators were trained on a lent GPU by ganzoo's own engine (commands below and in
 ``scripts/train_zoo.sh``); their run folders are in ``bench/zoo-runs/``. For each pretrained id
 this script loads the chosen generator (the EMA weights of the longer run), scores it with
-ganzoo's fixed protocol (10,000 samples, seed 0, against the 10,000 MNIST test images, ganzoo's
-MNIST classifier features), scores the paper recipe's 30-epoch raw generator the same way for
-comparison, and writes the bundle to ``plugins/ganzoo_<family>/pretrained/<id>/``. It prints
+ganzoo's fixed protocol (10,000 samples, seed 0, against the 10,000 MNIST test images, features
+of both of ganzoo's MNIST classifiers: the receipt's ``cross_check`` holds the second's
+numbers), scores the paper recipe's 30-epoch raw generator the same way for comparison, and writes the bundle to ``plugins/ganzoo_<family>/pretrained/<id>/``. It prints
 the sha256 of each ``generator.safetensors`` for the plugin's ``PretrainedEntry``.
 
     python scripts/build_zoo.py --data-dir ../shared/data/mnist [--only dcgan-mnist] [--n 10000]
@@ -63,7 +63,8 @@ def main(argv: list[str] | None = None) -> None:
         if args.only and pid not in args.only:
             continue
         gan, state = generator_of(RUNS / run_name, weights)
-        metrics = ("fid", "kid", "is", "precision", "recall") + (("label_accuracy",) if gan.spec.conditional else ())
+        metrics = ("fid", "kid", "is", "precision", "recall", "confident") + (
+            ("label_accuracy",) if gan.spec.conditional else ())
         own = evaluate(gan.generator, "mnist", args.data_dir, n=args.n, metrics=metrics, model_name=pid)
         base_gan, base_state = generator_of(RUNS / base_name, "generator")
         base = evaluate(base_gan.generator, "mnist", args.data_dir, n=args.n, metrics=metrics,

@@ -1,20 +1,22 @@
-"""Train the feature classifier that ganzoo's MNIST-family metrics use.
+"""Train the feature classifiers that ganzoo's MNIST-family metrics use.
 
-Trains :class:`ganzoo.metrics.classifier.MnistClassifier` on the training split,
-reports its accuracy on the test split, and writes
-``<out>/<dataset>-classifier.safetensors`` and ``<out>/<dataset>-classifier.json``
-(constructor config, test accuracy, epochs, seed, sha256 of the data files and of
-the weights, versions, hardware, wall time). ``ganzoo.metrics.load_classifier``
-refuses weights whose sha256 does not match the JSON.
+``--arch cnn`` (default) trains :class:`ganzoo.metrics.classifier.MnistClassifier`, the
+first network (``<dataset>-classifier``): Adam, one-cycle, random shifts, seed 0.
+``--arch resnet`` trains :class:`ganzoo.metrics.classifier.ResNetClassifier`, the
+cross-check network (``<dataset>-resnet``), built to differ in everything but the data:
+SGD with Nesterov momentum and weight decay, random rotations, scalings and shifts
+(bilinear, on the float image), seed 1. Either way the script reports accuracy on the
+test split and writes ``<out>/<name>.safetensors`` and ``<out>/<name>.json``
+(architecture, constructor config, test accuracy, epochs, seed, augmentation, sha256 of the
+data files and of the weights, versions, hardware, wall time).
+``ganzoo.metrics.load_classifier`` refuses weights whose sha256 does not match the JSON.
 
-The shipped MNIST weights were made with the defaults on a shared 2-core CPU
-(one thread), in a few minutes::
+The shipped weights were made on a shared 2-core CPU (one thread), in minutes each; the
+exact commands are in each JSON's ``command``::
 
     python scripts/train_classifier.py --dataset mnist --data-dir ../shared/data/mnist
-
-Fashion-MNIST weights are not shipped yet; once its files are available::
-
-    python scripts/train_classifier.py --dataset fashion-mnist --data-dir DIR
+    python scripts/train_classifier.py --dataset mnist --arch resnet --data-dir ../shared/data/mnist
+    python scripts/train_classifier.py --dataset fashion-mnist --epochs 5 --data-dir DIR
 
 The evaluation protocol compares generated samples with the *test* split, so the
 classifier never sees a test image during training, and nothing (no early
@@ -37,7 +39,13 @@ from safetensors.torch import save_file
 
 import ganzoo
 from ganzoo.data import load_dataset
-from ganzoo.metrics.classifier import FEATURE_NETWORKS, WEIGHTS_DIR, MnistClassifier, sha256_file
+from ganzoo.metrics.classifier import (
+    ARCHITECTURES,
+    CROSS_CHECK_NETWORKS,
+    FEATURE_NETWORKS,
+    WEIGHTS_DIR,
+    sha256_file,
+)
 
 
 def random_shift(x: torch.Tensor, pad: int, g: torch.Generator) -> torch.Tensor:
@@ -51,8 +59,23 @@ def random_shift(x: torch.Tensor, pad: int, g: torch.Generator) -> torch.Tensor:
     return xp[torch.arange(n)[:, None, None], 0, rows, cols].unsqueeze(1)
 
 
+def random_affine(x: torch.Tensor, degrees: float, scale: float, pad: int, g: torch.Generator) -> torch.Tensor:
+    """Rotate by up to ``degrees``, scale by ``1 +- scale`` and shift by up to ``pad`` pixels, per image.
+
+    ``x`` is float in [-1, 1]; the background (-1) fills what comes in from outside.
+    """
+    n, _, h, w = x.shape
+    angle = (torch.rand(n, generator=g) * 2 - 1) * degrees * torch.pi / 180
+    zoom = 1 + (torch.rand(n, generator=g) * 2 - 1) * scale
+    shift = (torch.rand(n, 2, generator=g) * 2 - 1) * pad * 2 / torch.tensor([w, h])
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x + 1, grid, mode="bilinear", padding_mode="zeros", align_corners=False) - 1
+
+
 @torch.inference_mode()
-def accuracy(net: MnistClassifier, images: torch.Tensor, labels: torch.Tensor, batch: int = 1000) -> float:
+def accuracy(net: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, batch: int = 1000) -> float:
     net.eval()
     correct = 0
     for i in range(0, len(images), batch):
@@ -64,15 +87,28 @@ def accuracy(net: MnistClassifier, images: torch.Tensor, labels: torch.Tensor, b
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--dataset", default="mnist", choices=sorted(FEATURE_NETWORKS))
+    p.add_argument("--arch", default="cnn", choices=sorted(ARCHITECTURES),
+                   help="cnn: the first network; resnet: the cross-check network")
     p.add_argument("--data-dir", default=None, help="dataset root (default: $GANZOO_DATA)")
-    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--epochs", type=int, default=None, help="default: 3")
     p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (one-cycle, Adam)")
+    p.add_argument("--lr", type=float, default=None,
+                   help="peak learning rate, one-cycle; default 3e-3 (cnn, Adam), 0.05 (resnet, SGD)")
     p.add_argument("--shift", type=int, default=2, help="random translation in pixels (0: none)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--rotate", type=float, default=None, help="random rotation in degrees (resnet; default 12)")
+    p.add_argument("--scale", type=float, default=None, help="random scaling 1 +- SCALE (resnet; default 0.1)")
+    p.add_argument("--seed", type=int, default=None, help="default: 0 (cnn), 1 (resnet)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 is kind to a shared box)")
     p.add_argument("--out", type=Path, default=WEIGHTS_DIR)
     args = p.parse_args(argv)
+    resnet = args.arch == "resnet"
+    if not resnet and (args.rotate or args.scale):
+        p.error("--rotate and --scale are the resnet recipe's augmentation; the cnn recipe shifts only")
+    defaults = {"epochs": 3, "lr": 0.05, "seed": 1, "rotate": 12.0, "scale": 0.1} if resnet else \
+        {"epochs": 3, "lr": 3e-3, "seed": 0, "rotate": 0.0, "scale": 0.0}
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -81,8 +117,12 @@ def main(argv: list[str] | None = None) -> int:
     test = load_dataset(args.dataset, args.data_dir, split="test", download=False)
     data_sha = {Path(f).name: sha256_file(Path(f)) for f in train.info["files"] + test.info["files"]}
 
-    net = MnistClassifier(num_classes=train.num_classes)
-    opt = torch.optim.Adam(net.parameters(), lr=args.lr)
+    net = ARCHITECTURES[args.arch](num_classes=train.num_classes)
+    if resnet:
+        opt: torch.optim.Optimizer = torch.optim.SGD(net.parameters(), lr=args.lr, momentum=0.9, nesterov=True,
+                                                     weight_decay=5e-4)
+    else:
+        opt = torch.optim.Adam(net.parameters(), lr=args.lr)
     steps_per_epoch = len(train) // args.batch_size  # drop the ragged last batch
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch)
 
@@ -94,9 +134,12 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(steps_per_epoch):
             idx = order[i * args.batch_size : (i + 1) * args.batch_size]
             x = train.data[idx]
-            if args.shift:
-                x = random_shift(x, args.shift, g)
-            x = x.float().div_(127.5).sub_(1.0)
+            if resnet:
+                x = random_affine(x.float().div_(127.5).sub_(1.0), args.rotate, args.scale, args.shift, g)
+            else:
+                if args.shift:
+                    x = random_shift(x, args.shift, g)
+                x = x.float().div_(127.5).sub_(1.0)
             loss = F.cross_entropy(net(x), train.labels[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -109,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     test_acc = accuracy(net, test.data, test.labels)
     print(f"test accuracy {test_acc:.4f} ({round((1 - test_acc) * len(test))} errors of {len(test)})")
 
-    name = FEATURE_NETWORKS[args.dataset]
+    name = CROSS_CHECK_NETWORKS[args.dataset][0] if resnet else FEATURE_NETWORKS[args.dataset]
     args.out.mkdir(parents=True, exist_ok=True)
     weights = args.out / f"{name}.safetensors"
     tmp = weights.with_suffix(".tmp")
@@ -119,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     record = {
         "name": name,
         "dataset": args.dataset,
+        "architecture": args.arch,
         "config": net.config,
         "feature_layer": "body: linear + non-affine batch norm, before the ReLU",
         "input": "(N, 1, 28, 28) float in [-1, 1]",
@@ -127,7 +171,9 @@ def main(argv: list[str] | None = None) -> int:
         "epochs": args.epochs,
         "batch_size": args.batch_size,
         "lr": args.lr,
+        "optimizer": "SGD, Nesterov momentum 0.9, weight decay 5e-4" if resnet else "Adam",
         "shift": args.shift,
+        **({"rotate_degrees": args.rotate, "scale": args.scale} if resnet else {}),
         "seed": args.seed,
         "data_sha256": data_sha,
         "sha256": sha256_file(weights),

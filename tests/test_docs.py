@@ -408,7 +408,7 @@ def test_shown_eval_output_is_the_bundles_receipt():
     from ganzoo.metrics import EvalResult
 
     receipt = json.loads((_bundle("dcgan-mnist") / "ganzoo.json").read_text())["evaluation"][0]
-    table = EvalResult(receipt["metrics"], receipt["floor"]["metrics"], receipt).table()
+    table = EvalResult.from_receipt(receipt).table()
     text = (DOCS / "guides" / "evaluation.md").read_text()
     assert f"```text\n$ ganzoo eval dcgan-mnist\n{table}\n```" in text
     assert "```bash\nganzoo eval dcgan-mnist --verify\n```" in text

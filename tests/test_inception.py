@@ -166,3 +166,35 @@ def test_cifar10_evaluation_pipeline(tmp_path, monkeypatch):
         import ganzoo
 
         evaluate(ganzoo.create("dcgan", width=8).generator, "cifar10", tmp_path / "data", n=200)
+
+
+def test_same_outputs_as_pytorch_fids_own_model_class(monkeypatch):
+    """pytorch-fid's InceptionV3 with the same weights computes the same pool3 features and logits.
+
+    pytorch-fid is not a ganzoo dependency (bench/inception_check.py has the full check,
+    float32 and whole FID); this runs where it is installed, in float64 so that any
+    difference beyond rounding is a difference of architecture.
+    """
+    pfi = pytest.importorskip("pytorch_fid.inception")
+    torch.manual_seed(1)
+    ours = FIDInceptionV3().double()
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():  # non-trivial batch norms, so every one of them is exercised
+        for bn in (m for m in ours.modules() if isinstance(m, nn.BatchNorm2d)):
+            bn.running_mean.copy_(0.1 * torch.randn(bn.running_mean.shape, generator=g))
+            bn.running_var.copy_(0.5 + torch.rand(bn.running_var.shape, generator=g))
+    ours.eval()
+    state = _file_state(ours)
+    monkeypatch.setattr(pfi, "load_state_dict_from_url", lambda *a, **k: dict(state))
+    theirs = pfi.InceptionV3([3], resize_input=True, normalize_input=True, use_fid_inception=True).double().eval()
+    full = pfi.fid_inception_v3().double().eval()
+    x = torch.rand(2, 1, 28, 28, generator=g, dtype=torch.float64)  # [0, 1], pytorch-fid's range
+    with torch.no_grad():
+        f, logits = ours.features_and_logits(x * 2 - 1)
+        f_ref = theirs(x.expand(-1, 3, -1, -1))[0].flatten(1)
+        x299 = torch.nn.functional.interpolate(x.expand(-1, 3, -1, -1), size=(299, 299), mode="bilinear",
+                                               align_corners=False)
+        logits_ref = full(x299 * 2 - 1)
+    assert f.abs().max() > 1e-3  # not vanished to zero, so the comparison means something
+    torch.testing.assert_close(f, f_ref, rtol=1e-9, atol=1e-9 * float(f_ref.abs().max()))
+    torch.testing.assert_close(logits, logits_ref, rtol=1e-9, atol=1e-9 * float(logits_ref.abs().max()))

@@ -17,9 +17,9 @@ import ganzoo
 from ganzoo.data import load_dataset
 from ganzoo.errors import EvalError
 from ganzoo.interfaces import Generator
-from ganzoo.metrics import evaluate, load_classifier, verify_receipt
+from ganzoo.metrics import evaluate, load_classifier, rank_disagreements, verify_receipt
 from ganzoo.metrics import feature_metrics as fm
-from ganzoo.metrics.classifier import classifier_files
+from ganzoo.metrics.classifier import MnistClassifier, ResNetClassifier, classifier_files
 from ganzoo.metrics.evaluate import _read_cached, reference_stats
 
 
@@ -152,9 +152,56 @@ def test_shipped_classifier_loads_and_checks_its_sha256(tmp_path):
         load_classifier("mnist", weights_dir=tmp_path)
 
 
+def test_confident_share_counts_samples_above_p_09():
+    # softmax([3, 0]) = (0.95, 0.05): confident; softmax([2, 0]) = (0.88, 0.12): not; a tie: not.
+    logits = torch.tensor([[3.0, 0.0], [0.0, 3.0], [2.0, 0.0], [1.0, 1.0]])
+    assert fm.confident_share(logits) == 0.5
+    assert fm.confident_share(logits, threshold=0.8) == 0.75
+
+
+def test_the_cross_check_network_is_built_independently():
+    first, first_rec = load_classifier("mnist")
+    second, second_rec = load_classifier("mnist", name="mnist-resnet")
+    assert isinstance(first, MnistClassifier) and isinstance(second, ResNetClassifier) and not second.training
+    assert second_rec["architecture"] == "resnet" and second_rec["test_accuracy"] >= 0.99
+    assert second_rec["seed"] != first_rec["seed"] and second_rec["rotate_degrees"] > 0
+    assert second.features(torch.zeros(3, 1, 28, 28)).shape == (3, 96)
+    assert classifier_files("mnist-resnet")[0].stat().st_size < 2_000_000
+    with pytest.raises(EvalError, match="mnist has no feature network 'fashion-mnist-classifier'"):
+        load_classifier("mnist", name="fashion-mnist-classifier")
+
+
+def test_fashion_mnist_networks_ship():
+    for name in ("fashion-mnist-classifier", "fashion-mnist-resnet"):
+        net, record = load_classifier("fashion-mnist", name=name)
+        assert record["dataset"] == "fashion-mnist" and record["test_accuracy"] > 0.9, name
+        assert net.num_classes == 10
+
+
+def test_a_record_naming_an_unknown_architecture_is_an_error(tmp_path):
+    weights, meta = classifier_files("mnist-resnet")
+    shutil.copy(weights, tmp_path / weights.name)
+    record = json.loads(meta.read_text())
+    (tmp_path / meta.name).write_text(json.dumps({**record, "architecture": "transformer"}))
+    with pytest.raises(EvalError, match="architecture 'transformer'.*Upgrade ganzoo"):
+        load_classifier("mnist", name="mnist-resnet", weights_dir=tmp_path)
+
+
+def test_rank_disagreements_names_pairs_the_networks_order_differently():
+    def receipt(a: float, b: float) -> dict:
+        return {"feature_network": {"name": "n1"}, "metrics": {"fid": a},
+                "cross_check": [{"feature_network": {"name": "n2"}, "metrics": {"fid": b}}]}
+
+    assert rank_disagreements({"A": receipt(3, 5), "B": receipt(4, 6), "C": receipt(9, 9)}) == []
+    found = rank_disagreements({"A": receipt(3, 9), "B": receipt(4, 8), "C": receipt(9, 10)})
+    assert found == ["n1 orders A < B by fid (3 vs 4), n2 the other way (9 vs 8)"]
+
+
 def test_missing_feature_networks_say_how_to_make_them(tmp_path):
     with pytest.raises(EvalError, match="train_classifier.py --dataset fashion-mnist"):
         load_classifier("fashion-mnist", weights_dir=tmp_path)
+    with pytest.raises(EvalError, match="train_classifier.py --dataset mnist --arch resnet"):
+        load_classifier("mnist", name="mnist-resnet", weights_dir=tmp_path)
     with pytest.raises(EvalError, match="no feature network for dataset 'cifar10'"):
         load_classifier("cifar10")
 
@@ -305,6 +352,40 @@ def test_receipt_records_the_protocol_and_verifies(mnist_dir, test_set, cache_di
     r["feature_network"]["sha256"] = "0" * 64
     with pytest.raises(EvalError, match="feature network"):
         verify_receipt(r, g, data_dir=mnist_dir, cache_dir=cache_dir)
+
+
+@pytest.mark.data
+def test_evaluate_scores_the_same_samples_on_both_networks_and_verify_checks_both(mnist_dir, cache_dir):
+    g = Noise()
+    result = evaluate(g, "mnist", mnist_dir, n=300, seed=2, metrics=["fid", "confident"], cache_dir=cache_dir)
+    r = json.loads(result.to_json())
+    second = r["cross_check"][0]
+    assert second["feature_network"]["name"] == "mnist-resnet"
+    assert second["feature_network"]["sha256"] == load_classifier("mnist", name="mnist-resnet")[1]["sha256"]
+    assert second["metrics"] == result.cross_check["mnist-resnet"]["metrics"]
+    assert set(second["metrics"]) == {"fid", "confident"} and second["metrics"]["fid"] != r["metrics"]["fid"]
+    # both networks name real training digits with confidence and put noise far from them (the
+    # confident share alone says little about noise: classifiers can be sure of what they never saw)
+    for values, floor in ((result.metrics, result.floor), (second["metrics"], second["floor"]["metrics"])):
+        assert floor["confident"] > 0.9 and values["fid"] > 10 * floor["fid"]
+    assert "mnist-resnet" in result.table()
+    assert verify_receipt(r, g, data_dir=mnist_dir, cache_dir=cache_dir).ok
+    second["metrics"]["fid"] *= 1.05
+    bad = verify_receipt(r, g, data_dir=mnist_dir, cache_dir=cache_dir)
+    assert [c["name"] for c in bad.checks if not c["ok"]] == ["mnist-resnet.fid"]
+    second["feature_network"]["sha256"] = "0" * 64
+    with pytest.raises(EvalError, match="feature network mnist-resnet"):
+        verify_receipt(r, g, data_dir=mnist_dir, cache_dir=cache_dir)
+
+
+@pytest.mark.data
+def test_a_receipt_without_cross_check_still_verifies(mnist_dir, cache_dir):
+    # the receipts shipped before the cross-check network existed hold the first network only
+    g = Noise()
+    result = evaluate(g, "mnist", mnist_dir, n=300, seed=3, metrics=["fid"], cache_dir=cache_dir, cross_check=False)
+    assert "cross_check" not in result.receipt and result.cross_check == {}
+    check = verify_receipt(result.receipt, g, data_dir=mnist_dir, cache_dir=cache_dir)
+    assert check.ok and [c["name"] for c in check.checks] == ["fid", "floor.fid"]
 
 
 # --------------------------------------------------------------------------- bad input

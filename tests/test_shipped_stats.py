@@ -15,8 +15,8 @@ import torch
 import ganzoo
 from ganzoo.errors import DataError
 from ganzoo.metrics import evaluate, verify_receipt
-from ganzoo.metrics.classifier import load_classifier
-from ganzoo.metrics.evaluate import _FLOOR_VERSION, _content_sha256, _features_of_images
+from ganzoo.metrics.classifier import dataset_networks, load_classifier
+from ganzoo.metrics.evaluate import _FLOOR_VERSION, METRICS, _content_sha256, _features_of_images
 from ganzoo.metrics.shipped import floor_file, reference_file, shipped_floor, shipped_reference
 
 
@@ -36,20 +36,24 @@ def no_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return empty
 
 
-def _network_sha() -> str:
-    return load_classifier("mnist")[1]["sha256"]
+def _network_sha(name: str = "mnist-classifier") -> str:
+    return load_classifier("mnist", name=name)[1]["sha256"]
 
 
-def test_the_shipped_statistics_match_the_shipped_network():
-    # A retrained classifier without rebuilt statistics (scripts/build_reference_stats.py) fails here.
-    ref = shipped_reference("mnist-classifier", "mnist", "test", network_sha256=_network_sha())
-    assert ref is not None, f"rebuild {reference_file('mnist-classifier', 'mnist', 'test')}"
-    assert ref["features"].shape == (10000, 128) and ref["features"].dtype == torch.float32
-    assert ref["radii"].shape == (10000,) and ref["sigma"].shape == (128, 128)
+@pytest.mark.parametrize("network", dataset_networks("mnist"))
+def test_the_shipped_statistics_match_the_shipped_network(network):
+    # A retrained classifier without rebuilt statistics (scripts/build_reference_stats.py) fails here;
+    # so does a feature network of MNIST (the first or a cross-check one) without statistics.
+    net, _ = load_classifier("mnist", name=network)
+    d = net.feature_dim
+    ref = shipped_reference(network, "mnist", "test", network_sha256=_network_sha(network))
+    assert ref is not None, f"rebuild {reference_file(network, 'mnist', 'test')}"
+    assert ref["features"].shape == (10000, d) and ref["features"].dtype == torch.float32
+    assert ref["radii"].shape == (10000,) and ref["sigma"].shape == (d, d)
     assert ref["path"].stat().st_size < 6e6
-    floor = shipped_floor("mnist-classifier", "mnist", 10000, network_sha256=_network_sha(),
+    floor = shipped_floor(network, "mnist", 10000, network_sha256=_network_sha(network),
                           reference_sha256=ref["data_sha256"], version=_FLOOR_VERSION)
-    assert floor is not None and set(floor["metrics"]) >= {"fid", "kid", "is", "precision", "recall", "label_accuracy"}
+    assert floor is not None and set(floor["metrics"]) >= set(METRICS)
 
 
 def test_the_statistics_are_keyed_by_the_hashes():
@@ -93,6 +97,7 @@ def test_evaluate_and_verify_without_data_or_network(no_data: Path):
     assert result.receipt["reference"]["sha256"] == shipped_reference(
         "mnist-classifier", "mnist", "test", network_sha256=_network_sha())["data_sha256"]
     assert 0 < result.metrics["fid"] < 100
+    assert 0 < result.cross_check["mnist-resnet"]["metrics"]["fid"] < 100  # its statistics ship too
     check = verify_receipt(result.receipt, g)
     assert check.ok, check.table()
     assert list(no_data.iterdir()) == [] and not (no_data.parent / "cache").exists()

@@ -351,3 +351,19 @@ def test_a_run_directory_is_checked_like_a_bundle(tmp_path):
     state_file.write_text(json.dumps(state))
     with pytest.raises(BundleError, match="data_shape"):
         ganzoo.load(run.run_dir)
+
+
+def test_model_card_shows_both_feature_networks():
+    # a receipt with a cross-check network gets one value and one real-data column per network
+    from ganzoo import zoo
+
+    meta = json.loads((zoo.bundle_folder("cgan-mnist")[0] / "ganzoo.json").read_text())
+    receipt = dict(meta["evaluation"][0], metrics={"fid": 1.25, "confident": 0.9612},
+                   floor={"metrics": {"fid": 0.21, "confident": 0.9899}})
+    receipt["cross_check"] = [{"feature_network": {"name": "mnist-resnet", "sha256": "ab" * 32},
+                               "metrics": {"fid": 3.5, "confident": 0.9433},
+                               "floor": {"metrics": {"fid": 0.42, "confident": 0.9901}}}]
+    card = zoo.model_card({**meta, "evaluation": [receipt], "comparison": []})
+    assert "| metric | `mnist-classifier` | real data | `mnist-resnet` | real data |" in card
+    assert "| confident | 0.9612 | 0.9899 | 0.9433 | 0.9901 |" in card
+    assert "cross-check network `mnist-resnet` (sha256 `abababababab…`)" in card

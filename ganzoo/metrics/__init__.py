@@ -7,7 +7,7 @@ classifier shipped with ganzoo), or on CIFAR-10 with the FID Inception-v3
 numbers, the real-vs-real floor beside them, and a receipt that
 :func:`verify_receipt` can recompute.
 The metrics themselves (FID, KID, Inception Score, improved precision and
-recall, label accuracy) live in :mod:`ganzoo.metrics.feature_metrics` and
+recall, label accuracy, confident share) live in :mod:`ganzoo.metrics.feature_metrics` and
 work on any feature vectors.
 
 :func:`toy_metrics` scores samples against a 2-D toy mixture (``ring8``,
@@ -24,7 +24,7 @@ Example:
 
 from __future__ import annotations
 
-from ganzoo.metrics.classifier import MnistClassifier, load_classifier
+from ganzoo.metrics.classifier import MnistClassifier, ResNetClassifier, load_classifier
 from ganzoo.metrics.evaluate import (
     DEFAULT_METRICS,
     DEFAULT_TOLERANCE,
@@ -34,11 +34,14 @@ from ganzoo.metrics.evaluate import (
     Verification,
     evaluate,
     feature_network,
+    network_values,
+    rank_disagreements,
     real_vs_real,
     reference_stats,
     verify_receipt,
 )
 from ganzoo.metrics.feature_metrics import (
+    confident_share,
     fid,
     frechet_distance,
     gaussian_stats,
@@ -56,7 +59,9 @@ __all__ = [
     "EvalResult",
     "MnistClassifier",
     "Reference",
+    "ResNetClassifier",
     "Verification",
+    "confident_share",
     "evaluate",
     "feature_network",
     "fid",
@@ -66,7 +71,9 @@ __all__ = [
     "kid",
     "label_accuracy",
     "load_classifier",
+    "network_values",
     "precision_recall",
+    "rank_disagreements",
     "real_vs_real",
     "reference_stats",
     "toy_metrics",

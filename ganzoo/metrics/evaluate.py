@@ -14,7 +14,13 @@ The protocol (what makes two numbers comparable):
   a NaN or Inf in any sample.
 * **Features.** MNIST and Fashion-MNIST: the shipped classifier for the dataset
   (:mod:`ganzoo.metrics.classifier`): 128-d penultimate features for FID,
-  KID, precision and recall; logits for the Inception Score and label accuracy.
+  KID, precision and recall; logits for the Inception Score, label accuracy and
+  the confident share (samples classified with softmax probability above 0.9).
+  Every number is also computed on the dataset's independently built
+  cross-check network (:data:`~ganzoo.metrics.classifier.CROSS_CHECK_NETWORKS`,
+  96-d features) from the same samples, and reported beside the first
+  (``cross_check`` in the receipt): when the two networks rank models
+  differently, neither ranking is to be trusted alone (:func:`rank_disagreements`).
   CIFAR-10: the FID Inception-v3 (:mod:`ganzoo.metrics.inception`, weights
   supplied by the user as safetensors): 2048-d pool3 features of real and generated
   images alike resized to 299x299, and its 1008 logits for the Inception Score;
@@ -65,14 +71,20 @@ from torch import Tensor
 from ganzoo.errors import EvalError
 from ganzoo.interfaces import Generator
 from ganzoo.metrics import feature_metrics as fm
-from ganzoo.metrics.classifier import FEATURE_NETWORKS, INPUT_SHAPE, load_classifier, sha256_file
+from ganzoo.metrics.classifier import (
+    CROSS_CHECK_NETWORKS,
+    FEATURE_NETWORKS,
+    INPUT_SHAPE,
+    load_classifier,
+    sha256_file,
+)
 
 CACHE_ENV = "GANZOO_CACHE"
 RECEIPT_VERSION = 1
 # Bump when a change to the metric code changes cached floor numbers.
 _FLOOR_VERSION = 1
 _FLOOR_SEED = 0
-DEFAULT_METRICS = ("fid", "kid", "is", "precision", "recall")
+DEFAULT_METRICS = ("fid", "kid", "is", "precision", "recall", "confident")
 METRICS = (*DEFAULT_METRICS, "label_accuracy")
 REFERENCE_SPLIT = "test"
 #: RGB datasets scored on Inception-v3 pool3 features (user-supplied weights, see
@@ -91,20 +103,22 @@ def _image_shape(dataset: str) -> tuple[int, ...]:
 
 
 def feature_network(
-    dataset: str, device: torch.device | str | None = None,
+    dataset: str, device: torch.device | str | None = None, name: str | None = None,
 ) -> tuple[FeatureNet, dict[str, Any], tuple[int, ...]]:
     """The feature network for ``dataset``: ``(network, record, image shape it scores)``.
 
     MNIST and Fashion-MNIST: ganzoo's shipped classifier (128-d features, its labels are the
-    dataset's). CIFAR-10: the FID Inception-v3 (2048-d pool3 features) from the weights file
-    the user supplies (:func:`ganzoo.metrics.inception.load_inception` says where).
+    dataset's), or with ``name`` one of the dataset's cross-check networks. CIFAR-10: the FID
+    Inception-v3 (2048-d pool3 features) from the weights file the user supplies
+    (:func:`ganzoo.metrics.inception.load_inception` says where).
 
     Raises:
         EvalError: no feature network for ``dataset``, or its weights are missing or damaged.
     """
     if dataset in FEATURE_NETWORKS:
-        net, record = load_classifier(dataset, device=device)
-        return net, {**record, "layer": "penultimate, 128-d, before the ReLU"}, _image_shape(dataset)
+        net, record = load_classifier(dataset, name=name, device=device)
+        layer = f"penultimate, {net.feature_dim}-d, before the ReLU"
+        return net, {**record, "layer": layer}, _image_shape(dataset)
     if dataset in INCEPTION_DATASETS:
         from ganzoo.metrics.inception import load_inception
 
@@ -130,6 +144,7 @@ DEFAULT_TOLERANCE: dict[str, tuple[float, float]] = {
     "precision": (0.0, 0.005),
     "recall": (0.0, 0.005),
     "label_accuracy": (0.0, 0.005),
+    "confident": (0.0, 0.005),
 }
 
 
@@ -159,21 +174,44 @@ class EvalResult:
         floor: the same metrics for ``n`` real train images against the test split
             (empty when ``evaluate(..., floor=False)``).
         receipt: a JSON-able record of the numbers and of how they were made.
+        cross_check: per cross-check network name, ``{"metrics": ..., "floor": ...}``: the
+            same numbers from the same samples on an independently built network.
     """
 
     metrics: dict[str, float]
     floor: dict[str, float]
     receipt: dict[str, Any] = field(repr=False)
+    cross_check: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+
+    @classmethod
+    def from_receipt(cls, receipt: dict[str, Any]) -> EvalResult:
+        """The result a receipt records (its numbers, floors and cross-check numbers), e.g. to print its table."""
+        floor = (receipt.get("floor") or {}).get("metrics", {})
+        checks = {c["feature_network"]["name"]: {"metrics": dict(c["metrics"]),
+                                                 "floor": dict((c.get("floor") or {}).get("metrics", {}))}
+                  for c in receipt.get("cross_check") or []}
+        return cls(dict(receipt["metrics"]), dict(floor), receipt, checks)
 
     def table(self) -> str:
-        """A plain-text table: metric, value, real-vs-real floor."""
+        """A plain-text table: metric, value and real-vs-real floor, per feature network."""
         r = self.receipt
+        first = r["feature_network"]["name"]
         head = (f"{r['reference']['dataset']}: {r['protocol']['n']} samples (seed {r['protocol']['seed']}) vs "
-                f"{r['reference']['n']} {r['reference']['split']} images; features: {r['feature_network']['name']}")
-        rows = [head, f"{'metric':<16}{'value':>12}{'real data':>12}"]
-        for name, value in self.metrics.items():
-            floor = self.floor.get(name)
-            rows.append(f"{name:<16}{_fmt(value):>12}{_fmt(floor) if floor is not None else '':>12}")
+                f"{r['reference']['n']} {r['reference']['split']} images; features: {first}"
+                + "".join(f", {name} (cross-check)" for name in self.cross_check))
+        nets = [(first, self.metrics, self.floor)] + [(name, c["metrics"], c["floor"])
+                                                      for name, c in self.cross_check.items()]
+        width = max(12, *(len(name) + 2 for name, _, _ in nets)) if self.cross_check else 12
+        rows = [head]
+        if self.cross_check:
+            rows.append(" " * 16 + "".join(f"{name:>{width}}{'':>12}" for name, _, _ in nets))
+        rows.append(f"{'metric':<16}" + f"{'value':>{width}}{'real data':>12}" * len(nets))
+        for metric in self.metrics:
+            row = f"{metric:<16}"
+            for _, values, floor in nets:
+                v, f = values.get(metric), floor.get(metric)
+                row += f"{_fmt(v) if v is not None else '':>{width}}{_fmt(f) if f is not None else '':>12}"
+            rows.append(row)
         if r["floor"]:
             rows.append(f"real data: {r['floor']['n']} {FLOOR_SPLIT} images vs the {REFERENCE_SPLIT} split")
         return "\n".join(rows)
@@ -352,8 +390,11 @@ def reference_stats(
     cache_dir: str | Path | None = None,
     device: torch.device | str | None = None,
     batch_size: int = 500,
+    network: str | None = None,
 ) -> Reference:
     """The reference (test split) features and statistics, from the cache or computed and cached.
+
+    ``network`` names one of the dataset's feature networks (default: its first).
 
     Example:
         >>> ref = reference_stats("mnist")  # doctest: +SKIP
@@ -361,7 +402,7 @@ def reference_stats(
         (torch.Size([10000, 128]), 'a0863a96')
     """
     device = torch.device(device or "cpu")
-    net, record, _ = feature_network(dataset, device=device)
+    net, record, _ = feature_network(dataset, device=device, name=network)
     cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     return _reference(dataset, data_dir, net, record["sha256"], cache, device, batch_size, record["name"])
 
@@ -391,6 +432,8 @@ def _compute(
             out["recall"] = r
     if "label_accuracy" in names:
         out["label_accuracy"] = fm.label_accuracy(logits, labels)
+    if "confident" in names:
+        out["confident"] = fm.confident_share(logits)
     return out
 
 
@@ -435,7 +478,7 @@ def _floor(
                 record["metrics"] = cached["metrics"]
         except (OSError, ValueError):
             pass  # a damaged cache file is recomputed
-    wanted = {"fid", "is", "label_accuracy", *names}
+    wanted = {"fid", "is", "label_accuracy", "confident", *names}
     missing = [m for m in METRICS if m in wanted and m not in record["metrics"]]
     if missing:
         features, logits = _features_of_images(net, images, batch_size, device)
@@ -453,8 +496,11 @@ def real_vs_real(
     cache_dir: str | Path | None = None,
     device: torch.device | str | None = None,
     batch_size: int = 500,
+    network: str | None = None,
 ) -> dict[str, Any]:
     """The floor alone: the first ``n`` train images scored against the test split.
+
+    ``network`` names one of the dataset's feature networks (default: its first).
 
     Returns:
         ``{"metrics": {...}, "split": "train", "n": ..., "images": ..., "sha256": ..., "kid_seed": 0}``.
@@ -466,7 +512,7 @@ def real_vs_real(
     if unknown:
         raise EvalError(f"unknown metric(s) {unknown}; choose from {', '.join(METRICS)}")
     device = torch.device(device or "cpu")
-    net, record, _ = feature_network(dataset, device=device)
+    net, record, _ = feature_network(dataset, device=device, name=network)
     if n < min_samples(net.feature_dim):
         raise EvalError(f"n={n} is too few samples: the floor needs n >= {min_samples(net.feature_dim)}")
     cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
@@ -514,13 +560,15 @@ def _check_request(generator: Any, metrics: Sequence[str] | None, n: int, batch_
 
 @torch.inference_mode()
 def _sample_features(
-    generator: Generator, net: FeatureNet, n: int, seed: int, batch_size: int, device: torch.device,
+    generator: Generator, nets: Sequence[FeatureNet], n: int, seed: int, batch_size: int, device: torch.device,
     shape: tuple[int, ...] = INPUT_SHAPE,
-) -> tuple[Tensor, Tensor, Tensor | None]:
+) -> tuple[list[tuple[Tensor, Tensor]], Tensor | None]:
+    """``[(features, logits)]`` of ``n`` samples, one pair per network (the same samples), and the labels."""
     gen_device = generator._device()
     rng = torch.Generator(device=gen_device).manual_seed(seed)
     labels = torch.arange(n) % generator.num_classes if generator.is_conditional else None
-    feats, logits = [], []
+    feats: list[list[Tensor]] = [[] for _ in nets]
+    logits: list[list[Tensor]] = [[] for _ in nets]
     for start in range(0, n, batch_size):
         size = min(batch_size, n - start)
         y = labels[start : start + size].to(gen_device) if labels is not None else None
@@ -540,10 +588,11 @@ def _sample_features(
                 "or Inf: the generator has diverged or its weights are damaged; metrics on them "
                 "would be meaningless. Evaluate an earlier checkpoint"
             )
-        f, lg = net.features_and_logits(x)
-        feats.append(f)
-        logits.append(lg)
-    return torch.cat(feats), torch.cat(logits), labels
+        for i, net in enumerate(nets):
+            f, lg = net.features_and_logits(x)
+            feats[i].append(f)
+            logits[i].append(lg)
+    return [(torch.cat(f), torch.cat(lg)) for f, lg in zip(feats, logits)], labels
 
 
 # --------------------------------------------------------------------------- public API
@@ -563,6 +612,7 @@ def evaluate(
     cache_dir: str | Path | None = None,
     floor: bool = True,
     download: bool = True,
+    cross_check: bool = True,
 ) -> EvalResult:
     """Score a generator's samples against the test split, beside the real-vs-real floor.
 
@@ -586,10 +636,13 @@ def evaluate(
             the receipt then records ``"floor": null``).
         download: fetch missing dataset files when online. Either way, when the files are
             not there, the statistics that ship with ganzoo (:mod:`ganzoo.metrics.shipped`:
-            the MNIST test split and the floor for n=10000) are used and nothing is fetched.
+            the MNIST test split and the floor for n=10000, per feature network) are used and
+            nothing is fetched.
+        cross_check: also score the same samples on the dataset's cross-check networks
+            (MNIST family; ``False`` skips them, for quick checks during training).
 
     Returns:
-        An :class:`EvalResult` with ``metrics``, ``floor`` and ``receipt``.
+        An :class:`EvalResult` with ``metrics``, ``floor``, ``cross_check`` and ``receipt``.
 
     Raises:
         EvalError: an unsupported dataset or image shape, too few samples, label accuracy
@@ -608,12 +661,15 @@ def evaluate(
     gen_device = generator._device()
     device = torch.device(device) if device is not None else gen_device
     net, record, shape = feature_network(dataset, device=device)
-    if n < min_samples(net.feature_dim):
-        raise EvalError(
-            f"n={n} is too few samples: the {net.feature_dim}x{net.feature_dim} feature covariance "
-            f"needs n >= {min_samples(net.feature_dim)} (twice the feature size) to be stable; "
-            "the protocol's default is 10000"
-        )
+    others = [feature_network(dataset, device=device, name=name)[:2]
+              for name in (CROSS_CHECK_NETWORKS.get(dataset, ()) if cross_check else ())]
+    for each in [net, *(o for o, _ in others)]:
+        if n < min_samples(each.feature_dim):
+            raise EvalError(
+                f"n={n} is too few samples: the {each.feature_dim}x{each.feature_dim} feature covariance "
+                f"needs n >= {min_samples(each.feature_dim)} (twice the feature size) to be stable; "
+                "the protocol's default is 10000"
+            )
     if "label_accuracy" in names and generator.num_classes != net.num_classes:
         raise EvalError(
             f"label_accuracy needs the generator's classes to be {dataset}'s {net.num_classes} "
@@ -624,16 +680,34 @@ def evaluate(
     was_training = generator.training
     generator.eval()
     try:
-        features, logits, labels = _sample_features(generator, net, n, seed, batch_size, device, shape)
+        scored, labels = _sample_features(generator, [net, *(o for o, _ in others)], n, seed, batch_size,
+                                          device, shape)
     finally:
         generator.train(was_training)
 
-    ref = _reference(dataset, data_dir, net, record["sha256"], cache, device, batch_size, record["name"], download)
-    values = _compute(names, features, logits.cpu(), labels, ref, seed)
-    floor_record = (_floor(dataset, data_dir, n, names, net, record["sha256"], ref, cache, device, batch_size,
-                           record["name"], download)
-                    if floor else None)
+    def score(net: FeatureNet, net_record: dict[str, Any], features: Tensor, logits: Tensor):
+        net_sha, net_name = net_record["sha256"], net_record["name"]
+        ref = _reference(dataset, data_dir, net, net_sha, cache, device, batch_size, net_name, download)
+        values = _compute(names, features, logits.cpu(), labels, ref, seed)
+        floor_record = (_floor(dataset, data_dir, n, names, net, net_sha, ref, cache, device, batch_size,
+                               net_name, download)
+                        if floor else None)
+        return values, floor_record, ref
+
+    values, floor_record, ref = score(net, record, *scored[0])
     floor_values = {k: v for k, v in floor_record["metrics"].items() if k in values} if floor_record else {}
+    checks: dict[str, dict[str, dict[str, float]]] = {}
+    check_receipts = []
+    for (other, other_record), pair in zip(others, scored[1:]):
+        other_values, other_floor, _ = score(other, other_record, *pair)
+        other_floor_values = ({k: v for k, v in other_floor["metrics"].items() if k in other_values}
+                              if other_floor else {})
+        checks[other_record["name"]] = {"metrics": other_values, "floor": other_floor_values}
+        check_receipts.append({
+            "feature_network": _network_entry(other_record),
+            "metrics": other_values,
+            "floor": {"metrics": other_floor_values} if other_floor else None,
+        })
 
     import ganzoo
 
@@ -659,12 +733,7 @@ def evaluate(
             "precision_recall": {"k": fm.PR_NEIGHBOURS},
         },
         "tolerance": {k: list(v) for k, v in DEFAULT_TOLERANCE.items() if k in values},
-        "feature_network": {
-            "name": record["name"],
-            "sha256": record["sha256"],
-            "test_accuracy": record.get("test_accuracy"),
-            "layer": record["layer"],
-        },
+        "feature_network": _network_entry(record),
         "reference": {"dataset": dataset, "split": REFERENCE_SPLIT, "n": ref.n,
                       "sha256": ref.sha256, "files": ref.files},
         "versions": {"ganzoo": ganzoo.__version__, "torch": torch.__version__,
@@ -673,7 +742,70 @@ def evaluate(
         "feature_device": str(device),
         "platform": f"{platform.system()} {platform.machine()}",
     }
-    return EvalResult(metrics=values, floor=floor_values, receipt=receipt)
+    if check_receipts:
+        receipt["cross_check"] = check_receipts
+    return EvalResult(metrics=values, floor=floor_values, receipt=receipt, cross_check=checks)
+
+
+def _network_entry(record: dict[str, Any]) -> dict[str, Any]:
+    return {"name": record["name"], "sha256": record["sha256"], "test_accuracy": record.get("test_accuracy"),
+            "layer": record["layer"]}
+
+
+def network_values(result: EvalResult | dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Feature network name to its metrics, for an :class:`EvalResult` or a receipt dict.
+
+    Example:
+        >>> network_values({"feature_network": {"name": "a"}, "metrics": {"fid": 3.0},
+        ...                 "cross_check": [{"feature_network": {"name": "b"}, "metrics": {"fid": 4.0}}]})
+        {'a': {'fid': 3.0}, 'b': {'fid': 4.0}}
+    """
+    receipt = result.receipt if isinstance(result, EvalResult) else result
+    out = {receipt["feature_network"]["name"]: dict(receipt["metrics"])}
+    for c in receipt.get("cross_check") or []:
+        out[c["feature_network"]["name"]] = dict(c["metrics"])
+    return out
+
+
+def rank_disagreements(results: dict[str, EvalResult | dict[str, Any]], metric: str = "fid") -> list[str]:
+    """Pairs of models that two feature networks order differently by ``metric``.
+
+    Disagreement is information: when ganzoo's first network says model A beats model B and
+    the cross-check network says the opposite, the difference between them is within what the
+    choice of feature network decides, and neither ranking should be quoted alone.
+
+    Args:
+        results: model name to its :class:`EvalResult` (or receipt dict), all on the same dataset.
+        metric: the number to rank by.
+
+    Returns:
+        One sentence per disagreeing pair (empty when all networks agree).
+
+    Example:
+        >>> a = {"feature_network": {"name": "n1"}, "metrics": {"fid": 3.0},
+        ...      "cross_check": [{"feature_network": {"name": "n2"}, "metrics": {"fid": 9.0}}]}
+        >>> b = {"feature_network": {"name": "n1"}, "metrics": {"fid": 4.0},
+        ...      "cross_check": [{"feature_network": {"name": "n2"}, "metrics": {"fid": 8.0}}]}
+        >>> rank_disagreements({"A": a, "B": b})
+        ['n1 orders A < B by fid (3 vs 4), n2 the other way (9 vs 8)']
+    """
+    values = {model: network_values(r) for model, r in results.items()}
+    models = list(values)
+    out = []
+    for i, a in enumerate(models):
+        for b in models[i + 1 :]:
+            nets = [net for net in values[a] if net in values[b]
+                    and metric in values[a][net] and metric in values[b][net]]
+            signs = {net: (values[a][net][metric] > values[b][net][metric])
+                     - (values[a][net][metric] < values[b][net][metric]) for net in nets}
+            for j, n1 in enumerate(nets):
+                for n2 in nets[j + 1 :]:
+                    if signs[n1] * signs[n2] < 0:
+                        rel = "<" if signs[n1] < 0 else ">"
+                        out.append(f"{n1} orders {a} {rel} {b} by {metric} ({values[a][n1][metric]:.4g} vs "
+                                   f"{values[b][n1][metric]:.4g}), {n2} the other way "
+                                   f"({values[a][n2][metric]:.4g} vs {values[b][n2][metric]:.4g})")
+    return out
 
 
 @dataclass
@@ -694,9 +826,10 @@ class Verification:
     result: EvalResult
 
     def table(self) -> str:
-        rows = [f"{'number':<22}{'recorded':>12}{'recomputed':>12}{'allowed':>10}  ok"]
+        w = max(22, *(len(c["name"]) + 2 for c in self.checks)) if self.checks else 22
+        rows = [f"{'number':<{w}}{'recorded':>12}{'recomputed':>12}{'allowed':>10}  ok"]
         for c in self.checks:
-            rows.append(f"{c['name']:<22}{_fmt(c['recorded']):>12}{_fmt(c['recomputed']):>12}"
+            rows.append(f"{c['name']:<{w}}{_fmt(c['recorded']):>12}{_fmt(c['recomputed']):>12}"
                         f"{_fmt(c['allowed']):>10}  {'yes' if c['ok'] else 'NO'}")
         rows += [f"note: {note}" for note in self.notes]
         rows.append("verified" if self.ok else "NOT verified: numbers differ beyond tolerance")
@@ -752,27 +885,42 @@ def verify_receipt(
     except (KeyError, TypeError) as exc:
         raise EvalError(f"not a ganzoo evaluation receipt (missing {exc}); receipts come from ganzoo.metrics.evaluate") from exc
     dataset = ref_rec["dataset"]
-    _, record, _ = feature_network(dataset)
-    if record["sha256"] != net_rec["sha256"]:
-        raise EvalError(
-            f"the receipt was made with feature network {net_rec['name']} sha256 {net_rec['sha256'][:12]}..., "
-            f"this ganzoo ships sha256 {record['sha256'][:12]}...: its numbers cannot be reproduced here. "
-            "Use the ganzoo version named in the receipt"
-        )
+    cross = receipt.get("cross_check") or []
+    try:
+        wanted = [(None, net_rec)] + [(c["feature_network"]["name"], c["feature_network"]) for c in cross]
+    except (KeyError, TypeError) as exc:
+        raise EvalError(f"the receipt's cross_check entries are malformed (missing {exc})") from exc
+    for name, entry in wanted:
+        if name is not None and name not in CROSS_CHECK_NETWORKS.get(dataset, ()):
+            raise EvalError(f"the receipt was made with cross-check network {name!r}, which this ganzoo does "
+                            "not ship: use the ganzoo version named in the receipt")
+        _, record, _ = feature_network(dataset, name=name)
+        if record["sha256"] != entry.get("sha256"):
+            raise EvalError(
+                f"the receipt was made with feature network {entry.get('name')} sha256 "
+                f"{str(entry.get('sha256'))[:12]}..., this ganzoo ships sha256 {record['sha256'][:12]}...: "
+                "its numbers cannot be reproduced here. Use the ganzoo version named in the receipt"
+            )
     tol = {**DEFAULT_TOLERANCE, **{k: tuple(v) for k, v in (receipt.get("tolerance") or {}).items()},
            **(tolerance or {})}
     result = evaluate(
         generator, dataset, data_dir, n=proto["n"], seed=proto["seed"], batch_size=proto["batch_size"],
         device=device, metrics=[m for m in recorded if m in METRICS], model_name=receipt.get("model"),
-        cache_dir=cache_dir, floor=bool(recorded_floor), download=download,
+        cache_dir=cache_dir, floor=bool(recorded_floor), download=download, cross_check=bool(cross),
     )
     if result.receipt["reference"]["sha256"] != ref_rec["sha256"]:
         raise EvalError(
             f"the {dataset} {ref_rec['split']} split here has sha256 {result.receipt['reference']['sha256'][:12]}..., "
             f"the receipt's has {ref_rec['sha256'][:12]}...: a different reference set; check --data-dir"
         )
+    compared = [("", recorded, result.metrics), ("floor.", recorded_floor, result.floor)]
+    for c in cross:
+        name = c["feature_network"]["name"]
+        now = result.cross_check.get(name, {"metrics": {}, "floor": {}})
+        compared += [(f"{name}.", c.get("metrics") or {}, now["metrics"]),
+                     (f"{name}.floor.", (c.get("floor") or {}).get("metrics") or {}, now["floor"])]
     checks = []
-    for prefix, old, new in (("", recorded, result.metrics), ("floor.", recorded_floor, result.floor)):
+    for prefix, old, new in compared:
         for name, value in old.items():
             rtol, atol = tol.get(name, (0.01, 0.0))
             got = new.get(name, math.nan)
