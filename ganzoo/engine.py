@@ -350,7 +350,8 @@ class Trainer:
     @staticmethod
     def _config_for_resume(config: TrainConfig, resume_dir: Path) -> TrainConfig:
         ckpt = find_checkpoint(resume_dir)
-        saved = TrainConfig.from_json(json.loads((ckpt / "state.json").read_text())["config"])
+        state = json.loads((ckpt / "state.json").read_text())
+        saved = TrainConfig.from_json(state["config"])
         if config.model is not None and config.model != saved.model:
             raise CheckpointError(
                 f"{resume_dir} holds a checkpoint of model {saved.model!r}, not {config.model!r}; "
@@ -363,6 +364,10 @@ class Trainer:
             keep.pop("steps", None)
             keep.pop("epochs", None)
         merged = dataclasses.replace(saved, **keep)
+        # Settings added to the model after this run was saved keep their meaning at that time.
+        older = {k: v for k, v in get_spec(saved.model).saved_defaults.items()
+                 if k not in state.get("model_config", {})}
+        merged.model_args = {**older, **merged.model_args}
         merged.resume = str(resume_dir)
         merged.out = str(resume_dir if not (resume_dir / "state.json").is_file() else resume_dir.parent.parent)
         return merged
