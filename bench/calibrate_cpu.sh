@@ -19,10 +19,10 @@ mkdir -p "$OUT"
 run() { if [ -n "$LOCK" ]; then flock "$LOCK" nice -n 10 "$@"; else "$@"; fi; }
 quiet=(--sample-every 1000000 --checkpoint-every 1000000 --log-every 100 -q --device cpu --seed 0)
 recipe=(--batch-size 128 --lr-g 2e-4 --lr-d 2e-4 --beta1 0.5 --beta2 0.999 --loss non-saturating)
-ganzoo_run() {  # NAME MODEL ARGS...: train, then score the raw and EMA generators
+ganzoo_run() {  # NAME MODEL ARGS...: train, then score the raw generator (as the reference's)
   local name=$1 model=$2; shift 2
   run ganzoo train "$model" --dataset mnist --data-dir "$DATA" --out "$OUT/$name" "${quiet[@]}" "$@"
-  run python bench/calibrate.py "$OUT/$name" --data-dir "$DATA" --json "$OUT/$name.json"
+  run python bench/calibrate.py "$OUT/$name" --data-dir "$DATA" --json "$OUT/$name.json" --no-ema
 }
 steps=("$@")
 [ ${#steps[@]} -eq 0 ] && steps=(reference dcgan-legacy dcgan-4x4 dcgan-pad)
