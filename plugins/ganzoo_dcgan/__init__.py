@@ -4,8 +4,17 @@ Deep Convolutional Generative Adversarial Networks", ICLR. arXiv:1511.06434.
 The architecture rules of section 3: strided convolutions instead of pooling,
 BatchNorm in both networks (not on G's output or D's input), ReLU in G with a
 Tanh output, LeakyReLU(0.2) in D, weights from N(0, 0.02), Adam with lr 2e-4
-and beta1 0.5. Sized for 28x28 single-channel MNIST (7x7 start, two
-upsamplings) and for 32x32 and 64x64 RGB.
+and beta1 0.5. For 32x32 and 64x64 images, the paper's stacks from and to 4x4
+maps. For 28x28 MNIST, ``plan`` chooses (issue 15, bench/RESULTS.md, "Calibration
+against a reference DCGAN"):
+
+* ``"4x4"`` (the default): 28 -> 14 -> 7 -> 4, three strided convolutions in D with
+  64-128-256 channels and G from 256 channels, as deep and wide as the 32x32 DCGAN
+  (the 7 <-> 4 step uses a 3x3 kernel);
+* ``"pad"``: the 32x32 nets themselves; D pads images with background to 32x32 and
+  G's 32x32 output is cropped back to 28x28, like training on MNIST padded by 2;
+* ``"legacy"``: ganzoo 0.1's nets (7x7 start, two strided convolutions in D, G from
+  128 channels); bundles saved before ``plan`` existed rebuild these.
 
 Code: Apache-2.0, part of ganzoo.
 """
