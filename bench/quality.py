@@ -30,25 +30,26 @@ CONFIDENT = 0.9
 @torch.inference_mode()
 def confident_share(generator: Generator | None, data_dir: str | Path | None, n: int = N) -> float:
     """Share of ``n`` samples (or, with ``generator=None``, of the test images) with p > 0.9."""
-    net, _, _ = feature_network("mnist", device="cpu")
+    device = generator._device() if generator is not None else torch.device("cpu")
+    net, _, _ = feature_network("mnist", device=device)
     if generator is None:
         test = load_dataset("mnist", data_dir, split="test", download=False)
         batches = test.to_model_range(test.data[:n]).split(BATCH)
     else:
         was_training = generator.training
         generator.eval()
-        rng = torch.Generator().manual_seed(SEED)
+        rng = torch.Generator(device=device).manual_seed(SEED)  # the noise evaluate() draws
         batches = [generator.sample(min(BATCH, n - s), generator=rng) for s in range(0, n, BATCH)]
         generator.train(was_training)
-    hits = sum(int((net(x.float()).softmax(1).amax(1) > CONFIDENT).sum()) for x in batches)
+    hits = sum(int((net(x.to(device).float()).softmax(1).amax(1) > CONFIDENT).sum()) for x in batches)
     return hits / sum(len(x) for x in batches)
 
 
 def score(generator: Generator, data_dir: str | Path | None, label: str) -> dict:
-    """ganzoo's protocol on ``generator`` (CPU): metrics, floor, confident shares and receipt."""
+    """ganzoo's protocol on ``generator`` (where it is): metrics, floor, confident shares, receipt."""
     t = time.perf_counter()
     r = evaluate(generator, "mnist", data_dir, n=N, seed=SEED, batch_size=BATCH,
-                 metrics=("fid", "precision", "recall"), model_name=label, device="cpu")
+                 metrics=("fid", "precision", "recall"), model_name=label)
     return {
         "label": label,
         "fid": r.metrics["fid"],

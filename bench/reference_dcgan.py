@@ -107,6 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="cpu or cuda (scoring runs where G is)")
     p.add_argument("--json", type=Path, default=None, help="write the result here")
     p.add_argument("--weights", type=Path, default=None, help="save G's weights here (safetensors)")
     args = p.parse_args(argv)
@@ -116,8 +117,9 @@ def main(argv: list[str] | None = None) -> None:
     x = nn.functional.pad(mnist.data.float().div(255).unsqueeze(1), (2, 2, 2, 2)).sub(0.5).div(0.5)
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x), batch_size=args.batch_size,
                                          shuffle=True, drop_last=True)
+    device = torch.device(args.device)
 
-    netG, netD = Generator32(), Discriminator32()
+    netG, netD = Generator32().to(device), Discriminator32().to(device)
     netG.apply(weights_init)
     netD.apply(weights_init)
     criterion = nn.BCEWithLogitsLoss()
@@ -128,11 +130,12 @@ def main(argv: list[str] | None = None) -> None:
     for epoch in range(args.epochs):
         te = time.perf_counter()
         for i, (real,) in enumerate(loader):
+            real = real.to(device)
             b = real.size(0)
-            ones, zeros = torch.ones(b), torch.zeros(b)
+            ones, zeros = torch.ones(b, device=device), torch.zeros(b, device=device)
             # D: maximise log D(x) + log(1 - D(G(z)))
             netD.zero_grad()
-            fake = netG(torch.randn(b, NZ))
+            fake = netG(torch.randn(b, NZ, device=device))
             errD = criterion(netD(real), ones) + criterion(netD(fake.detach()), zeros)
             errD.backward()
             optD.step()
@@ -155,7 +158,8 @@ def main(argv: list[str] | None = None) -> None:
         "model": "reference DCGAN 32x32 (bench/reference_dcgan.py)",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": "python bench/reference_dcgan.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} threads, torch {torch.__version__}",
+        "machine": (torch.cuda.get_device_name(device) if device.type == "cuda" else
+                    f"{platform.machine()} CPU, {torch.get_num_threads()} threads") + f", torch {torch.__version__}",
         "settings": {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
                      "betas": [0.5, 0.999], "seed": args.seed, "steps": args.epochs * len(loader)},
         "params": {"G": sum(q.numel() for q in netG.parameters()), "D": sum(q.numel() for q in netD.parameters())},
