@@ -11,26 +11,74 @@ Example:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-from ganzoo import plugins  # noqa: E402  (public: ganzoo.plugins.register_plugin)
-from ganzoo.engine import TrainConfig, Trainer, train  # noqa: E402
-from ganzoo.hub import push_to_hub  # noqa: E402
-from ganzoo.interfaces import GAN, Discriminator, GANLoss, Generator
-from ganzoo.plugins import hookimpl
-from ganzoo.registry import (
-    ModelSpec,
-    PretrainedEntry,
-    TrainDefaults,
-    create,
-    create_loss,
-    get_pretrained,
-    get_spec,
-    list_losses,
-    list_models,
-    list_pretrained,
-)
-from ganzoo.zoo import load, save  # noqa: E402
+# The public names are imported on first use (PEP 562), so that `import ganzoo` and the
+# command line's `--help` do not pay for importing torch (seconds) before they need it.
+_LAZY = {
+    "plugins": "ganzoo.plugins",  # public: ganzoo.plugins.register_plugin
+    "TrainConfig": "ganzoo.engine",
+    "Trainer": "ganzoo.engine",
+    "train": "ganzoo.engine",
+    "push_to_hub": "ganzoo.hub",
+    "GAN": "ganzoo.interfaces",
+    "Discriminator": "ganzoo.interfaces",
+    "GANLoss": "ganzoo.interfaces",
+    "Generator": "ganzoo.interfaces",
+    "hookimpl": "ganzoo.plugins",
+    "ModelSpec": "ganzoo.registry",
+    "PretrainedEntry": "ganzoo.registry",
+    "TrainDefaults": "ganzoo.registry",
+    "create": "ganzoo.registry",
+    "create_loss": "ganzoo.registry",
+    "get_pretrained": "ganzoo.registry",
+    "get_spec": "ganzoo.registry",
+    "list_losses": "ganzoo.registry",
+    "list_models": "ganzoo.registry",
+    "list_pretrained": "ganzoo.registry",
+    "load": "ganzoo.zoo",
+    "save": "ganzoo.zoo",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ganzoo' has no attribute {name!r}")
+    import importlib
+
+    value = importlib.import_module(module)
+    if name != "plugins":
+        value = getattr(value, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+if TYPE_CHECKING:  # for type checkers and the API reference's static analysis
+    from ganzoo import plugins
+    from ganzoo.engine import TrainConfig, Trainer, train
+    from ganzoo.hub import push_to_hub
+    from ganzoo.interfaces import GAN, Discriminator, GANLoss, Generator
+    from ganzoo.plugins import hookimpl
+    from ganzoo.registry import (
+        ModelSpec,
+        PretrainedEntry,
+        TrainDefaults,
+        create,
+        create_loss,
+        get_pretrained,
+        get_spec,
+        list_losses,
+        list_models,
+        list_pretrained,
+    )
+    from ganzoo.zoo import load, save
 
 __all__ = [
     "GAN",

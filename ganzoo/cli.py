@@ -48,13 +48,34 @@ class GanzooCLI(click.Group):
                 self.commands[name] = cmd
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        self._load_plugin_commands()
+        if _other_plugins_installed():  # only those can add commands; ganzoo's own models add none
+            self._load_plugin_commands()
         return super().list_commands(ctx)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name not in BUILTIN_COMMANDS:
             self._load_plugin_commands()
         return super().get_command(ctx, name)
+
+
+def _other_plugins_installed() -> bool:
+    """Whether a distribution other than ganzoo has a ``ganzoo`` entry point (or one was registered).
+
+    ganzoo's built-in plugins (its model families) register no commands, and loading them
+    imports torch (seconds): ``ganzoo --help`` only loads plugins when another one may add a
+    command.
+    """
+    import importlib.metadata
+
+    from ganzoo import plugins
+
+    if plugins._manager is not None:  # loaded already (a notebook, a test): plugins registered directly count
+        return True
+    for ep in importlib.metadata.entry_points(group=plugins.ENTRY_POINT_GROUP):
+        dist = getattr(ep, "dist", None)
+        if dist is None or dist.metadata["Name"] != "ganzoo":
+            return True
+    return False
 
 
 @click.group(cls=GanzooCLI, context_settings={"help_option_names": ["-h", "--help"]})
@@ -71,7 +92,7 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
-@cli.command("list")
+@cli.command("list", short_help="List registered models (or pretrained ids with --pretrained).")
 @click.argument("pattern", default="*")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--pretrained", is_flag=True, help="List pretrained generators (ids for `ganzoo.load`) instead.")
@@ -110,6 +131,9 @@ def list_cmd(pattern: str, as_json: bool, pretrained: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
+    if not rows and pattern == "*":
+        click.echo(_no_models_hint(), err=True)
+        return
     click.echo(_table(
         [[r["name"], r["family"], "yes" if r["conditional"] else "no", f"{r['plugin']} ({r['distribution']})" if r["distribution"] else r["plugin"]] for r in rows],
         ["name", "family", "conditional", "plugin"],
@@ -119,7 +143,21 @@ def list_cmd(pattern: str, as_json: bool, pretrained: bool) -> None:
         click.echo(f"\n{len(broken)} plugin(s) failed to load; `ganzoo plugins` shows why.", err=True)
 
 
-@cli.command()
+def _no_models_hint() -> str:
+    """Why ``ganzoo list`` is empty, and what to do."""
+    import os
+
+    from ganzoo.plugins import AUTOLOAD_ENV
+
+    if os.environ.get(AUTOLOAD_ENV, "").strip().lower() in ("1", "true", "yes"):
+        return (f"no models registered: {AUTOLOAD_ENV}={os.environ[AUTOLOAD_ENV]} turns plugin discovery off, and "
+                "the built-in models (vanilla, dcgan, wgan-gp, cgan) are plugins too. Unset it to load them, or "
+                "register a plugin module from Python with ganzoo.plugins.register_plugin(module)")
+    return ("no models registered: no installed plugin registers any (`ganzoo plugins` shows what was found). "
+            "Reinstall ganzoo (pip install -e '.[dev]' in a checkout) to get the built-in ones")
+
+
+@cli.command(short_help="Show a model's paper, defaults, recipe and pretrained ids.")
 @click.argument("name")
 @friendly_errors
 def info(name: str) -> None:
@@ -152,7 +190,7 @@ def _recipe_fields(recipe: Any, keep_empty: bool = False) -> dict[str, Any]:
     return shown
 
 
-@cli.command()
+@cli.command(short_help="List plugins, their versions and status (and why one broke).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def plugins(as_json: bool) -> None:
     """List plugins: name, version, distribution, status, and the error of broken ones."""
@@ -216,7 +254,7 @@ def _execution_options(fn: Callable) -> Callable:
     return fn
 
 
-@cli.command()
+@cli.command(short_help="Train MODEL on a dataset; a run directory with checkpoints.")
 @click.argument("model")
 @click.option("--dataset", help="Dataset name (default: the model's first listed dataset). `ganzoo datasets` lists them.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Dataset root (default $GANZOO_DATA or ~/.cache/ganzoo/data).")
@@ -264,9 +302,26 @@ def train(model: str, beta1: float | None, beta2: float | None, model_args: tupl
         sys.exit(130)
     if trainer.is_main:
         click.echo(f"done: {trainer.step} steps; run directory {trainer.run_dir}")
+        click.echo(_next_steps(trainer))
 
 
-@cli.command()
+def _next_steps(trainer: Any) -> str:
+    """What to do with a finished run: the commands, with its path."""
+    import shlex
+
+    run = shlex.quote(str(trainer.run_dir))
+    cfg = trainer.config
+    lines = ["next:",
+             f"  ganzoo sample {run} -n 64 -o {shlex.quote(str(trainer.run_dir / 'grid.png'))}   # samples",
+             f"  ganzoo save {run} {shlex.quote(f'{cfg.model}-{cfg.dataset}-bundle')} --eval   # a bundle to load or publish"]
+    if cfg.dataset in ("mnist", "fashion-mnist"):
+        extra = "" if cfg.dataset == "mnist" else f" --dataset {cfg.dataset}"
+        lines.append(f"  ganzoo eval {run}{extra}   # FID, KID, IS, precision, recall")
+    lines.append(f"  ganzoo train {cfg.model} --resume {run} --steps {2 * trainer.step}   # train on")
+    return "\n".join(lines)
+
+
+@cli.command(short_help="Training speed of MODEL on this machine, in images/s.")
 @click.argument("model")
 @click.option("--dataset", help="Its dataset (default: the model's first); sets the data's shape and labels.")
 @click.option("--batch-size", "batch_sizes", metavar="N[,N...]", help="One or more batch sizes (default: the model's recipe).")
@@ -337,7 +392,7 @@ def _resolve_generator(ref: str, ema: bool):
                            hint="or give a bundle folder, a run directory or hf-hub:org/name")
 
 
-@cli.command("eval")
+@cli.command("eval", short_help="Score a generator (FID, KID, IS, precision, recall).")
 @click.argument("ref", required=False)
 @click.option("--dataset", default="mnist", show_default=True,
               help="mnist, fashion-mnist (ganzoo's classifiers) or cifar10 (Inception-v3, see --inception-weights).")
@@ -407,7 +462,7 @@ def _parse_labels(text: str | None) -> list[int] | None:
                                  param_hint="--labels") from None
 
 
-@cli.command()
+@cli.command(short_help="Draw samples from a generator: a PNG grid, .npz or .pt.")
 @click.argument("ref")
 @click.option("-n", "--n", "n", type=int, default=64, show_default=True, help="Number of samples.")
 @click.option("-o", "--out", type=click.Path(dir_okay=False), help="Output file (default samples.png, .npz or .pt).")
@@ -461,14 +516,16 @@ def sample(ref: str, n: int, out: str | None, labels: str | None, seed: int, int
     click.echo(f"wrote {len(x)} samples to {out_path}")
 
 
-@cli.command("save")
+@cli.command("save", short_help="Turn a run directory into a bundle (safetensors, model card).")
 @click.argument("run", type=click.Path(exists=True, file_okay=False))
 @click.argument("bundle", type=click.Path(file_okay=False))
-@click.option("--eval", "do_eval", is_flag=True, help="Evaluate (MNIST-like data) and record the receipt.")
+@click.option("--eval", "do_eval", is_flag=True,
+              help="Evaluate and record the receipt (image datasets; 2-D toys print their toy metrics).")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Dataset root for --eval.")
 @click.option("--no-discriminator", is_flag=True, help="Leave the discriminator out.")
 @click.option("--no-ema", is_flag=True, help="Save the raw generator instead of its EMA.")
-@click.option("--overwrite", is_flag=True, help="Replace an existing bundle.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace the bundle at BUNDLE (only a ganzoo bundle, never RUN itself).")
 @friendly_errors
 def save_cmd(run: str, bundle: str, do_eval: bool, data_dir: str | None, no_discriminator: bool, no_ema: bool,
              overwrite: bool) -> None:
@@ -482,14 +539,34 @@ def save_cmd(run: str, bundle: str, do_eval: bool, data_dir: str | None, no_disc
 
         state = json.loads((find_checkpoint(run) / "state.json").read_text())
         g = ganzoo.load(run, ema=not no_ema)
-        evaluation = evaluate(g, state["config"]["dataset"], data_dir or state["config"].get("data_dir"))
-        click.echo(evaluation.table())
+        dataset = state["config"]["dataset"]
+        if len(g.output_shape) == 1:  # 2-D points: the toy metrics, not image metrics
+            click.echo(_toy_eval(g, dataset))
+        else:
+            evaluation = evaluate(g, dataset, data_dir or state["config"].get("data_dir"))
+            click.echo(evaluation.table())
     path = ganzoo.save(run, bundle, evaluation=evaluation, discriminator=not no_discriminator, ema=not no_ema,
                        overwrite=overwrite)
     click.echo(f"bundle written to {path}")
 
 
-@cli.command()
+def _toy_eval(g: Any, dataset: str) -> str:
+    """``save --eval`` for a 2-D point model: the toy metrics, printed (bundles record image receipts)."""
+    from ganzoo.data import TOYS
+
+    note = "not recorded in the bundle: its evaluation receipts are for image datasets"
+    if dataset not in TOYS:
+        return f"no sample-quality metrics for the point dataset {dataset!r}; the bundle has no receipt"
+    import torch
+
+    from ganzoo.metrics import toy_metrics
+
+    m = toy_metrics(g.sample(2500, generator=torch.Generator().manual_seed(0)), dataset)
+    return (f"{dataset}: {m['modes_covered']} of {m['num_modes']} modes covered, {m['high_quality']:.1%} "
+            f"high-quality samples, reverse KL {m['reverse_kl']:.3f} (2,500 samples, seed 0; {note})")
+
+
+@cli.command(short_help="Publish a bundle or run directory to the Hugging Face Hub.")
 @click.argument("source", type=click.Path(exists=True, file_okay=False))
 @click.option("--repo", required=True, help="Hub repository, org/name.")
 @click.option("--private", is_flag=True, help="Create the repository as private.")
@@ -499,7 +576,9 @@ def save_cmd(run: str, bundle: str, do_eval: bool, data_dir: str | None, no_disc
 def publish(source: str, repo: str, private: bool, revision: str | None, message: str | None) -> None:
     """Publish a bundle or run directory SOURCE to the Hugging Face Hub as REPO.
 
-    The token comes from HF_TOKEN or `hf auth login`; it is never printed.
+    Uploads ganzoo.json, the weights it lists, README.md and samples.png, nothing else; a
+    bundle holding links, or weights that fail their sha256, is refused. The token comes from
+    HF_TOKEN or `hf auth login`; it is never printed.
     """
     import ganzoo
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ganzoo.errors import DataError, UnknownNameError
+from ganzoo.errors import DataError, DataNotFoundError, UnknownNameError
 from ganzoo.plugins import hookimpl
 
 DATA_ENV = "GANZOO_DATA"
@@ -90,6 +90,31 @@ class DatasetSpec:
     plugin: str = ""
 
 
+# --------------------------------------------------------------------------- downloads
+
+
+def _download_into(root: Path, fetch: Callable[[Path], None]) -> None:
+    """Run ``fetch(folder)`` in a fresh temporary folder, then move what it wrote into ``root``.
+
+    A failed or interrupted download leaves nothing behind: no partial files and no empty
+    folders, and ``root`` itself (the user's ``--data-dir``) is created only once the files
+    are there. Files already in ``root`` are kept.
+    """
+    import shutil
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="ganzoo-download-") as tmp:
+        fetch(Path(tmp))
+        for src in sorted(Path(tmp).rglob("*")):
+            if src.is_file():
+                dst = root / src.relative_to(tmp)
+                if not dst.exists():
+                    dst.parent.mkdir(parents=True, exist_ok=True)
+                    part = dst.with_name(f".{dst.name}.part")
+                    shutil.move(str(src), part)
+                    os.replace(part, dst)
+
+
 # --------------------------------------------------------------------------- IDX (MNIST family)
 
 _IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -136,13 +161,16 @@ def _mnist_like(name: str, folder: str, tv_class: str) -> Callable[..., TensorDa
         if None in paths and download:
             import torchvision
 
-            try:  # torchvision knows the mirrors and checksums
-                getattr(torchvision.datasets, tv_class)(str(root), train=split == "train", download=True)
+            def fetch(tmp: Path) -> None:  # torchvision knows the mirrors and checksums
+                getattr(torchvision.datasets, tv_class)(str(tmp), train=split == "train", download=True)
+
+            try:
+                _download_into(root, fetch)
             except Exception as exc:
-                raise DataError(_missing_idx(name, root, folder, stems, f"download failed: {exc}")) from exc
+                raise DataNotFoundError(_missing_idx(name, root, folder, stems, f"download failed: {exc}")) from exc
             paths = [_find_raw(root, folder, s) for s in stems]
         if None in paths:
-            raise DataError(_missing_idx(name, root, folder, stems, "download is off"))
+            raise DataNotFoundError(_missing_idx(name, root, folder, stems, "download is off"))
         images, labels = read_idx(paths[0]), read_idx(paths[1])
         if images.ndim != 3 or labels.shape != (images.shape[0],):
             raise DataError(f"{paths[0]} and {paths[1]} do not match: images {images.shape}, labels {labels.shape}")
@@ -183,11 +211,11 @@ def _load_cifar10(root: Path, split: str = "train", download: bool = True, image
             from torchvision.datasets.utils import download_url
 
             try:
-                download_url(_CIFAR_URL, str(root), md5=_CIFAR_MD5)
+                _download_into(root, lambda tmp: download_url(_CIFAR_URL, str(tmp), md5=_CIFAR_MD5))
             except Exception as exc:
-                raise DataError(_missing_cifar(root, f"download failed: {exc}")) from exc
+                raise DataNotFoundError(_missing_cifar(root, f"download failed: {exc}")) from exc
         if not archive.is_file():
-            raise DataError(_missing_cifar(root, "download is off"))
+            raise DataNotFoundError(_missing_cifar(root, "download is off"))
         with tarfile.open(archive) as tar:
             tar.extractall(root, filter="data")
     records = []

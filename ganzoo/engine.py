@@ -413,8 +413,12 @@ class Trainer:
                 probe.unlink()
             except OSError as exc:
                 raise ConfigError(f"cannot write the run directory {run_dir}: {exc}; pass a writable --out") from exc
+            # What this run actually uses, where the config left a choice to ganzoo ("auto", None).
+            used = {"device": str(self.device), "out": str(run_dir), "channels_last": self.channels_last,
+                    "precision": "bf16" if self.amp_dtype is not None else "fp32"}
             with open(run_dir / "config.json", "w") as f:
-                json.dump({**cfg.to_json(), "ganzoo_version": __version__, "torch_version": torch.__version__}, f, indent=2, default=str)
+                json.dump({**cfg.to_json(), **used, "ganzoo_version": __version__, "torch_version": torch.__version__},
+                          f, indent=2, default=str)
         return run_dir
 
     # ------------------------------------------------------------------ the step

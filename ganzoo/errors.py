@@ -50,6 +50,10 @@ class DataError(GanzooError):
     """A dataset that is missing, unreadable or does not fit the model."""
 
 
+class DataNotFoundError(DataError):
+    """A dataset's files are not there (and were not, or could not be, downloaded)."""
+
+
 class CheckpointError(GanzooError):
     """A missing, corrupt or mismatched checkpoint."""
 

@@ -9,8 +9,9 @@ messages, bundles or model cards.
 
 from __future__ import annotations
 
+import hashlib
 import os
-import shutil
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ from ganzoo.zoo import (
     read_bundle_meta,
     save,
 )
+
+CARD_FILES = ("README.md", "samples.png")  # published when present, besides ganzoo.json and the weights
 
 
 def parse_hub_ref(ref: str) -> tuple[str, str | None]:
@@ -77,6 +80,10 @@ def _hub_error(exc: Exception, repo_id: str, revision: str | None, token: str | 
     elif isinstance(exc, (remote_missing, errors.EntryNotFoundError)):
         msg = (f"{repo_id}@{rev} has no {what}: it is not a ganzoo bundle (or was uploaded incompletely); "
                "publish it with `ganzoo publish`")
+    elif _is_connection_error(exc):
+        msg = (f"cannot reach the Hub at {_endpoint_of(exc)} "
+               f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no answer'}): check the "
+               "network connection, a proxy, or HF_ENDPOINT")
     elif status in (401, 403):
         msg = (f"the Hub refused the request for {repo_id!r} ({status}): the token is missing, invalid or "
                "lacks access. Set HF_TOKEN or run `hf auth login`")
@@ -124,11 +131,40 @@ def _hub_call(what: str, repo_id: str, revision: str | None, token: str | None, 
         raise _hub_error(exc, repo_id, revision, token, what) from None
 
 
+def _endpoint_of(exc: BaseException) -> str:
+    """``scheme://host[:port]`` of the request that failed, else the configured endpoint."""
+    from urllib.parse import urlsplit
+
+    try:
+        url = urlsplit(str(exc.request.url))  # type: ignore[attr-defined]  (httpx, requests)
+        if url.scheme and url.netloc:
+            return f"{url.scheme}://{url.netloc}"
+    except Exception:  # noqa: BLE001  (httpx raises RuntimeError when no request is attached)
+        pass
+    from huggingface_hub import constants
+
+    return str(getattr(constants, "ENDPOINT", "https://huggingface.co"))
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    """The Hub could not be reached: refused, unresolvable, timed out, a broken proxy or TLS.
+
+    huggingface_hub's HTTP client raises these as they come: ``httpx`` (hub 1.x) or ``httpx2``
+    (hub 2.x) transport errors, which are not ``OSError``; ``requests`` ones, which are.
+    """
+    for cls in type(exc).__mro__:
+        if cls.__module__.split(".")[0] in ("httpx", "httpx2") and cls.__name__ == "TransportError":
+            return True
+    return isinstance(exc, (ConnectionError, TimeoutError)) or any(
+        cls.__module__.startswith("requests") and cls.__name__ in ("ConnectionError", "Timeout")
+        for cls in type(exc).__mro__)
+
+
 def _is_hub_error(exc: Exception) -> bool:
     from huggingface_hub import errors
 
     return isinstance(exc, (errors.HfHubHTTPError, errors.EntryNotFoundError, errors.LocalEntryNotFoundError,
-                            errors.HFValidationError, OSError))
+                            errors.HFValidationError, OSError)) or _is_connection_error(exc)
 
 
 BUNDLE_PATTERNS = [BUNDLE_FILE, "*.safetensors", "README.md", "samples.png"]
@@ -148,8 +184,12 @@ def push_to_hub(
     """Publish a bundle (or a GAN, Trainer or run directory, saved as one first) to the Hub.
 
     Creates the model repository if needed (and the branch ``revision``), then
-    uploads ``ganzoo.json``, the safetensors weights, ``README.md`` and ``samples.png``
-    in one commit.
+    uploads ``ganzoo.json``, the safetensors weights it lists, ``README.md`` and
+    ``samples.png`` in one commit. Nothing else in the folder is uploaded. A bundle folder
+    holding any link (symbolic link) is refused, every file must be a regular file, and each
+    weights file's sha256 is checked against ``ganzoo.json`` first: a corrupt bundle is not
+    published. The files are copied (and checked) into a private folder, which is what is
+    uploaded.
 
     Args:
         source: a bundle folder, a run directory, a :class:`ganzoo.GAN` or a :class:`ganzoo.Trainer`.
@@ -176,8 +216,12 @@ def push_to_hub(
         raise HubError("no Hugging Face token found: set HF_TOKEN or run `hf auth login` (a token with write "
                        "access is needed to publish)")
     with tempfile.TemporaryDirectory(prefix="ganzoo-publish-") as tmp:
-        folder = _bundle_folder(source, Path(tmp) / "bundle", repo_id, save_kwargs)
-        meta = read_bundle_meta(folder)
+        if isinstance(source, (str, os.PathLike)) and os.path.lexists(Path(source) / BUNDLE_FILE):
+            bundle = Path(source)
+        else:
+            bundle = save(source, Path(tmp) / "saved", repo_id=repo_id, **save_kwargs)
+        folder = Path(tmp) / "bundle"
+        meta = stage_bundle(bundle, folder, repo_id)
         api = HfApi(endpoint=endpoint, token=token)
 
         def publish() -> Any:
@@ -194,16 +238,56 @@ def push_to_hub(
     return str(getattr(info, "commit_url", info))
 
 
-def _bundle_folder(source: Any, tmp: Path, repo_id: str, save_kwargs: dict[str, Any]) -> Path:
-    """A bundle folder to upload: ``source`` itself if it is one, else a fresh save into ``tmp``."""
-    if isinstance(source, (str, os.PathLike)) and (Path(source) / BUNDLE_FILE).is_file():
-        folder = Path(source)
-        readme = folder / "README.md"
-        if readme.is_file() and LOCAL_REF not in readme.read_text():
-            return folder
-        # Refresh the generated model card so that its example names this repository.
-        shutil.copytree(folder, tmp)
-        meta = read_bundle_meta(tmp)
-        (tmp / "README.md").write_text(model_card(meta, samples=(tmp / "samples.png").is_file(), repo_id=repo_id))
-        return tmp
-    return save(source, tmp, repo_id=repo_id, **save_kwargs)
+def stage_bundle(bundle: Path, dest: Path, repo_id: str | None = None) -> dict[str, Any]:
+    """Copy what a bundle publishes into the new folder ``dest``, checking it; return its ``ganzoo.json``.
+
+    Refuses any link in ``bundle`` (a link could carry an outside file, a token say, to the Hub)
+    and any listed file that is not a regular file; copies ``ganzoo.json``, the weights files it
+    names and the model card and sample grid when present; checks each weights file's sha256
+    on the copy. A generated model card whose example still says ``path/to/this/folder`` (or a
+    missing one) is written anew for ``repo_id``.
+    """
+    bundle = Path(bundle)
+    links = [os.path.join(d, n) for d, dirs, files in os.walk(bundle) for n in dirs + files
+             if os.path.islink(os.path.join(d, n))]
+    if bundle.is_symlink() or links:
+        shown = ", ".join((links or [str(bundle)])[:3])
+        raise BundleError(f"refusing to publish {bundle}: it holds links ({shown}); a bundle is published from "
+                          "regular files only: replace each link by the file itself")
+    dest.mkdir(parents=True)
+    _copy_regular(bundle / BUNDLE_FILE, dest / BUNDLE_FILE)
+    meta = read_bundle_meta(dest)
+    copied: dict[str, str] = {}
+    for comp, entry in meta["weights"].items():
+        name = entry["file"]
+        digest = copied[name] = copied.get(name) or _copy_regular(bundle / name, dest / name)
+        if digest != entry["sha256"]:
+            raise BundleError(f"refusing to publish {bundle}: {name} ({comp}) is corrupt or was changed: "
+                              f"its sha256 is {digest[:16]}…, {BUNDLE_FILE} expects {entry['sha256'][:16]}…; "
+                              "save the bundle again")
+    for name in CARD_FILES:
+        if (bundle / name).exists():
+            _copy_regular(bundle / name, dest / name)
+    readme = dest / "README.md"
+    if not readme.is_file() or LOCAL_REF in readme.read_text(errors="replace"):
+        # The generated card's example names this repository once it has one.
+        readme.write_text(model_card(meta, samples=(dest / "samples.png").is_file(), repo_id=repo_id))
+    return meta
+
+
+def _copy_regular(src: Path, dst: Path) -> str:
+    """Copy a regular file, never through a link; return the copy's sha256."""
+    if not src.exists() and not src.is_symlink():
+        raise BundleError(f"{src} is missing from the bundle; save it again")
+    try:
+        fd = os.open(src, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise BundleError(f"refusing to publish {src}: cannot open it as a regular file ({exc})") from exc
+    h = hashlib.sha256()
+    with os.fdopen(fd, "rb") as f, open(dst, "xb") as out:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise BundleError(f"refusing to publish {src}: it is not a regular file")
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+            out.write(block)
+    return h.hexdigest()

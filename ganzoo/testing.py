@@ -35,6 +35,7 @@ import os
 import re
 import tempfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -48,6 +49,7 @@ from ganzoo.registry import create, create_loss, get_spec, list_losses
 __all__ = [
     "CHECKS",
     "ConformanceError",
+    "ConformanceReport",
     "check_conditioning",
     "check_determinism",
     "check_discriminator_output",
@@ -81,12 +83,12 @@ def _who(gan: GAN) -> str:
     return f"model {gan.name!r} (data_shape={gan.config.get('data_shape')})"
 
 
-def _check(fn: Callable[[GAN], None]) -> Callable[[GAN], None]:
+def _check(fn: Callable[[GAN], str | None]) -> Callable[[GAN], str | None]:
     @functools.wraps(fn)
-    def run(gan: GAN) -> None:
+    def run(gan: GAN) -> str | None:
         try:
             with _preserved(gan):
-                fn(gan)
+                return fn(gan)
         except ConformanceError:
             raise
         except _Failed as exc:
@@ -263,7 +265,7 @@ def check_output_shape(gan: GAN) -> None:
 
 
 @_check
-def check_image_range(gan: GAN) -> None:
+def check_image_range(gan: GAN) -> str | None:
     """Image generators (``len(output_shape) == 3``) output values in [-1, 1], even for large z.
 
     Models of points (``output_shape == (D,)``) pass without checks: they
@@ -276,7 +278,7 @@ def check_image_range(gan: GAN) -> None:
     """
     g = gan.generator
     if len(g.output_shape) != 3:
-        return
+        return "not applicable: the model makes points, not images"
     g.eval()
     z, y, _ = _inputs(gan, n=8)
     with torch.no_grad():
@@ -563,7 +565,7 @@ def check_conditioning(gan: GAN) -> None:
     _require(not _same(s0, s1), "sample(n, y=...) ignores y: labels 0 and 1 gave the same samples")
 
 
-CHECKS: tuple[Callable[[GAN], None], ...] = (
+CHECKS: tuple[Callable[[GAN], str | None], ...] = (
     check_interface,
     check_output_shape,
     check_image_range,
@@ -577,13 +579,41 @@ CHECKS: tuple[Callable[[GAN], None], ...] = (
 """Every check, in the order :func:`check_model` runs them."""
 
 
-def check_model(name: str, **overrides: Any) -> None:
+@dataclass
+class ConformanceReport:
+    """What :func:`check_model` ran: one ``(check, outcome)`` pair per check, in order.
+
+    ``outcome`` is ``"passed"``, or ``"not applicable: ..."`` for a check that does not concern
+    this kind of model (image range for a model of points). ``str(report)`` is a summary.
+    """
+
+    model: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+    results: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def passed(self) -> list[str]:
+        """Names of the checks that ran and passed."""
+        return [name for name, outcome in self.results if outcome == "passed"]
+
+    def __str__(self) -> str:
+        settings = ", ".join(f"{k}={v!r}" for k, v in self.overrides.items())
+        head = (f"{self.model}{f' ({settings})' if settings else ''} passes the conformance kit: "
+                f"{len(self.passed)} of {len(self.results)} checks passed"
+                f"{f', {len(self.results) - len(self.passed)} not applicable' if len(self.passed) < len(self.results) else ''}")
+        return "\n".join([head] + [f"  {name:<28} {outcome}" for name, outcome in self.results])
+
+
+def check_model(name: str, **overrides: Any) -> ConformanceReport:
     """Build model ``name`` with ``overrides`` and run every check in :data:`CHECKS` on it.
 
     Args:
         name: a registered model name.
         **overrides: settings passed to :func:`ganzoo.create`, e.g.
             ``data_shape=(3, 32, 32)`` or ``loss="hinge"``.
+
+    Returns:
+        A :class:`ConformanceReport` naming each check and its outcome; print it for a summary.
 
     Raises:
         ConformanceError: (an ``AssertionError``) at the first failed check,
@@ -592,7 +622,13 @@ def check_model(name: str, **overrides: Any) -> None:
 
     Example:
         >>> from ganzoo.testing import check_model
-        >>> check_model("dcgan", data_shape=(3, 32, 32))
+        >>> report = check_model("dcgan", data_shape=(3, 32, 32))
+        >>> len(report.passed)
+        9
+        >>> print(report)  # doctest: +ELLIPSIS
+        dcgan (data_shape=(3, 32, 32)) passes the conformance kit: 9 of 9 checks passed
+          check_interface              passed
+        ...
     """
     get_spec(name)  # an unknown name is the caller's mistake, not a failed check
     try:
@@ -601,5 +637,8 @@ def check_model(name: str, **overrides: Any) -> None:
         raise ConformanceError(
             f"model {name!r} failed to build with {overrides or 'its defaults'}: {type(exc).__name__}: {exc}"
         ) from exc
+    report = ConformanceReport(name, dict(overrides))
     for check in CHECKS:
-        check(gan)
+        note = check(gan)
+        report.results.append((check.__name__, note or "passed"))
+    return report

@@ -17,11 +17,15 @@ The configuration is checked before any module is built.
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import json
 import math
 import os
+import re
+import secrets
 import shutil
-import tempfile
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,15 +33,10 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
-from ganzoo.checkpoint import (
-    find_checkpoint,
-    load_module,
-    replace_dir,
-    sha256_file,
-    state_dict_tensors,
-)
-from ganzoo.errors import BundleError, CheckpointError, ConfigError, GanzooError
+from ganzoo.checkpoint import find_checkpoint, sha256_file, state_dict_tensors
+from ganzoo.errors import BundleError, ConfigError, GanzooError, UnknownNameError
 from ganzoo.interfaces import GAN, Discriminator, Generator
+from ganzoo.weights import load_checked, regular_file_inside
 
 if TYPE_CHECKING:
     from ganzoo.engine import Trainer
@@ -53,6 +52,12 @@ COMPONENTS = ("generator", "discriminator")
 # make ganzoo allocate gigabytes before the weights are even read.
 MAX_ELEMENTS = 1 << 24  # elements of one sample
 MAX_DIM = 1 << 16  # latent_dim, num_classes, widths and other integer settings
+MAX_LIST = 64  # items of a list setting (e.g. hidden layer sizes)
+MAX_JSON_BYTES = 4 << 20  # ganzoo.json and a checkpoint's state.json
+SHA256 = re.compile(r"[0-9a-f]{64}")
+# PEP 508 distribution names: only such a name is ever shown inside a suggested command.
+DISTRIBUTION_NAME = re.compile(r"[A-Z0-9]|[A-Z0-9][A-Z0-9._-]{0,98}[A-Z0-9]", re.IGNORECASE)
+VERSION_TEXT = re.compile(r"[0-9A-Za-z.+!_-]{1,64}")
 
 
 # --------------------------------------------------------------------------- saving
@@ -78,7 +83,6 @@ def _jsonable(x: Any) -> Any:
 def _from_source(source: Any, ema: bool) -> tuple[GAN, dict[str, Any] | None, str | None, bool]:
     """(gan with the weights to save, training config, dataset, generator-is-EMA) of a source."""
     from ganzoo.engine import Trainer
-    from ganzoo.registry import create
 
     if isinstance(source, GAN):
         return source, None, None, False
@@ -95,11 +99,11 @@ def _from_source(source: Any, ema: bool) -> tuple[GAN, dict[str, Any] | None, st
             raise BundleError(f"{path} is already a bundle; copy the folder, or load it with ganzoo.load")
         ckpt = find_checkpoint(path)
         state, model, config = _run_state(ckpt)
-        gan = create(model, **config)
         name = _run_generator_file(ckpt, ema)
-        _load_into(gan.generator, ckpt / f"{name}.safetensors")
+        files = {"generator": regular_file_inside(ckpt / f"{name}.safetensors", path)}
         if (ckpt / "discriminator.safetensors").is_file():
-            _load_into(gan.discriminator, ckpt / "discriminator.safetensors")
+            files["discriminator"] = regular_file_inside(ckpt / "discriminator.safetensors", path)
+        gan = load_checked(model, config, files, str(ckpt / "state.json"), need=COMPONENTS)
         return gan, state["config"], state["config"].get("dataset"), name == "generator_ema"
     raise TypeError(f"save() takes a GAN, a Trainer or a run directory, not {type(source).__name__}")
 
@@ -145,7 +149,9 @@ def save(
             record in ``ganzoo.json`` and the model card.
         discriminator: also save the discriminator (for fine-tuning).
         ema: save the EMA generator when the source kept one.
-        overwrite: replace an existing bundle at ``path``.
+        overwrite: replace an existing bundle at ``path``: only a folder with a valid
+            ``ganzoo.json``, never the source run (nor a folder that holds it), swapped in
+            once the new bundle is complete.
         samples: write ``samples.png``, 64 samples from seed 0.
         license: the licence named in the model card's metadata.
         pretrained_id: the id this bundle is published under, if any.
@@ -167,14 +173,12 @@ def save(
     import ganzoo
 
     path = Path(path)
-    if path.exists() and not overwrite and (not path.is_dir() or any(path.iterdir())):
-        raise BundleError(f"{path} already exists and is not empty; pick another path or pass overwrite=True "
-                          "(--overwrite)")
+    _check_target(path, source, overwrite)
     gan, training, run_dataset, is_ema = _from_source(source, ema)
     dataset = dataset or run_dataset
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+        tmp = _new_sibling(path, "tmp")
     except OSError as exc:
         raise BundleError(f"cannot write a bundle at {path}: {exc}") from exc
     try:
@@ -212,11 +216,105 @@ def save(
         if samples:
             _save_samples(gan.generator, tmp / "samples.png")
         (tmp / "README.md").write_text(model_card(meta, samples=samples, license=license, repo_id=repo_id))
-        replace_dir(tmp, path)
+        _follow_umask(tmp)
+        _swap_in(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
+
+
+def _check_target(path: Path, source: Any, overwrite: bool) -> None:
+    """Refuse to write where a save would destroy something that is not a bundle (or is the source)."""
+    if path.is_symlink():
+        raise BundleError(f"{path} is a link; give the bundle folder itself")
+    if not path.exists():
+        return
+    if not path.is_dir():
+        raise BundleError(f"{path} is a file, not a bundle folder; pick another path")
+    if not any(path.iterdir()):
+        return
+    if not overwrite:
+        raise BundleError(f"{path} already exists and is not empty; pick another path or pass overwrite=True "
+                          "(--overwrite) to replace the bundle there")
+    from ganzoo.engine import Trainer
+
+    run = source.run_dir if isinstance(source, Trainer) else source
+    if isinstance(run, (str, os.PathLike)):
+        src, dst = Path(os.path.realpath(run)), Path(os.path.realpath(path))
+        if src == dst or dst in src.parents or src in dst.parents:
+            raise BundleError(f"refusing to overwrite {path}: it is (or holds, or lies inside) the run {run} "
+                              "being saved; write the bundle somewhere else")
+    try:
+        read_bundle_meta(path)
+    except BundleError as exc:
+        raise BundleError(f"refusing to overwrite {path}: --overwrite only replaces a ganzoo bundle, and this "
+                          f"folder is not one ({exc}); pick another path, or move the folder away yourself") from None
+
+
+def _new_sibling(path: Path, kind: str) -> Path:
+    """A new hidden folder next to ``path`` (made with the umask, like any other folder)."""
+    while True:
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.{kind}")
+        try:
+            tmp.mkdir()
+            return tmp
+        except FileExistsError:
+            continue
+
+
+def _umask() -> int:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _follow_umask(folder: Path) -> None:
+    """Give the bundle's files the modes any new file gets (safetensors writes 0600)."""
+    mask = _umask()
+    folder.chmod(0o777 & ~mask)
+    for f in folder.iterdir():
+        f.chmod(0o666 & ~mask)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``); False where unsupported."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def _swap_in(tmp: Path, final: Path) -> None:
+    """Put the finished folder ``tmp`` at ``final``; an old bundle there is replaced, never lost."""
+    if not final.exists():
+        os.replace(tmp, final)
+        return
+    if _exchange(tmp, final):  # tmp now holds the old bundle
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
+    old = _new_sibling(final, "old")
+    os.replace(final, old)  # onto the empty folder just made
+    try:
+        os.replace(tmp, final)
+    except BaseException:
+        os.replace(old, final)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _scrub_paths(meta: dict[str, Any]) -> None:
@@ -259,8 +357,14 @@ def model_card(meta: dict[str, Any], *, samples: bool = True, license: str = "ap
         lines += ["datasets:", f"- {dataset}"]
     lines += ["---", ""]
     title = meta.get("id") or f"{model} ({dataset or 'unknown data'})"
-    plugin = meta["plugin"]
+    plugin = meta["plugin"] if isinstance(meta.get("plugin"), dict) else {}
     dist = plugin.get("distribution") or "ganzoo"
+    version = plugin.get("version")
+    if isinstance(dist, str) and DISTRIBUTION_NAME.fullmatch(dist):
+        needs = f"Needs `pip install {dist}`" + (
+            f" ({version} made it)" if isinstance(version, str) and VERSION_TEXT.fullmatch(version) else "")
+    else:
+        needs = "Needs the ganzoo plugin that provides this model"
     ref = meta.get("id") or (f"{HUB_PREFIX}{repo_id}" if repo_id else LOCAL_REF)
     lines += [
         f"# {title}",
@@ -280,8 +384,7 @@ def model_card(meta: dict[str, Any], *, samples: bool = True, license: str = "ap
         "x = g.sample(16" + (", y=[3] * 16" if conditional else "") + ")  # images in [-1, 1]",
         "```",
         "",
-        f"or `ganzoo sample {ref} -o samples.png`. Needs `pip install {dist}`"
-        + (f" ({plugin.get('version')} made it)" if plugin.get("version") else "") + ". "
+        f"or `ganzoo sample {ref} -o samples.png`. {needs}. "
         "Only `ganzoo.json` and safetensors files are read; no code from this repository runs.",
         "",
         "## Model",
@@ -338,20 +441,39 @@ def _receipt_table(r: dict[str, Any]) -> list[str]:
 # --------------------------------------------------------------------------- loading
 
 
+def read_json(file: Path, what: str) -> Any:
+    """A small JSON file written by ganzoo (at most :data:`MAX_JSON_BYTES`), or a one-line BundleError."""
+    try:
+        with open(file, "rb") as f:
+            raw = f.read(MAX_JSON_BYTES + 1)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise BundleError(f"cannot read {file} ({exc})") from exc
+    if len(raw) > MAX_JSON_BYTES:
+        raise BundleError(f"{file} is larger than {MAX_JSON_BYTES >> 20} MB; it is not a {what}")
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise BundleError(f"{file} is nested too deeply to be a {what}") from None
+    except ValueError as exc:
+        raise BundleError(f"{file} is not valid JSON ({exc}); the {what} is corrupt: download or save it "
+                          "again") from exc
+
+
 def read_bundle_meta(folder: str | Path) -> dict[str, Any]:
-    """Read and check a bundle's ``ganzoo.json`` (format, names, file names); no module is built."""
+    """Read and check a bundle's ``ganzoo.json`` (format, names, file names, hashes); no module is built."""
     folder = Path(folder)
     file = folder / BUNDLE_FILE
     try:
-        meta = json.loads(file.read_text())
+        meta = read_json(file, "bundle")
     except FileNotFoundError as exc:
         raise BundleError(f"{folder} is not a ganzoo bundle: it has no {BUNDLE_FILE}") from exc
-    except (OSError, ValueError) as exc:
-        raise BundleError(f"{file} is not valid JSON ({exc}); the bundle is corrupt: download or save it again") from exc
     return check_meta(meta, str(file))
 
 
 def check_meta(meta: Any, source: str) -> dict[str, Any]:
+    """Check a parsed ``ganzoo.json``: format and version, model and config, weights' file names and sha256."""
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise BundleError(f"{source} is not a ganzoo bundle description (no \"format\": \"{FORMAT}\")")
     version = meta.get("format_version")
@@ -374,6 +496,10 @@ def check_meta(meta: Any, source: str) -> dict[str, Any]:
         if (not isinstance(name, str) or not name.endswith(".safetensors") or "/" in name or "\\" in name
                 or name.startswith(".")):
             raise BundleError(f"{source}: weights of {comp!r} must be a plain *.safetensors file name, got {name!r}")
+        digest = entry.get("sha256")
+        if not isinstance(digest, str) or not SHA256.fullmatch(digest):
+            raise BundleError(f"{source}: weights of {comp!r} must carry their sha256 (64 lowercase hex digits), "
+                              f"got {digest!r}; a bundle without it cannot be checked: save it again")
     return meta
 
 
@@ -386,6 +512,8 @@ def _check_config(spec: ModelSpec, config: dict[str, Any], source: str) -> dict[
     for key, value in config.items():
         if not (scalar(value) or (isinstance(value, list) and all(scalar(v) for v in value))):
             raise BundleError(f"{source}: setting {key!r} must be a number, string or list, got {value!r}")
+        if isinstance(value, list) and len(value) > MAX_LIST:
+            raise BundleError(f"{source}: setting {key!r} has {len(value)} items, more than {MAX_LIST}")
         for v in value if isinstance(value, list) else [value]:
             if isinstance(v, int) and not isinstance(v, bool) and not 0 <= v <= MAX_DIM:
                 raise BundleError(f"{source}: setting {key!r} = {value!r} is out of range [0, {MAX_DIM}]")
@@ -408,19 +536,36 @@ def _check_config(spec: ModelSpec, config: dict[str, Any], source: str) -> dict[
         raise BundleError(f"{source}: {exc}") from exc
 
 
+def install_advice(plugin: Any) -> str:
+    """What to install for a bundle's model, from its ``plugin`` entry (untrusted text).
+
+    A ``pip install`` command is suggested only for a valid distribution name (PEP 508).
+
+    Example:
+        >>> install_advice({"distribution": "ganzoo-x", "version": "1.0"})
+        "the bundle says it comes from the distribution 'ganzoo-x' (version 1.0 made it): `pip install ganzoo-x`"
+        >>> install_advice({"distribution": "x; rm -rf ~"})
+        "the bundle names the distribution 'x; rm -rf ~', which is not a valid package name: find the plugin yourself"
+    """
+    plugin = plugin if isinstance(plugin, dict) else {}
+    dist, version = plugin.get("distribution"), plugin.get("version")
+    if not isinstance(dist, str) or not dist:
+        return "install the plugin that provides it"
+    if not DISTRIBUTION_NAME.fullmatch(dist):
+        return (f"the bundle names the distribution {dist[:100]!r}, which is not a valid package name: "
+                "find the plugin yourself")
+    made = f" (version {version} made it)" if isinstance(version, str) and VERSION_TEXT.fullmatch(version) else ""
+    return f"the bundle says it comes from the distribution {dist!r}{made}: `pip install {dist}`"
+
+
 def _spec_for(meta: dict[str, Any], source: str) -> ModelSpec:
     from ganzoo.registry import get_spec
 
     try:
         return get_spec(meta["model"])
     except GanzooError as exc:
-        plugin = meta.get("plugin") if isinstance(meta.get("plugin"), dict) else {}
-        dist = plugin.get("distribution")
-        need = (f"it comes from the distribution {dist!r}"
-                + (f" (version {plugin['version']} made it)" if plugin.get("version") else "")
-                + f": `pip install {dist}`") if dist else "install the plugin that provides it"
-        raise BundleError(f"{source} needs the model {meta['model']!r}, which no installed plugin provides; "
-                          f"{need}. ({exc})") from exc
+        raise BundleError(f"{source} needs the model {meta['model'][:100]!r}, which no installed plugin "
+                          f"provides; {install_advice(meta.get('plugin'))}. ({exc})") from exc
 
 
 def load_bundle(
@@ -429,73 +574,96 @@ def load_bundle(
     component: str = "generator",
     device: torch.device | str | None = None,
     expected_sha256: str | None = None,
+    root: str | Path | None = None,
 ) -> Generator | Discriminator:
     """Build the bundle's model from ``ganzoo.json`` and load one component's weights.
 
-    The weights' sha256 is checked against ``ganzoo.json`` (and ``expected_sha256``
-    when given) before they are read. Returns the module in eval mode, float32.
+    Checked, in this order, before anything is allocated: ``ganzoo.json`` (size, format, file
+    names, a sha256 for every weights file), the constructor arguments, the weights file (a
+    regular file inside ``root``, default ``folder``: a link leading out of it is refused), its
+    safetensors header against the model built on the meta device (total size, every name,
+    shape and dtype), its sha256 against ``ganzoo.json`` and ``expected_sha256`` when given.
+    Returns the module in eval mode, float32.
     """
     folder = Path(folder)
+    root = Path(root) if root is not None else folder
     if component not in COMPONENTS:
         raise ConfigError(f"component must be one of {', '.join(COMPONENTS)}, got {component!r}")
+    regular_file_inside(folder / BUNDLE_FILE, root, BUNDLE_FILE)
     meta = read_bundle_meta(folder)
     source = str(folder / BUNDLE_FILE)
     spec = _spec_for(meta, source)
     config = _check_config(spec, meta["config"], source)
     entry = meta["weights"].get(component)
     if entry is None:
-        raise BundleError(f"{folder} has no {component} weights (it was saved without them); "
-                          + ("save it again with discriminator=True" if component == "discriminator" else ""))
-    file = folder / entry["file"]
-    if not file.is_file():
-        raise BundleError(f"{file} is missing from the bundle; download or save the bundle again")
-    actual = sha256_file(file)
-    for expected, what in ((entry.get("sha256"), BUNDLE_FILE), (expected_sha256, "the pretrained entry")):
-        if expected and actual != expected:
-            raise BundleError(
-                f"{file} is corrupt or truncated: its sha256 is {actual[:16]}…, {what} expects "
-                f"{expected[:16]}…. Download it again (for the Hub: force_download, or delete that "
-                "file from the cache) or reinstall the package that ships it"
-            )
-    return _build_and_load(spec.name, config, component, file, source, device)
+        raise BundleError(f"{folder} has no {component} weights (it was saved without them)"
+                          + ("; save it again with discriminator=True" if component == "discriminator" else ""))
+    file = regular_file_inside(folder / entry["file"], root)
+
+    def verify() -> None:
+        actual = sha256_file(file)
+        for expected, what in ((entry["sha256"], BUNDLE_FILE), (expected_sha256, "the pretrained entry")):
+            if expected and actual != expected:
+                raise BundleError(
+                    f"{folder / entry['file']} is corrupt or truncated: its sha256 is {actual[:16]}…, {what} "
+                    f"expects {expected[:16]}…. Download it again (for the Hub: force_download, or delete that "
+                    "file from the cache) or reinstall the package that ships it"
+                )
+
+    return _build_and_load(spec.name, config, component, file, source, device, verify)
 
 
 def _build_and_load(model: str, config: dict[str, Any], component: str, file: Path, source: str,
-                    device: Any) -> Generator | Discriminator:
-    """Build ``model`` from a checked config, load ``component``'s weights from ``file``: eval, float32."""
-    from ganzoo.registry import create
-
-    try:
-        gan = create(model, **config)
-    except GanzooError as exc:
-        raise BundleError(f"{source}: the model cannot be built from its config: {exc}") from exc
+                    device: Any, verify: Any = None) -> Generator | Discriminator:
+    """``component`` of ``model`` built from a checked config with ``file``'s weights: eval, float32."""
+    gan = load_checked(model, config, {component: file}, source, verify=verify)
     module = gan.generator if component == "generator" else gan.discriminator
-    _load_into(module, file)
     return module.float().eval().to(device or "cpu")
 
 
-def _load_into(module: nn.Module, file: Path) -> None:
-    try:
-        load_module(module, file)
-    except CheckpointError as exc:
-        raise BundleError(str(exc)) from exc
+def is_path_text(text: str) -> bool:
+    """Whether a reference is written as a path: absolute, ``.``/``..``, or holding a separator.
 
-
-def bundle_folder(ref: str, component: str = "generator") -> tuple[Path, str | None]:
-    """The local folder of the bundle ``ref`` names, and the sha256 its pretrained entry pins.
-
-    ``ref`` is ``hf-hub:org/name[@rev]`` (downloaded into the Hub cache: ``ganzoo.json`` and
-    ``component``'s weights), a bundle folder, or a pretrained id (its folder inside the plugin
-    package, else its Hub repository). Run directories are not bundles: see :func:`load`.
+    A bare name (``dcgan-mnist``) is a pretrained id first; only when no plugin has that id is
+    it looked up as a folder in the working directory.
     """
+    seps = {os.sep, "/", *([os.altsep] if os.altsep else [])}
+    return os.path.isabs(text) or text in (".", "..") or any(s in text for s in seps)
+
+
+def _pretrained_id_exists(text: str) -> bool:
+    from ganzoo.registry import get_pretrained
+
+    try:
+        get_pretrained(text)
+    except UnknownNameError:
+        return False
+    return True
+
+
+def _warn_clash(text: str) -> None:
+    if Path(text).exists():
+        warnings.warn(f"{text!r} is a pretrained id and also a folder in the working directory; loading the "
+                      f"pretrained id (ids win). To load the folder, write it as a path: ./{text}",
+                      UserWarning, stacklevel=4)
+
+
+def _locate(ref: str, component: str) -> tuple[Path, str | None, Path]:
+    """``(bundle folder, pinned sha256, folder its files must lie in)`` of a bundle reference."""
     from ganzoo.registry import get_pretrained
 
     if ref.startswith(HUB_PREFIX):
         from ganzoo.hub import download_bundle, parse_hub_ref
 
-        return download_bundle(*parse_hub_ref(ref), component=component), None
-    if (Path(ref) / BUNDLE_FILE).is_file():
-        return Path(ref), None
+        folder = download_bundle(*parse_hub_ref(ref), component=component)
+        return folder, None, _hub_root(folder)
+    if is_path_text(ref) or not _pretrained_id_exists(ref):
+        if (Path(ref) / BUNDLE_FILE).is_file():
+            return Path(ref), None, Path(ref)
+        if is_path_text(ref):
+            raise BundleError(f"{ref} is not a ganzoo bundle: it has no {BUNDLE_FILE}")
+    else:
+        _warn_clash(ref)
     spec, entry = get_pretrained(ref)
     expected = entry.sha256 if component == "generator" else None
     folder = Path(entry.bundle) if entry.bundle else None
@@ -506,6 +674,25 @@ def bundle_folder(ref: str, component: str = "generator") -> tuple[Path, str | N
         from ganzoo.hub import download_bundle
 
         folder = download_bundle(entry.hub_repo, entry.revision, component=component)
+        return folder, expected, _hub_root(folder)
+    return folder, expected, folder
+
+
+def _hub_root(snapshot: Path) -> Path:
+    """The Hub cache folder of one repository (``models--org--name``): its snapshots link to its blobs."""
+    return snapshot.parent.parent
+
+
+def bundle_folder(ref: str, component: str = "generator") -> tuple[Path, str | None]:
+    """The local folder of the bundle ``ref`` names, and the sha256 its pretrained entry pins.
+
+    ``ref`` is ``hf-hub:org/name[@rev]`` (downloaded into the Hub cache: ``ganzoo.json`` and
+    ``component``'s weights), a pretrained id (its folder inside the plugin package, else its
+    Hub repository), or a bundle folder. Ids win over folders: a folder named like a pretrained id
+    is loaded only when written as a path (``./dcgan-mnist``), with a warning on the clash. Run
+    directories are not bundles: see :func:`load`.
+    """
+    folder, expected, _ = _locate(ref, component)
     return folder, expected
 
 
@@ -521,7 +708,9 @@ def load(
     Args:
         ref: a pretrained id (``"dcgan-mnist"``, see ``ganzoo.list_pretrained()``), a bundle
             folder, a run directory (its newest checkpoint), or ``"hf-hub:org/name"``
-            with an optional ``@revision`` (branch, tag or commit).
+            with an optional ``@revision`` (branch, tag or commit). Ids win: a folder named
+            like a pretrained id is loaded only when written as a path (``"./dcgan-mnist"``,
+            or a :class:`pathlib.Path`), and a warning names the clash.
         device: where to put the module (default: the CPU).
         component: ``"generator"`` or ``"discriminator"``.
         ema: for run directories, the EMA generator when the run kept one.
@@ -532,7 +721,8 @@ def load(
     Raises:
         UnknownNameError: an unknown pretrained id (with close matches).
         BundleError: a missing, corrupt or mismatched bundle; a model whose plugin is
-            not installed (the error names the distribution).
+            not installed (the error names the distribution); anything refused before
+            loading (see :func:`load_bundle`).
         HubError: a Hub repository or revision that does not exist, a refused token,
             or offline with nothing cached.
 
@@ -546,15 +736,17 @@ def load(
     if component not in COMPONENTS:
         raise ConfigError(f"component must be one of {', '.join(COMPONENTS)}, got {component!r}")
     text = os.fspath(ref)
-    if not text.startswith(HUB_PREFIX):
+    if not isinstance(ref, str) and not is_path_text(text):
+        text = os.path.join(".", text)  # a Path object is always a path
+    if not text.startswith(HUB_PREFIX) and (is_path_text(text) or not _pretrained_id_exists(text)):
         path = Path(text)
         if path.exists() and not (path / BUNDLE_FILE).is_file():
             return _load_run(path, component, device, ema)
-        if not path.exists() and (os.sep in text or "/" in text or text.startswith(".")):
+        if not path.exists() and is_path_text(text):
             raise BundleError(f"{text} does not exist; give a bundle folder, a run directory, a pretrained id "
                               "(`ganzoo list --pretrained`) or hf-hub:org/name")
-    folder, expected = bundle_folder(text, component)
-    return load_bundle(folder, component=component, device=device, expected_sha256=expected)
+    folder, expected, root = _locate(text, component)
+    return load_bundle(folder, component=component, device=device, expected_sha256=expected, root=root)
 
 
 def _run_state(ckpt: Path) -> tuple[dict[str, Any], str, dict[str, Any]]:
@@ -563,11 +755,11 @@ def _run_state(ckpt: Path) -> tuple[dict[str, Any], str, dict[str, Any]]:
 
     source = str(ckpt / "state.json")
     try:
-        state = json.loads((ckpt / "state.json").read_text())
+        state = read_json(ckpt / "state.json", "checkpoint state")
         model, config = state["config"]["model"], state["model_config"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise BundleError(f"{source} is not a ganzoo checkpoint state ({exc})") from exc
-    if not isinstance(model, str) or not isinstance(config, dict):
+    except (OSError, KeyError, TypeError) as exc:
+        raise BundleError(f"{source} is not a ganzoo checkpoint state ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(model, str) or not isinstance(config, dict) or not isinstance(state["config"], dict):
         raise BundleError(f"{source}: 'model' must be a name and 'model_config' an object")
     return state, model, _check_config(get_spec(model), config, source)
 
@@ -582,4 +774,5 @@ def _load_run(path: Path, component: str, device: Any, ema: bool) -> Generator |
     ckpt = find_checkpoint(path)
     _, model, config = _run_state(ckpt)
     name = _run_generator_file(ckpt, ema) if component == "generator" else "discriminator"
-    return _build_and_load(model, config, component, ckpt / f"{name}.safetensors", str(ckpt / "state.json"), device)
+    file = regular_file_inside(ckpt / f"{name}.safetensors", path, "checkpoint file")
+    return _build_and_load(model, config, component, file, str(ckpt / "state.json"), device)

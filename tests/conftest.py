@@ -6,7 +6,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-MNIST_DIR = Path(os.environ.get("GANZOO_TEST_MNIST", REPO.parent / "shared" / "data" / "mnist"))
+# One way to point at data, as for the CLI and the Python API: $GANZOO_DATA (a dataset root
+# holding MNIST/raw/), else ../shared/data/mnist beside the checkout.
+MNIST_DIR = Path(os.environ.get("GANZOO_DATA") or REPO.parent / "shared" / "data" / "mnist").expanduser()
 
 
 def mnist_available() -> bool:
@@ -18,7 +20,7 @@ def mnist_available() -> bool:
 @pytest.fixture
 def mnist_dir() -> Path:
     if not mnist_available():
-        pytest.skip(f"MNIST files not found under {MNIST_DIR} (set GANZOO_TEST_MNIST)")
+        pytest.skip(f"MNIST files not found under {MNIST_DIR}/MNIST/raw (set GANZOO_DATA to the folder holding MNIST/raw)")
     return MNIST_DIR
 
 

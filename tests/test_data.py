@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -109,3 +110,59 @@ def test_toys_match_their_definition():
 def test_mnist_real_files(mnist_dir):
     ds = load_dataset("mnist", mnist_dir, split="test", download=False)
     assert ds.data.shape == (10000, 1, 28, 28) and ds.labels.bincount().min() > 800
+
+
+# --------------------------------------------------------------------------- GANZOO_DATA and downloads
+
+
+def _fake_torchvision_mnist(monkeypatch, fail: bool):
+    """torchvision's MNIST download, offline: it makes its folders and then fails, or writes the files."""
+    import torchvision
+
+    class FakeMNIST:
+        def __init__(self, root, train=True, download=False):
+            if fail:
+                raw = Path(root) / "MNIST" / "raw"
+                raw.mkdir(parents=True, exist_ok=True)
+                (raw / "train-images-idx3-ubyte.gz.part").write_bytes(b"partial")
+                raise RuntimeError("Error downloading train-images-idx3-ubyte.gz: [Errno -3] name resolution")
+            _fake_mnist(Path(root))
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", FakeMNIST)
+
+
+def test_a_failed_download_leaves_nothing_behind(tmp_path, monkeypatch):
+    _fake_torchvision_mnist(monkeypatch, fail=True)
+    wanted = tmp_path / "not" / "there"  # --data-dir /nonexistent used to create /nonexistent
+    with pytest.raises(DataError, match=r"download failed: .*name resolution") as info:
+        load_dataset("mnist", wanted, download=True)
+    assert str(wanted) in str(info.value)
+    assert not (tmp_path / "not").exists()
+    existing = tmp_path / "data"  # an existing folder gets no empty MNIST/raw/ either
+    existing.mkdir()
+    with pytest.raises(DataError):
+        load_dataset("mnist", existing, download=True)
+    assert list(existing.iterdir()) == []
+
+
+def test_a_download_lands_in_the_data_dir(tmp_path, monkeypatch):
+    _fake_torchvision_mnist(monkeypatch, fail=False)
+    ds = load_dataset("mnist", tmp_path / "new", download=True)
+    assert len(ds) == 20
+    assert sorted(p.name for p in (tmp_path / "new" / "MNIST" / "raw").iterdir()) == [
+        "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"]
+
+
+def test_ganzoo_data_is_the_default_root_for_the_api_and_the_cli(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from ganzoo.cli import cli
+
+    _fake_mnist(tmp_path / "mine")
+    monkeypatch.setenv("GANZOO_DATA", str(tmp_path / "mine"))
+    assert len(load_dataset("mnist", download=False)) == 20
+    monkeypatch.setenv("GANZOO_DATA", str(tmp_path / "empty"))
+    result = CliRunner().invoke(cli, ["train", "dcgan", "--dataset", "mnist", "--steps", "1", "--no-download",
+                                      "--out", str(tmp_path / "run")])
+    assert result.exit_code == 1 and f"not found under {tmp_path / 'empty'}" in result.output
+    assert not (tmp_path / "empty").exists()

@@ -61,7 +61,7 @@ def test_page_examples_run(path, tmp_path, monkeypatch, request):
     unknown = wanted - {"mnist", "hub"}
     assert not unknown, f"{_id(path)}: unknown needs: {sorted(unknown)}"
     if "mnist" in wanted and not mnist_available():
-        pytest.skip(f"{_id(path)} needs the MNIST files (not found under {MNIST_DIR})")
+        pytest.skip(f"{_id(path)} needs the MNIST files (not found under {MNIST_DIR}; set GANZOO_DATA)")
     env_for_docs(monkeypatch, MNIST_DIR if mnist_available() else None)
     hub = request.getfixturevalue("hub") if "hub" in wanted else None
     with running_page(path, tmp_path, hub) as page:

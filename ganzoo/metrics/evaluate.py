@@ -211,10 +211,20 @@ def _features_of_images(net: FeatureNet, images: Tensor, batch_size: int, device
     return torch.cat(feats), torch.cat(logits)
 
 
-def _load_split(dataset: str, data_dir: str | Path | None, split: str):
+def _load_split(dataset: str, data_dir: str | Path | None, split: str, download: bool = True):
     from ganzoo.data import load_dataset
 
-    return load_dataset(dataset, data_dir, split=split, download=True)
+    return load_dataset(dataset, data_dir, split=split, download=download)
+
+
+def _local_split(dataset: str, data_dir: str | Path | None, split: str):
+    """The split from the files at hand, or ``None`` when they are not there (nothing is fetched)."""
+    from ganzoo.errors import DataNotFoundError
+
+    try:
+        return _load_split(dataset, data_dir, split, download=False)
+    except DataNotFoundError:
+        return None
 
 
 def _atomic_write_bytes(path: Path, write) -> None:
@@ -240,7 +250,7 @@ class Reference:
         sha256: sha256 of the decoded images then labels (gzipped or raw files agree).
         files: sha256 of each data file read.
         network_sha256: sha256 of the feature network's weights.
-        path: the cache file.
+        path: the cache file, or the shipped file (:mod:`ganzoo.metrics.shipped`).
     """
 
     dataset: str
@@ -297,11 +307,29 @@ def _read_cached(path: Path, n: int) -> dict[str, Tensor] | None:
     return tensors
 
 
+def _from_shipped(dataset: str, shipped: dict[str, Any], net_sha: str) -> Reference:
+    """A :class:`Reference` from statistics shipped with ganzoo (:mod:`ganzoo.metrics.shipped`)."""
+    return Reference(dataset, REFERENCE_SPLIT, shipped["features"], shipped["logits"], shipped["labels"],
+                     shipped["mu"], shipped["sigma"], shipped["data_sha256"], shipped["files"], net_sha,
+                     shipped["path"], shipped["radii"])
+
+
 def _reference(
-    dataset: str, data_dir, net: FeatureNet, net_sha: str, cache_dir: Path, device: torch.device, batch_size: int
+    dataset: str, data_dir, net: FeatureNet, net_sha: str, cache_dir: Path, device: torch.device, batch_size: int,
+    net_name: str = "", download: bool = True,
 ) -> Reference:
-    ds = _load_split(dataset, data_dir, REFERENCE_SPLIT)
+    from ganzoo.metrics.shipped import shipped_reference
+
+    ds = _local_split(dataset, data_dir, REFERENCE_SPLIT)
+    if ds is None:  # no files here: the statistics that ship with ganzoo, else fetch (or say what is missing)
+        shipped = shipped_reference(net_name, dataset, REFERENCE_SPLIT, network_sha256=net_sha)
+        if shipped is not None:
+            return _from_shipped(dataset, shipped, net_sha)
+        ds = _load_split(dataset, data_dir, REFERENCE_SPLIT, download)
     data_sha = _content_sha256(ds.data, ds.labels)
+    shipped = shipped_reference(net_name, dataset, REFERENCE_SPLIT, network_sha256=net_sha, data_sha256=data_sha)
+    if shipped is not None:  # the same data and network: no need to compute
+        return _from_shipped(dataset, shipped, net_sha)
     path = cache_dir / f"{dataset}-{REFERENCE_SPLIT}-data{data_sha[:16]}-net{net_sha[:16]}.safetensors"
     files = {Path(f).name: sha256_file(Path(f)) for f in ds.info.get("files", [])}
     cached = _read_cached(path, len(ds))
@@ -335,7 +363,7 @@ def reference_stats(
     device = torch.device(device or "cpu")
     net, record, _ = feature_network(dataset, device=device)
     cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-    return _reference(dataset, data_dir, net, record["sha256"], cache, device, batch_size)
+    return _reference(dataset, data_dir, net, record["sha256"], cache, device, batch_size, record["name"])
 
 
 def _compute(
@@ -368,14 +396,31 @@ def _compute(
 
 def _floor(
     dataset: str, data_dir, n: int, names: Sequence[str], net: FeatureNet, net_sha: str,
-    ref: Reference, cache_dir: Path, device: torch.device, batch_size: int,
+    ref: Reference, cache_dir: Path, device: torch.device, batch_size: int, net_name: str = "",
+    download: bool = True,
 ) -> dict[str, Any]:
     """Real-vs-real numbers: the first ``n`` train images against the test split.
 
     Cached as JSON per (data, network, n). The cheap numbers (FID, IS, label accuracy) are
-    always computed together; KID and precision/recall only once asked for.
+    always computed together; KID and precision/recall only once asked for. Without the train
+    files, the floor that ships with ganzoo for this ``n`` (if any) is used.
     """
-    train = _load_split(dataset, data_dir, FLOOR_SPLIT)
+    from ganzoo.errors import DataNotFoundError
+    from ganzoo.metrics.shipped import shipped_floor
+
+    train = _local_split(dataset, data_dir, FLOOR_SPLIT)
+    if train is None:
+        shipped = shipped_floor(net_name, dataset, n, network_sha256=net_sha, reference_sha256=ref.sha256,
+                                version=_FLOOR_VERSION)
+        if shipped is not None and all(m in shipped["metrics"] for m in names):
+            return shipped
+        try:
+            train = _load_split(dataset, data_dir, FLOOR_SPLIT, download)
+        except DataNotFoundError as exc:
+            raise DataNotFoundError(
+                f"the real-data floor for n={n} needs the {dataset} {FLOOR_SPLIT} split (ganzoo ships the "
+                f"floor only for n=10000): {exc}"
+            ) from exc
     n_floor = min(n, len(train))
     images, labels = train.data[:n_floor], train.labels[:n_floor]
     sha = _content_sha256(images, labels)
@@ -425,8 +470,9 @@ def real_vs_real(
     if n < min_samples(net.feature_dim):
         raise EvalError(f"n={n} is too few samples: the floor needs n >= {min_samples(net.feature_dim)}")
     cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-    ref = _reference(dataset, data_dir, net, record["sha256"], cache, device, batch_size)
-    floor = _floor(dataset, data_dir, n, tuple(metrics), net, record["sha256"], ref, cache, device, batch_size)
+    ref = _reference(dataset, data_dir, net, record["sha256"], cache, device, batch_size, record["name"])
+    floor = _floor(dataset, data_dir, n, tuple(metrics), net, record["sha256"], ref, cache, device, batch_size,
+                   record["name"])
     return {**floor, "metrics": {k: v for k, v in floor["metrics"].items() if k in metrics or (k == "kid_std" and "kid" in metrics)}}
 
 
@@ -516,6 +562,7 @@ def evaluate(
     model_name: str | None = None,
     cache_dir: str | Path | None = None,
     floor: bool = True,
+    download: bool = True,
 ) -> EvalResult:
     """Score a generator's samples against the test split, beside the real-vs-real floor.
 
@@ -537,6 +584,9 @@ def evaluate(
         cache_dir: where reference statistics live (default :func:`default_cache_dir`).
         floor: also report the real-vs-real floor (``False`` skips it, for quick checks;
             the receipt then records ``"floor": null``).
+        download: fetch missing dataset files when online. Either way, when the files are
+            not there, the statistics that ship with ganzoo (:mod:`ganzoo.metrics.shipped`:
+            the MNIST test split and the floor for n=10000) are used and nothing is fetched.
 
     Returns:
         An :class:`EvalResult` with ``metrics``, ``floor`` and ``receipt``.
@@ -578,9 +628,10 @@ def evaluate(
     finally:
         generator.train(was_training)
 
-    ref = _reference(dataset, data_dir, net, record["sha256"], cache, device, batch_size)
+    ref = _reference(dataset, data_dir, net, record["sha256"], cache, device, batch_size, record["name"], download)
     values = _compute(names, features, logits.cpu(), labels, ref, seed)
-    floor_record = (_floor(dataset, data_dir, n, names, net, record["sha256"], ref, cache, device, batch_size)
+    floor_record = (_floor(dataset, data_dir, n, names, net, record["sha256"], ref, cache, device, batch_size,
+                           record["name"], download)
                     if floor else None)
     floor_values = {k: v for k, v in floor_record["metrics"].items() if k in values} if floor_record else {}
 
@@ -660,6 +711,7 @@ def verify_receipt(
     data_dir: str | Path | None = None,
     device: torch.device | str | None = None,
     cache_dir: str | Path | None = None,
+    download: bool = False,
 ) -> Verification:
     """Recompute an evaluation receipt with the same protocol and check its numbers.
 
@@ -677,6 +729,8 @@ def verify_receipt(
         data_dir: dataset root, as for :func:`evaluate`.
         device: where the feature network runs, as for :func:`evaluate`.
         cache_dir: where reference statistics live, as for :func:`evaluate`.
+        download: fetch missing dataset files (default off: verifying uses the data at hand or
+            the statistics that ship with ganzoo, and says which files are missing otherwise).
 
     Raises:
         EvalError: the receipt is unreadable, or was made with a different feature network
@@ -710,7 +764,7 @@ def verify_receipt(
     result = evaluate(
         generator, dataset, data_dir, n=proto["n"], seed=proto["seed"], batch_size=proto["batch_size"],
         device=device, metrics=[m for m in recorded if m in METRICS], model_name=receipt.get("model"),
-        cache_dir=cache_dir, floor=bool(recorded_floor),
+        cache_dir=cache_dir, floor=bool(recorded_floor), download=download,
     )
     if result.receipt["reference"]["sha256"] != ref_rec["sha256"]:
         raise EvalError(

@@ -1,0 +1,115 @@
+"""Evaluation with no data and no network: the reference statistics that ship with ganzoo.
+
+``ganzoo/metrics/reference/`` holds the MNIST test split's features (and statistics, k-NN
+radii and the n=10,000 real-vs-real floor) in the shipped classifier's feature space, keyed by
+the sha256 of the network and of the data (:mod:`ganzoo.metrics.shipped`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+import ganzoo
+from ganzoo.errors import DataError
+from ganzoo.metrics import evaluate, verify_receipt
+from ganzoo.metrics.classifier import load_classifier
+from ganzoo.metrics.evaluate import _FLOOR_VERSION, _content_sha256, _features_of_images
+from ganzoo.metrics.shipped import floor_file, reference_file, shipped_floor, shipped_reference
+
+
+@pytest.fixture
+def no_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty GANZOO_DATA, an empty cache, and a torchvision that fails the test if asked to download."""
+    import torchvision
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("evaluation tried to download a dataset")
+
+    empty = tmp_path / "data"
+    empty.mkdir()
+    monkeypatch.setenv("GANZOO_DATA", str(empty))
+    monkeypatch.setenv("GANZOO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(torchvision.datasets, "MNIST", no_download)
+    return empty
+
+
+def _network_sha() -> str:
+    return load_classifier("mnist")[1]["sha256"]
+
+
+def test_the_shipped_statistics_match_the_shipped_network():
+    # A retrained classifier without rebuilt statistics (scripts/build_reference_stats.py) fails here.
+    ref = shipped_reference("mnist-classifier", "mnist", "test", network_sha256=_network_sha())
+    assert ref is not None, f"rebuild {reference_file('mnist-classifier', 'mnist', 'test')}"
+    assert ref["features"].shape == (10000, 128) and ref["features"].dtype == torch.float32
+    assert ref["radii"].shape == (10000,) and ref["sigma"].shape == (128, 128)
+    assert ref["path"].stat().st_size < 6e6
+    floor = shipped_floor("mnist-classifier", "mnist", 10000, network_sha256=_network_sha(),
+                          reference_sha256=ref["data_sha256"], version=_FLOOR_VERSION)
+    assert floor is not None and set(floor["metrics"]) >= {"fid", "kid", "is", "precision", "recall", "label_accuracy"}
+
+
+def test_the_statistics_are_keyed_by_the_hashes():
+    sha = _network_sha()
+    assert shipped_reference("mnist-classifier", "mnist", "test", network_sha256="0" * 64) is None
+    assert shipped_reference("mnist-classifier", "mnist", "test", network_sha256=sha, data_sha256="0" * 64) is None
+    assert shipped_reference("mnist-classifier", "fashion-mnist", "test", network_sha256=sha) is None
+    ref = shipped_reference("mnist-classifier", "mnist", "test", network_sha256=sha)
+    assert shipped_floor("mnist-classifier", "mnist", 10000, network_sha256=sha, reference_sha256="0" * 64,
+                         version=_FLOOR_VERSION) is None
+    assert shipped_floor("mnist-classifier", "mnist", 5000, network_sha256=sha, reference_sha256=ref["data_sha256"],
+                         version=_FLOOR_VERSION) is None
+
+
+def test_damaged_shipped_files_are_ignored(tmp_path: Path):
+    sha = _network_sha()
+    src = reference_file("mnist-classifier", "mnist", "test")
+    bad = reference_file("mnist-classifier", "mnist", "test", tmp_path)
+    bad.write_bytes(src.read_bytes()[: 100_000])
+    assert shipped_reference("mnist-classifier", "mnist", "test", network_sha256=sha, directory=tmp_path) is None
+    floor_file("mnist-classifier", "mnist", 10000, tmp_path).write_text("{not json")
+    assert shipped_floor("mnist-classifier", "mnist", 10000, network_sha256=sha, reference_sha256="x",
+                         version=_FLOOR_VERSION, directory=tmp_path) is None
+
+
+def test_the_shipped_statistics_are_those_of_the_data(mnist_dir):
+    from ganzoo.data import load_dataset
+
+    test = load_dataset("mnist", mnist_dir, split="test", download=False)
+    ref = shipped_reference("mnist-classifier", "mnist", "test", network_sha256=_network_sha(),
+                            data_sha256=_content_sha256(test.data, test.labels))
+    assert ref is not None, "the shipped statistics are not of this MNIST test split"
+    net, _ = load_classifier("mnist")
+    features, _ = _features_of_images(net, test.data[:1000], 500, torch.device("cpu"))
+    torch.testing.assert_close(features, ref["features"][:1000], rtol=1e-4, atol=1e-4)
+
+
+def test_evaluate_and_verify_without_data_or_network(no_data: Path):
+    g = ganzoo.load("dcgan-mnist")
+    result = evaluate(g, "mnist", n=300, metrics=["fid", "precision", "recall"], floor=False)
+    assert result.receipt["reference"]["sha256"] == shipped_reference(
+        "mnist-classifier", "mnist", "test", network_sha256=_network_sha())["data_sha256"]
+    assert 0 < result.metrics["fid"] < 100
+    check = verify_receipt(result.receipt, g)
+    assert check.ok, check.table()
+    assert list(no_data.iterdir()) == [] and not (no_data.parent / "cache").exists()
+
+
+def test_without_data_other_floors_say_what_is_missing(no_data: Path):
+    g = ganzoo.load("dcgan-mnist")
+    with pytest.raises(DataError, match=r"floor for n=300 needs the mnist train split .* not found under "):
+        evaluate(g, "mnist", n=300, metrics=["fid"])
+
+
+@pytest.mark.slow
+def test_ganzoo_eval_verify_offline_without_data(no_data: Path):
+    from click.testing import CliRunner
+
+    from ganzoo.cli import cli
+
+    result = CliRunner().invoke(cli, ["eval", "dcgan-mnist", "--verify"])
+    assert result.exit_code == 0, result.output
+    assert result.output.rstrip().endswith("verified") and "floor.fid" in result.output
