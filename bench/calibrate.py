@@ -27,7 +27,8 @@ def _run_info(run: Path) -> dict:
     last = json.loads(lines[-1]) if lines else {}
     ckpt = sorted((run / "checkpoints").glob("*/state.json"))
     state = json.loads(ckpt[-1].read_text()) if ckpt else {}
-    return {"epoch": last.get("epoch"), "step": state.get("step"), "config": state.get("config"),
+    return {"epoch": last.get("epoch"), "step": state.get("step"), "train_seconds": last.get("time"),
+            "config": state.get("config"),
             "model_config": state.get("model_config")}
 
 

@@ -5,6 +5,7 @@
 # ganzoo's protocol (bench/quality.py). Results: $OUT/*.json; bench/RESULTS.md has the table.
 #
 #   DATA=../shared/data/mnist OUT=runs/calibrate EPOCHS=3 bash bench/calibrate_cpu.sh [step ...]
+#   DEVICE=cuda EPOCHS=30 ...                     # the same on a GPU
 #
 # Steps: reference dcgan-legacy dcgan-4x4 dcgan-pad vanilla wgan-gp-dcgan wgan-gp-paper.
 # LOCK (optional) is a file every training holds with flock, so that trainings sharing a
@@ -15,9 +16,10 @@ OUT=${OUT:-runs/calibrate}
 EPOCHS=${EPOCHS:-3}
 WGAN_STEPS=${WGAN_STEPS:-400}
 LOCK=${LOCK:-}
+DEVICE=${DEVICE:-cpu}
 mkdir -p "$OUT"
 run() { if [ -n "$LOCK" ]; then flock "$LOCK" nice -n 10 "$@"; else "$@"; fi; }
-quiet=(--sample-every 1000000 --checkpoint-every 1000000 --log-every 100 -q --device cpu --seed 0)
+quiet=(--sample-every 1000000 --checkpoint-every 1000000 --log-every 100 -q --device "$DEVICE" --seed 0)
 recipe=(--batch-size 128 --lr-g 2e-4 --lr-d 2e-4 --beta1 0.5 --beta2 0.999 --loss non-saturating)
 ganzoo_run() {  # NAME MODEL ARGS...: train, then score the raw generator (as the reference's)
   local name=$1 model=$2; shift 2
@@ -28,7 +30,7 @@ steps=("$@")
 [ ${#steps[@]} -eq 0 ] && steps=(reference dcgan-legacy dcgan-4x4 dcgan-pad)
 for s in "${steps[@]}"; do
   case $s in
-    reference) run python bench/reference_dcgan.py --epochs "$EPOCHS" --data-dir "$DATA" \
+    reference) run python bench/reference_dcgan.py --epochs "$EPOCHS" --data-dir "$DATA" --device "$DEVICE" \
                  --json "$OUT/reference-${EPOCHS}ep.json" --weights "$OUT/reference-${EPOCHS}ep.safetensors" ;;
     dcgan-legacy|dcgan-4x4|dcgan-pad)
       ganzoo_run "$s-${EPOCHS}ep" dcgan --epochs "$EPOCHS" "${recipe[@]}" --model-arg "plan=${s#dcgan-}" ;;

@@ -10,8 +10,10 @@
 # (dcgan's plan "4x4": D 64-128-256, G from 256 channels; wgan-gp's arch "paper"), the same
 # lengths as the shipped bundles, and every learning rate and beta written out here rather than
 # taken from the recipe, so a recipe change cannot silently change a zoo run. Not run yet: no
-# GPU was lent to the session that wrote them (bench/RESULTS.md, "Calibration against a
-# reference DCGAN", has the CPU measurements that chose the networks).
+# GPU was lent to the session that wrote them. Before running them, settle dcgan's plan ("4x4"
+# or "pad") with `DEVICE=cuda EPOCHS=30 bash bench/calibrate_cpu.sh` (bench/RESULTS.md,
+# "Calibration against a reference DCGAN": one CPU epoch could not rank them), and ship only
+# generators that beat the bundles they replace.
 #
 # `dcgan-legacy`, `wgan-gp-legacy`, `cgan`, and `vanilla` (same nets as shipped): what trained
 # the shipped bundles, 2026-11-26 (bench/RESULTS.md has the logs and numbers):
