@@ -30,52 +30,87 @@ def dcgan_plan(data_shape: tuple[int, ...]) -> tuple[int, int, int]:
     return c, size, doublings
 
 
-def upsampling_stack(in_dim: int, data_shape: tuple[int, ...], width: int) -> nn.Sequential:
-    """DCGAN generator body: project ``in_dim`` to a ``start x start`` map, then upsample.
+#: How a conv stack shrinks an image to its smallest feature map (the ``plan`` argument).
+#: ``"legacy"``: halve while the size is even and above 7 (ganzoo 0.1: a 28x28 image stops at
+#: 7x7 after two convolutions). ``"4x4"``: halve, rounding up, down to 4x4 (28 -> 14 -> 7 -> 4,
+#: three convolutions, like the 32x32 DCGAN). The two agree for 32x32 and 64x64 images.
+PLANS = ("legacy", "4x4")
+
+
+def map_sizes(data_shape: tuple[int, ...], plan: str = "legacy") -> list[int]:
+    """Spatial sizes of a conv stack's feature maps, from the image down to the smallest.
+
+    >>> map_sizes((1, 28, 28)), map_sizes((1, 28, 28), "4x4"), map_sizes((3, 32, 32), "4x4")
+    ([28, 14, 7], [28, 14, 7, 4], [32, 16, 8, 4])
+    """
+    _, start, doublings = dcgan_plan(data_shape)
+    if plan == "legacy":
+        return [start * 2**i for i in range(doublings, -1, -1)]
+    if plan != "4x4":
+        raise ConfigError(f"plan must be one of {', '.join(map(repr, PLANS))}, got {plan!r}")
+    sizes = [data_shape[1]]
+    while sizes[-1] > 4:
+        sizes.append((sizes[-1] + 1) // 2)
+    return sizes
+
+
+def _resampling(big: int, small: int) -> tuple[int, int, int]:
+    """(kernel, stride, padding) of a stride-2 conv from ``big`` to ``small`` (and its transpose back).
+
+    4x4 kernels halve an even size; an odd one (7 -> 4) takes a 3x3 kernel, whose transpose
+    maps 4 back to exactly 7.
+    """
+    return (4, 2, 1) if big == 2 * small else (3, 2, 1)
+
+
+def upsampling_stack(in_dim: int, data_shape: tuple[int, ...], width: int, plan: str = "legacy") -> nn.Sequential:
+    """DCGAN generator body: project ``in_dim`` to the smallest map, then upsample.
 
     Fractionally strided convolutions, BatchNorm and ReLU everywhere but the
     output, which is a Tanh (Radford et al. 2015, section 3). Input is
-    ``(N, in_dim, 1, 1)``.
+    ``(N, in_dim, 1, 1)``. The first map has ``width * 2**(upsamplings - 1)``
+    channels, halved at each upsampling; ``plan`` is one of :data:`PLANS`.
     """
-    channels, start, doublings = dcgan_plan(data_shape)
-    c = width * 2 ** (doublings - 1)
+    sizes = map_sizes(data_shape, plan)[::-1]
+    c = width * 2 ** (len(sizes) - 2)
     layers: list[nn.Module] = [
-        nn.ConvTranspose2d(in_dim, c, start, 1, 0, bias=False),
+        nn.ConvTranspose2d(in_dim, c, sizes[0], 1, 0, bias=False),
         nn.BatchNorm2d(c),
         nn.ReLU(True),
     ]
-    for _ in range(doublings - 1):
-        layers += [nn.ConvTranspose2d(c, c // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(c // 2), nn.ReLU(True)]
+    for small, big in zip(sizes[:-2], sizes[1:-1]):
+        layers += [nn.ConvTranspose2d(c, c // 2, *_resampling(big, small), bias=False),
+                   nn.BatchNorm2d(c // 2), nn.ReLU(True)]
         c //= 2
-    layers += [nn.ConvTranspose2d(c, channels, 4, 2, 1, bias=False), nn.Tanh()]
+    layers += [nn.ConvTranspose2d(c, data_shape[0], *_resampling(sizes[-1], sizes[-2]), bias=False), nn.Tanh()]
     return nn.Sequential(*layers)
 
 
-def downsampling_stack(data_shape: tuple[int, ...], width: int, norm: str | None = "batch") -> tuple[nn.Sequential, int, int]:
+def downsampling_stack(data_shape: tuple[int, ...], width: int, norm: str | None = "batch",
+                       plan: str = "legacy") -> tuple[nn.Sequential, int, int]:
     """DCGAN discriminator body: strided convolutions with LeakyReLU(0.2).
 
     No normalisation on the first layer (Radford et al. 2015); ``norm`` is
     ``"batch"``, ``"layer"`` (per-sample, safe for gradient penalties) or
-    ``None`` for the others. Returns ``(body, channels, size)`` of the final
-    feature map.
+    ``None`` for the others. Channels start at ``width`` and double at each
+    convolution; ``plan`` is one of :data:`PLANS`. Returns ``(body, channels, size)``
+    of the final feature map.
     """
-    channels, start, doublings = dcgan_plan(data_shape)
+    if norm not in ("batch", "layer", None):
+        raise ConfigError(f"norm must be 'batch', 'layer' or None, got {norm!r}")
+    sizes = map_sizes(data_shape, plan)
     c = width
-    size = data_shape[1] // 2
-    layers: list[nn.Module] = [nn.Conv2d(channels, c, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
-    for _ in range(doublings - 1):
-        layers.append(nn.Conv2d(c, c * 2, 4, 2, 1, bias=norm is None))
+    layers: list[nn.Module] = [nn.Conv2d(data_shape[0], c, *_resampling(sizes[0], sizes[1]), bias=False),
+                               nn.LeakyReLU(0.2, True)]
+    for big, small in zip(sizes[1:-1], sizes[2:]):
+        layers.append(nn.Conv2d(c, c * 2, *_resampling(big, small), bias=norm is None))
         c *= 2
-        size //= 2
         if norm == "batch":
             layers.append(nn.BatchNorm2d(c))
         elif norm == "layer":
             layers.append(nn.GroupNorm(1, c))  # LayerNorm over (C, H, W), per sample
-        elif norm is not None:
-            raise ConfigError(f"norm must be 'batch', 'layer' or None, got {norm!r}")
         layers.append(nn.LeakyReLU(0.2, True))
-    assert size == start
-    return nn.Sequential(*layers), c, size
+    return nn.Sequential(*layers), c, sizes[-1]
 
 
 def dcgan_init_(module: nn.Module) -> None:

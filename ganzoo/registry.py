@@ -136,6 +136,10 @@ class ModelSpec:
         cuda_graph: ``False`` when the networks' forward cannot be replayed from a CUDA
             graph (Python control flow on tensor values, host syncs, state kept in Python);
             the engine then trains the model eagerly on CUDA, with a notice.
+        saved_defaults: settings that a saved configuration (a bundle's ``ganzoo.json``, a
+            checkpoint) is read with when it lacks them, instead of ``defaults``: a setting
+            added after models were saved, such as dcgan's ``plan``, must rebuild the networks
+            those files were saved from.
     """
 
     name: str
@@ -152,6 +156,7 @@ class ModelSpec:
     recipes: dict[str, TrainDefaults] = field(default_factory=dict)
     cuda_graph: bool = True
     offers: tuple[str, ...] | None = None
+    saved_defaults: dict[str, Any] = field(default_factory=dict)
 
     @property
     def conditional(self) -> bool:

@@ -555,8 +555,8 @@ def _check_config(spec: ModelSpec, config: dict[str, Any], source: str) -> dict[
         v = config.get(key)
         if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
             raise BundleError(f"{source}: {key} must be a positive integer, got {v!r}")
-    try:
-        return spec.resolve_config(config)
+    try:  # a setting newer than the file means what it meant when the file was written
+        return spec.resolve_config({**spec.saved_defaults, **config})
     except ConfigError as exc:
         raise BundleError(f"{source}: {exc}") from exc
 

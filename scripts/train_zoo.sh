@@ -1,15 +1,27 @@
 #!/usr/bin/env bash
-# The commands that trained the generators shipped as ganzoo's pretrained ids, on one lent GPU.
-# DATA holds MNIST/raw/*.gz; each run directory is then turned into a bundle by
-# scripts/build_zoo.py (which also evaluates it). Runs on a CPU too, but takes days there.
+# Training commands for ganzoo's pretrained MNIST ids, on one GPU. DATA holds MNIST/raw/*.gz;
+# each run directory is then turned into a bundle by scripts/build_zoo.py (which also
+# evaluates it). Runs on a CPU too, but takes days there.
 #
 #   DATA=../shared/data/mnist OUT=runs/zoo bash scripts/train_zoo.sh [dcgan|wgan-gp|vanilla|cgan ...]
+#   DATA=... OUT=... bash scripts/train_zoo.sh dcgan-legacy wgan-gp-legacy   # the shipped nets
 #
-# What actually ran, 2026-11-26 (bench/RESULTS.md has the logs and numbers):
+# `dcgan`, `wgan-gp`, `vanilla`: the retraining issue 15 asks for, with today's networks
+# (dcgan's plan "4x4": D 64-128-256, G from 256 channels; wgan-gp's arch "paper"), the same
+# lengths as the shipped bundles, and every learning rate and beta written out here rather than
+# taken from the recipe, so a recipe change cannot silently change a zoo run. Not run yet: no
+# GPU was lent to the session that wrote them. Before running them, settle dcgan's plan ("4x4"
+# or "pad") with `DEVICE=cuda EPOCHS=30 bash bench/calibrate_cpu.sh` (bench/RESULTS.md,
+# "Calibration against a reference DCGAN": one CPU epoch could not rank them), and ship only
+# generators that beat the bundles they replace.
+#
+# `dcgan-legacy`, `wgan-gp-legacy`, `cgan`, and `vanilla` (same nets as shipped): what trained
+# the shipped bundles, 2026-11-26 (bench/RESULTS.md has the logs and numbers):
 # - dcgan-mnist, wgan-gp-mnist: NVIDIA H100, both at once on one card, through
 #   `RUNS="dcgan:300 wgan-gp:200" TOYS=0 LIMIT=360 bash bench/gpu_zoo_toys.sh`; the 360 s limit
 #   stopped them (SIGTERM: the engine saves a checkpoint) after 129,316 and 24,491 generator
 #   steps (276.3 and 131.0 epochs). The --steps below give the same length on any machine.
+#   Their networks are ganzoo 0.1's 28x28 ones (plan "legacy" / arch "dcgan").
 # - vanilla-mnist: NVIDIA H100, `bash bench/gpu_zoo_toys.sh` (100 epochs, beside wgan-gp).
 # - cgan-mnist: NVIDIA H200, `bash bench/gpu_bench.sh --zoo cgan` (30 epochs).
 # Every run: the model's own recipe (its paper's hyper-parameters; dcgan ran at the paper's batch
@@ -19,14 +31,23 @@ set -euo pipefail
 DATA=${DATA:-.gpu_data}
 OUT=${OUT:-runs/zoo}
 common=(--dataset mnist --data-dir "$DATA" --seed 0 --sample-every 5000 --checkpoint-every 2000 --log-every 500 -q)
+dcgan_recipe=(--batch-size 128 --lr-g 2e-4 --lr-d 2e-4 --beta1 0.5 --beta2 0.999 --loss non-saturating)
+wgan_recipe=(--batch-size 64 --lr-g 1e-4 --lr-d 1e-4 --beta1 0.0 --beta2 0.9 --loss wgan-gp --n-critic 5)
 models=("$@")
-[ ${#models[@]} -eq 0 ] && models=(dcgan wgan-gp vanilla cgan)
+[ ${#models[@]} -eq 0 ] && models=(dcgan wgan-gp vanilla)
 for m in "${models[@]}"; do
   case $m in
-    dcgan)   ganzoo train dcgan   --steps 129316 --batch-size 128 --out "$OUT/dcgan-mnist"   "${common[@]}" ;;
-    wgan-gp) ganzoo train wgan-gp --steps 24491  --out "$OUT/wgan-gp-mnist" "${common[@]}" ;;
-    vanilla) ganzoo train vanilla --epochs 100   --out "$OUT/vanilla-mnist" "${common[@]}" ;;
+    dcgan)   ganzoo train dcgan   --steps 129316 "${dcgan_recipe[@]}" --model-arg plan=4x4 \
+               --out "$OUT/dcgan-mnist" "${common[@]}" ;;
+    wgan-gp) ganzoo train wgan-gp --steps 24491 "${wgan_recipe[@]}" --model-arg arch=paper \
+               --out "$OUT/wgan-gp-mnist" "${common[@]}" ;;
+    vanilla) ganzoo train vanilla --epochs 100 --batch-size 64 --lr-g 2e-4 --lr-d 2e-4 --beta1 0.5 --beta2 0.999 \
+               --loss non-saturating --out "$OUT/vanilla-mnist" "${common[@]}" ;;
+    dcgan-legacy)   ganzoo train dcgan   --steps 129316 --batch-size 128 --model-arg plan=legacy \
+                      --out "$OUT/dcgan-legacy-mnist" "${common[@]}" ;;
+    wgan-gp-legacy) ganzoo train wgan-gp --steps 24491 --model-arg arch=dcgan \
+                      --out "$OUT/wgan-gp-legacy-mnist" "${common[@]}" ;;
     cgan)    ganzoo train cgan    --epochs 30    --out "$OUT/cgan-mnist"    "${common[@]}" ;;
-    *) echo "unknown model $m (dcgan, wgan-gp, vanilla, cgan)" >&2; exit 2 ;;
+    *) echo "unknown model $m (dcgan, wgan-gp, vanilla, cgan, dcgan-legacy, wgan-gp-legacy)" >&2; exit 2 ;;
   esac
 done

@@ -4,8 +4,17 @@ Deep Convolutional Generative Adversarial Networks", ICLR. arXiv:1511.06434.
 The architecture rules of section 3: strided convolutions instead of pooling,
 BatchNorm in both networks (not on G's output or D's input), ReLU in G with a
 Tanh output, LeakyReLU(0.2) in D, weights from N(0, 0.02), Adam with lr 2e-4
-and beta1 0.5. Sized for 28x28 single-channel MNIST (7x7 start, two
-upsamplings) and for 32x32 and 64x64 RGB.
+and beta1 0.5. For 32x32 and 64x64 images, the paper's stacks from and to 4x4
+maps. For 28x28 MNIST, ``plan`` chooses (issue 15, bench/RESULTS.md, "Calibration
+against a reference DCGAN"):
+
+* ``"4x4"`` (the default): 28 -> 14 -> 7 -> 4, three strided convolutions in D with
+  64-128-256 channels and G from 256 channels, as deep and wide as the 32x32 DCGAN
+  (the 7 <-> 4 step uses a 3x3 kernel);
+* ``"pad"``: the 32x32 nets themselves; D pads images with background to 32x32 and
+  G's 32x32 output is cropped back to 28x28, like training on MNIST padded by 2;
+* ``"legacy"``: ganzoo 0.1's nets (7x7 start, two strided convolutions in D, G from
+  128 channels); bundles saved before ``plan`` existed rebuild these.
 
 Code: Apache-2.0, part of ganzoo.
 """
@@ -15,45 +24,82 @@ from __future__ import annotations
 from dataclasses import replace
 
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from ganzoo import Discriminator, Generator, ModelSpec, PretrainedEntry, TrainDefaults, hookimpl
 from ganzoo.errors import ConfigError
+from ganzoo.nn import PLANS as NN_PLANS
 from ganzoo.nn import dcgan_init_, downsampling_stack, upsampling_stack
 
 
+def _pad_to(data_shape: tuple[int, int, int], plan: str) -> tuple[tuple[int, int, int], int]:
+    """The shape the convolutions see and the border added on each side (``plan="pad"`` only)."""
+    if plan != "pad":
+        return tuple(data_shape), 0
+    c, h, _ = data_shape
+    size = 1 << (h - 1).bit_length()  # the next power of two: 28 -> 32
+    if (size - h) % 2:
+        raise ConfigError(f"plan 'pad' needs an even border to the next power of two; {h} -> {size} is odd")
+    return (c, size, size), (size - h) // 2
+
+
 class DCGANGenerator(Generator):
-    def __init__(self, data_shape: tuple[int, int, int], latent_dim: int = 100, width: int = 64):
+    """z -> ConvTranspose to the smallest map -> upsamplings -> Tanh image (cropped under ``plan="pad"``)."""
+
+    def __init__(self, data_shape: tuple[int, int, int], latent_dim: int = 100, width: int = 64,
+                 plan: str = "legacy"):
         super().__init__()
         self.latent_dim = latent_dim
         self.num_classes = None
         self.output_shape = tuple(data_shape)
-        self.net = upsampling_stack(latent_dim, data_shape, width)
+        inner, self.border = _pad_to(data_shape, plan)
+        self.net = upsampling_stack(latent_dim, inner, width, "4x4" if plan == "pad" else plan)
         dcgan_init_(self)
 
     def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
-        return self.net(z.view(z.shape[0], self.latent_dim, 1, 1))
+        x = self.net(z.view(z.shape[0], self.latent_dim, 1, 1))
+        b = self.border
+        return x[:, :, b : x.shape[2] - b, b : x.shape[3] - b] if b else x
 
 
 class DCGANDiscriminator(Discriminator):
-    def __init__(self, data_shape: tuple[int, int, int], width: int = 64, norm: str | None = "batch"):
+    """Strided convolutions down to the smallest map, then one convolution over all of it."""
+
+    def __init__(self, data_shape: tuple[int, int, int], width: int = 64, norm: str | None = "batch",
+                 plan: str = "legacy"):
         super().__init__()
         self.input_shape = tuple(data_shape)
-        self.features, c, size = downsampling_stack(data_shape, width, norm)
-        # The last convolution covers the whole remaining map (7x7 for MNIST, 4x4 for 32/64).
+        inner, self.border = _pad_to(data_shape, plan)
+        self.features, c, size = downsampling_stack(inner, width, norm, "4x4" if plan == "pad" else plan)
+        # The last convolution covers the whole remaining map (4x4; 7x7 for MNIST's legacy plan).
         self.head = nn.Conv2d(c, 1, size, 1, 0, bias=False)
         dcgan_init_(self)
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        if self.border:  # the padding is background, -1 in the model's range
+            x = F.pad(x, (self.border,) * 4, value=-1.0)
         return self.head(self.features(x)).flatten()
 
 
-def build(data_shape=(1, 28, 28), latent_dim=100, num_classes=None, width=64):
+def build(data_shape=(1, 28, 28), latent_dim=100, num_classes=None, width=64, plan="legacy"):
+    """``plan``: ``"4x4"`` (the default for new models), ``"legacy"`` or ``"pad"``; see :data:`PLANS`."""
     if num_classes is not None:
         raise ConfigError("dcgan is unconditional; use 'cgan' for class-conditional generation")
+    _check_plan(plan)
     return (
-        DCGANGenerator(data_shape, latent_dim, width),
-        DCGANDiscriminator(data_shape, width, norm="batch"),
+        DCGANGenerator(data_shape, latent_dim, width, plan),
+        DCGANDiscriminator(data_shape, width, norm="batch", plan=plan),
     )
+
+
+#: ``plan`` values: how the convolutions shrink the image (ganzoo.nn.PLANS), or ``"pad"``: pad
+#: 28x28 images with background to 32x32 inside D, make 32x32 in G and crop its border off.
+PLANS = (*NN_PLANS, "pad")
+
+
+def _check_plan(plan: object) -> None:
+    if plan not in PLANS:
+        raise ConfigError(f"plan must be one of {', '.join(map(repr, PLANS))}, got {plan!r}")
 
 
 # Pretrained generators: bundles shipped in this package (sha256-checked at load), trained on a
@@ -83,7 +129,9 @@ def ganzoo_register_models(register):
             family="dcgan",
             paper="Radford, Metz & Chintala 2016, arXiv:1511.06434",
             build=build,
-            defaults={"data_shape": (1, 28, 28), "latent_dim": 100, "num_classes": None, "width": 64},
+            defaults={"data_shape": (1, 28, 28), "latent_dim": 100, "num_classes": None, "width": 64,
+                      "plan": "4x4"},
+            saved_defaults={"plan": "legacy"},  # bundles saved before `plan` existed
             train=PAPER_RECIPE,
             recipes={"mnist": _MNIST_RECIPE, "fashion-mnist": _MNIST_RECIPE},
             compatible_losses=("non-saturating", "minimax", "hinge", "lsgan"),

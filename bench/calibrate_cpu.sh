@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Issue 15's calibration on a CPU: the reference DCGAN (bench/reference_dcgan.py) and ganzoo's
+# conv nets trained for the same number of epochs with the same recipe (batch 128, Adam 2e-4,
+# betas (0.5, 0.999), non-saturating loss, seed 0), one training at a time, each scored with
+# ganzoo's protocol (bench/quality.py). Results: $OUT/*.json; bench/RESULTS.md has the table.
+#
+#   DATA=../shared/data/mnist OUT=runs/calibrate EPOCHS=3 bash bench/calibrate_cpu.sh [step ...]
+#   DEVICE=cuda EPOCHS=30 ...                     # the same on a GPU
+#
+# Steps: reference dcgan-legacy dcgan-4x4 dcgan-pad vanilla wgan-gp-dcgan wgan-gp-paper.
+# LOCK (optional) is a file every training holds with flock, so that trainings sharing a
+# machine run one at a time (with nice -n 10).
+set -euo pipefail
+DATA=${DATA:-${GANZOO_DATA:-../shared/data/mnist}}
+OUT=${OUT:-runs/calibrate}
+EPOCHS=${EPOCHS:-3}
+WGAN_STEPS=${WGAN_STEPS:-400}
+LOCK=${LOCK:-}
+DEVICE=${DEVICE:-cpu}
+mkdir -p "$OUT"
+run() { if [ -n "$LOCK" ]; then flock "$LOCK" nice -n 10 "$@"; else "$@"; fi; }
+quiet=(--sample-every 1000000 --checkpoint-every 1000000 --log-every 100 -q --device "$DEVICE" --seed 0)
+recipe=(--batch-size 128 --lr-g 2e-4 --lr-d 2e-4 --beta1 0.5 --beta2 0.999 --loss non-saturating)
+ganzoo_run() {  # NAME MODEL ARGS...: train, then score the raw generator (as the reference's)
+  local name=$1 model=$2; shift 2
+  run ganzoo train "$model" --dataset mnist --data-dir "$DATA" --out "$OUT/$name" "${quiet[@]}" "$@"
+  run python bench/calibrate.py "$OUT/$name" --data-dir "$DATA" --json "$OUT/$name.json" --no-ema
+}
+steps=("$@")
+[ ${#steps[@]} -eq 0 ] && steps=(reference dcgan-legacy dcgan-4x4 dcgan-pad)
+for s in "${steps[@]}"; do
+  case $s in
+    reference) run python bench/reference_dcgan.py --epochs "$EPOCHS" --data-dir "$DATA" --device "$DEVICE" \
+                 --json "$OUT/reference-${EPOCHS}ep.json" --weights "$OUT/reference-${EPOCHS}ep.safetensors" ;;
+    dcgan-legacy|dcgan-4x4|dcgan-pad)
+      ganzoo_run "$s-${EPOCHS}ep" dcgan --epochs "$EPOCHS" "${recipe[@]}" --model-arg "plan=${s#dcgan-}" ;;
+    vanilla) ganzoo_run "vanilla-${EPOCHS}ep" vanilla --epochs "$EPOCHS" "${recipe[@]}" ;;
+    # WGAN-GP keeps its own recipe (Adam 1e-4, betas (0, 0.9), batch 64, 5 critic steps); equal steps.
+    wgan-gp-dcgan|wgan-gp-paper)
+      ganzoo_run "$s-${WGAN_STEPS}steps" wgan-gp --steps "$WGAN_STEPS" --model-arg "arch=${s#wgan-gp-}" ;;
+    *) echo "unknown step $s" >&2; exit 2 ;;
+  esac
+done

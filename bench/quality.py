@@ -1,0 +1,63 @@
+"""Score an MNIST generator with ganzoo's protocol, plus the share of confidently classified samples.
+
+Shared by ``bench/reference_dcgan.py`` and ``bench/calibrate.py`` so the reference DCGAN and
+ganzoo's families are measured by one function:
+
+* ``ganzoo.metrics.evaluate``: 10,000 samples (seed 0, batches of 500) against the 10,000
+  MNIST test images, FID / precision / recall in ganzoo's MNIST classifier's 128-d feature
+  space, with the real-vs-real floor (10,000 train images against the test images);
+* ``confident``: the share of the same 10,000 samples (the same noise: the same seeded
+  ``torch.Generator`` drawn in the same batches) whose top class probability under that
+  classifier exceeds 0.9, beside the same share for the 10,000 real test images.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import torch
+
+from ganzoo import Generator
+from ganzoo.data import load_dataset
+from ganzoo.metrics import evaluate
+from ganzoo.metrics.evaluate import feature_network
+
+N, SEED, BATCH = 10_000, 0, 500
+CONFIDENT = 0.9
+
+
+@torch.inference_mode()
+def confident_share(generator: Generator | None, data_dir: str | Path | None, n: int = N) -> float:
+    """Share of ``n`` samples (or, with ``generator=None``, of the test images) with p > 0.9."""
+    device = generator._device() if generator is not None else torch.device("cpu")
+    net, _, _ = feature_network("mnist", device=device)
+    if generator is None:
+        test = load_dataset("mnist", data_dir, split="test", download=False)
+        batches = test.to_model_range(test.data[:n]).split(BATCH)
+    else:
+        was_training = generator.training
+        generator.eval()
+        rng = torch.Generator(device=device).manual_seed(SEED)  # the noise evaluate() draws
+        batches = [generator.sample(min(BATCH, n - s), generator=rng) for s in range(0, n, BATCH)]
+        generator.train(was_training)
+    hits = sum(int((net(x.to(device).float()).softmax(1).amax(1) > CONFIDENT).sum()) for x in batches)
+    return hits / sum(len(x) for x in batches)
+
+
+def score(generator: Generator, data_dir: str | Path | None, label: str) -> dict:
+    """ganzoo's protocol on ``generator`` (where it is): metrics, floor, confident shares, receipt."""
+    t = time.perf_counter()
+    r = evaluate(generator, "mnist", data_dir, n=N, seed=SEED, batch_size=BATCH,
+                 metrics=("fid", "precision", "recall"), model_name=label)
+    return {
+        "label": label,
+        "fid": r.metrics["fid"],
+        "precision": r.metrics["precision"],
+        "recall": r.metrics["recall"],
+        "confident": confident_share(generator, data_dir),
+        "real": {**r.floor, "confident": confident_share(None, data_dir)},
+        "feature_network": r.receipt["feature_network"],
+        "protocol": r.receipt["protocol"],
+        "eval_seconds": round(time.perf_counter() - t, 1),
+    }

@@ -1,0 +1,104 @@
+"""The conv nets of dcgan and wgan-gp at 28x28 (issue 15), and files saved with the older ones."""
+
+from __future__ import annotations
+
+import doctest
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+import ganzoo
+import ganzoo.nn
+from ganzoo.data import TensorDataset
+from ganzoo.engine import TrainConfig, Trainer
+from ganzoo.errors import ConfigError
+
+QUIET = dict(quiet=True, sample_every=10**6, checkpoint_every=10**6, log_every=10**6)
+
+
+def _layers(module: nn.Module, kind: type) -> list[nn.Module]:
+    return [m for m in module.modules() if isinstance(m, kind)]
+
+
+def test_map_sizes_doctest():
+    assert doctest.testmod(ganzoo.nn).failed == 0
+
+
+def test_dcgan_at_28x28_is_as_deep_and_wide_as_the_32x32_dcgan():
+    gan = ganzoo.create("dcgan")
+    assert gan.config["plan"] == "4x4"
+    convs = _layers(gan.discriminator.features, nn.Conv2d)
+    assert [c.out_channels for c in convs] == [64, 128, 256] and all(c.stride == (2, 2) for c in convs)
+    assert gan.discriminator.features(torch.zeros(2, 1, 28, 28)).shape == (2, 256, 4, 4)
+    ups = _layers(gan.generator, nn.ConvTranspose2d)
+    assert [u.out_channels for u in ups] == [256, 128, 64, 1]
+    assert gan.generator.sample(2).shape == (2, 1, 28, 28)
+    # the 32x32 plan is the standard DCGAN's, whatever the plan says
+    for plan in ("legacy", "4x4"):
+        d = ganzoo.create("dcgan", data_shape=(3, 32, 32), plan=plan).discriminator
+        assert [c.out_channels for c in _layers(d.features, nn.Conv2d)] == [64, 128, 256]
+
+
+def test_dcgan_pad_plan_sees_32x32():
+    gan = ganzoo.create("dcgan", plan="pad")
+    x = gan.generator.sample(2)
+    assert x.shape == (2, 1, 28, 28)
+    assert gan.generator.net(torch.randn(2, 100, 1, 1)).shape == (2, 1, 32, 32)
+    assert gan.discriminator(x).shape == (2,)
+
+
+def test_wgan_gp_follows_the_papers_mnist_nets():
+    gan = ganzoo.create("wgan-gp")
+    g, d = gan.generator, gan.discriminator
+    assert _layers(g, nn.Linear)[0].out_features == 4 * 4 * 256
+    assert not _layers(g, nn.BatchNorm2d) and not _layers(d, nn.BatchNorm2d) and not _layers(d, nn.GroupNorm)
+    convs = _layers(d, nn.Conv2d)
+    assert [c.out_channels for c in convs] == [64, 128, 256] and all(c.kernel_size == (5, 5) for c in convs)
+    assert _layers(d, nn.Linear)[0].in_features == 256 * 4 * 4
+    assert g.sample(2).shape == (2, 1, 28, 28)
+    layer = ganzoo.create("wgan-gp", critic_norm="layer").discriminator
+    assert len(_layers(layer, nn.GroupNorm)) == 2  # not on the first convolution
+
+
+@pytest.mark.parametrize("model,setting,bad", [("dcgan", "plan", "deep"), ("wgan-gp", "arch", "big"),
+                                               ("wgan-gp", "critic_norm", "batch")])
+def test_bad_architecture_settings_are_one_line_errors(model, setting, bad):
+    with pytest.raises(ConfigError, match=f"{setting} must be .*got '{bad}'") as exc:
+        ganzoo.create(model, **{setting: bad})
+    assert "\n" not in str(exc.value)
+
+
+@pytest.mark.parametrize("pid,key,old", [("dcgan-mnist", "plan", "legacy"), ("wgan-gp-mnist", "arch", "dcgan")])
+def test_bundles_saved_before_the_setting_rebuild_their_old_nets(pid, key, old, tmp_path):
+    folder = Path(ganzoo.get_pretrained(pid)[1].bundle)
+    assert key not in json.loads((folder / "ganzoo.json").read_text())["config"]
+    g = ganzoo.load(pid)
+    legacy = ganzoo.create(ganzoo.get_pretrained(pid)[0].name, **{key: old}).generator
+    assert [tuple(p.shape) for p in g.parameters()] == [tuple(p.shape) for p in legacy.parameters()]
+    # a bundle written today records the setting and comes back with the same nets
+    gan = ganzoo.create(ganzoo.get_pretrained(pid)[0].name, width=8)
+    ganzoo.save(gan, tmp_path / "new", dataset="mnist", samples=False)
+    saved = json.loads((tmp_path / "new" / "ganzoo.json").read_text())["config"]
+    assert saved[key] != old
+    back = ganzoo.load(tmp_path / "new")
+    assert [tuple(p.shape) for p in back.parameters()] == [tuple(p.shape) for p in gan.generator.parameters()]
+
+
+def test_a_run_saved_before_plan_resumes_with_its_old_nets(tmp_path):
+    g = torch.Generator().manual_seed(0)
+    data = TensorDataset("mnist", torch.randint(0, 256, (64, 1, 28, 28), generator=g, dtype=torch.uint8),
+                         torch.randint(0, 10, (64,), generator=g), 10)
+    out = tmp_path / "run"
+    Trainer(TrainConfig(model="dcgan", dataset="mnist", steps=1, batch_size=8, out=str(out), **QUIET,
+                        model_args={"width": 8, "plan": "legacy"}), dataset=data).fit()
+    # what ganzoo 0.1 wrote: no `plan` anywhere in the checkpoint
+    state_file = next((out / "checkpoints").glob("*/state.json"))
+    state = json.loads(state_file.read_text())
+    del state["model_config"]["plan"], state["config"]["model_args"]["plan"]
+    state_file.write_text(json.dumps(state))
+    t = Trainer(TrainConfig(steps=2, resume=str(out), quiet=True), dataset=data).fit()
+    assert t.gan.config["plan"] == "legacy" and t.step == 2
+    assert ganzoo.load(out).output_shape == (1, 28, 28)
