@@ -26,6 +26,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ganzoo.errors import CheckpointError
+from ganzoo.weights import fit_problems
 
 LATEST = "latest.json"
 
@@ -53,21 +54,9 @@ def load_module(module: nn.Module, path: Path) -> None:
 def load_tensors(module: nn.Module, tensors: dict[str, torch.Tensor], source: Path | str) -> None:
     """Load a state dict read from ``source``, refusing missing, unexpected or mis-shaped entries."""
     own = module.state_dict()
-    missing = sorted(set(own) - set(tensors))
-    unexpected = sorted(set(tensors) - set(own))
-    bad_shape = [
-        f"{k}: file {tuple(tensors[k].shape)} vs model {tuple(own[k].shape)}"
-        for k in own
-        if k in tensors and tensors[k].shape != own[k].shape
-    ]
-    if missing or unexpected or bad_shape:
-        parts = []
-        if missing:
-            parts.append(f"missing {missing[:5]}")
-        if unexpected:
-            parts.append(f"unexpected {unexpected[:5]}")
-        if bad_shape:
-            parts.append("shape mismatch " + "; ".join(bad_shape[:5]))
+    parts = fit_problems({k: (v.dtype, tuple(v.shape)) for k, v in own.items()},
+                         {k: (v.dtype, tuple(v.shape)) for k, v in tensors.items()}, dtypes=False)
+    if parts:
         raise CheckpointError(
             f"weights in {source} do not fit {type(module).__name__}: " + ", ".join(parts)
             + ". Were they saved from another model or configuration?"

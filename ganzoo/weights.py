@@ -128,24 +128,34 @@ def model_bytes(modules: Iterable[nn.Module]) -> int:
     return sum(seen.values())
 
 
-def check_fits(module: nn.Module, header: dict[str, tuple[torch.dtype, tuple[int, ...]]], file: Path) -> None:
-    """Refuse a file whose tensors are not exactly ``module``'s state dict (names, shapes, dtypes)."""
-    own = {k: (v.dtype, tuple(v.shape)) for k, v in module.state_dict().items()}
-    missing = sorted(set(own) - set(header))
-    unexpected = sorted(set(header) - set(own))
-    bad_shape = [f"{k}: file {header[k][1]} vs model {own[k][1]}" for k in own
-                 if k in header and header[k][1] != own[k][1]]
-    bad_dtype = [f"{k}: file {header[k][0]} vs model {own[k][0]}" for k in own
-                 if k in header and header[k][1] == own[k][1] and header[k][0] != own[k][0]]
+def fit_problems(own: dict[str, tuple[torch.dtype, tuple[int, ...]]],
+                 found: dict[str, tuple[torch.dtype, tuple[int, ...]]], *, dtypes: bool = True) -> list[str]:
+    """What keeps ``found`` (``{name: (dtype, shape)}`` of a file) from fitting ``own`` (a model's).
+
+    An empty list means the names, shapes (and, with ``dtypes``, dtypes) agree.
+    """
+    missing = sorted(set(own) - set(found))
+    unexpected = sorted(set(found) - set(own))
+    bad_shape = [f"{k}: file {found[k][1]} vs model {own[k][1]}" for k in own
+                 if k in found and found[k][1] != own[k][1]]
+    bad_dtype = [f"{k}: file {found[k][0]} vs model {own[k][0]}" for k in own
+                 if dtypes and k in found and found[k][1] == own[k][1] and found[k][0] != own[k][0]]
     parts = []
     if missing:
         parts.append(f"missing {missing[:5]}")
     if unexpected:
-        parts.append(f"unexpected {[u[:80] for u in unexpected[:5]]}")
+        parts.append(f"unexpected {[str(u)[:80] for u in unexpected[:5]]}")
     if bad_shape:
         parts.append("shape mismatch " + "; ".join(bad_shape[:5]))
     if bad_dtype:
         parts.append("dtype mismatch " + "; ".join(bad_dtype[:5]))
+    return parts
+
+
+def check_fits(module: nn.Module, header: dict[str, tuple[torch.dtype, tuple[int, ...]]], file: Path) -> None:
+    """Refuse a file whose tensors are not exactly ``module``'s state dict (names, shapes, dtypes)."""
+    own = {k: (v.dtype, tuple(v.shape)) for k, v in module.state_dict().items()}
+    parts = fit_problems(own, header)
     if parts:
         raise BundleError(f"weights in {file} do not fit {type(module).__name__}: " + ", ".join(parts)
                           + ". Were they saved from another model or configuration?")

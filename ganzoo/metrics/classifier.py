@@ -65,7 +65,27 @@ CROSS_CHECK_NETWORKS = {"mnist": ("mnist-resnet",), "fashion-mnist": ("fashion-m
 INPUT_SHAPE = (1, 28, 28)
 
 
-class MnistClassifier(nn.Module):
+class _FeatureClassifier(nn.Module):
+    """A classifier split into ``body`` (image -> features) and ``head`` (features -> logits)."""
+
+    body: nn.Module
+    head: nn.Module
+
+    def features(self, x: Tensor) -> Tensor:
+        """Penultimate-layer features ``(N, feature_dim)`` (before the ReLU)."""
+        return self.body(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Class logits ``(N, num_classes)``."""
+        return self.head(self.body(x))
+
+    def features_and_logits(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Features and logits of one forward pass."""
+        f = self.body(x)
+        return f, self.head(f)
+
+
+class MnistClassifier(_FeatureClassifier):
     """Small CNN classifier for 28x28 single-channel images in [-1, 1].
 
     Args:
@@ -112,18 +132,6 @@ class MnistClassifier(nn.Module):
         )
         self.head = nn.Sequential(nn.ReLU(), nn.Linear(feature_dim, num_classes))
 
-    def features(self, x: Tensor) -> Tensor:
-        """Penultimate-layer features ``(N, feature_dim)`` (before the ReLU)."""
-        return self.body(x)
-
-    def forward(self, x: Tensor) -> Tensor:
-        """Class logits ``(N, num_classes)``."""
-        return self.head(self.body(x))
-
-    def features_and_logits(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        f = self.body(x)
-        return f, self.head(f)
-
 
 class _ResidualBlock(nn.Module):
     """Two 3x3 convolutions with batch norm and a shortcut (1x1 conv when the shape changes)."""
@@ -144,7 +152,7 @@ class _ResidualBlock(nn.Module):
         return torch.relu(self.bn2(self.conv2(y)) + self.shortcut(x))
 
 
-class ResNetClassifier(nn.Module):
+class ResNetClassifier(_FeatureClassifier):
     """Small residual classifier for 28x28 single-channel images in [-1, 1]: the cross-check network.
 
     A 3x3 stride-2 stem (28 -> 14 pixels), three residual blocks (``width``, ``2 * width`` and
@@ -182,18 +190,6 @@ class ResNetClassifier(nn.Module):
             nn.BatchNorm1d(feature_dim, affine=False),
         )
         self.head = nn.Sequential(nn.ReLU(), nn.Linear(feature_dim, num_classes))
-
-    def features(self, x: Tensor) -> Tensor:
-        """Penultimate-layer features ``(N, feature_dim)`` (before the ReLU)."""
-        return self.body(x)
-
-    def forward(self, x: Tensor) -> Tensor:
-        """Class logits ``(N, num_classes)``."""
-        return self.head(self.body(x))
-
-    def features_and_logits(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        f = self.body(x)
-        return f, self.head(f)
 
 
 #: Architecture name (``"architecture"`` in a network's JSON record; absent means ``"cnn"``) to class.
