@@ -617,10 +617,20 @@ def _sample_target(out: str | None, fmt: str | None) -> tuple[Path, str]:
 
 
 def _check_writable(path: Path, option: str) -> None:
-    """Refuse an output file that cannot be written, before the work that would fill it."""
+    """Refuse an output file that cannot be written, before the work that would fill it.
+
+    Also refused: a link (writing through it would replace whatever it points at), and an
+    existing file that a bundle or run directory is made of (its ganzoo.json, config,
+    checkpoints, weights): an output must never destroy what was saved.
+    """
+    if path.is_symlink():
+        raise click.BadParameter(f"{path} is a link; give a new file name", param_hint=option)
     if path.is_dir():
         raise click.BadParameter(f"{path} is a folder; give a file name", param_hint=option)
     existed = path.exists()
+    if existed and _is_saved_state(path):
+        raise click.BadParameter(f"{path} is part of the bundle or run in {path.parent}; writing there would "
+                                 "destroy it: give another file name", param_hint=option)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "a"):
@@ -629,6 +639,15 @@ def _check_writable(path: Path, option: str) -> None:
         raise click.BadParameter(f"cannot write {path}: {exc.strerror or exc}", param_hint=option) from None
     if not existed:
         path.unlink(missing_ok=True)
+
+
+def _is_saved_state(path: Path) -> bool:
+    """Whether ``path`` is one of the files a bundle or a run directory consists of."""
+    folder = path.parent
+    in_ganzoo_folder = ((folder / "ganzoo.json").is_file() or (folder / "checkpoints").is_dir()
+                        or "checkpoints" in (folder.name, folder.parent.name))
+    own = path.name in {"ganzoo.json", "config.json", "metrics.jsonl", "state.json", "latest.json", "README.md"}
+    return in_ganzoo_folder and (own or path.suffix == ".safetensors")
 
 
 @cli.command(short_help="Draw samples from a generator: a PNG grid, .npz or .pt.")

@@ -534,6 +534,9 @@ class Trainer:
         else:
             stamp = time.strftime("%Y%m%d-%H%M%S")
             run_dir = Path("runs") / f"{cfg.model}-{cfg.dataset}-{stamp}"
+        if resume_dir is None and (run_dir / "ganzoo.json").exists():  # checked before anything is written
+            raise ConfigError(f"{run_dir} is a bundle folder (it holds ganzoo.json); a run there would mix "
+                              "with the bundle's files: choose another --out")
         if self.is_main:
             try:
                 (run_dir / "samples").mkdir(parents=True, exist_ok=True)

@@ -254,10 +254,18 @@ def _check_target(path: Path, source: Any, overwrite: bool) -> None:
             raise BundleError(f"refusing to overwrite {path}: it is (or holds, or lies inside) the run {run} "
                               "being saved; write the bundle somewhere else")
     try:
-        read_bundle_meta(path)
+        meta = read_bundle_meta(path)
     except BundleError as exc:
         raise BundleError(f"refusing to overwrite {path}: --overwrite only replaces a ganzoo bundle, and this "
                           f"folder is not one ({exc}); pick another path, or move the folder away yourself") from None
+    # A bundle folder may hold a run, a user's notes ...: replacing it would delete them too.
+    own = {BUNDLE_FILE, "README.md", "samples.png"}
+    own |= {w.get("file") for w in meta.get("weights", {}).values() if isinstance(w, dict)}
+    extra = sorted(p.name for p in path.iterdir() if p.name not in own)
+    if extra:
+        shown = ", ".join(extra[:5]) + (f" and {len(extra) - 5} more" if len(extra) > 5 else "")
+        raise BundleError(f"refusing to overwrite {path}: besides the bundle it holds {shown}, which "
+                          "--overwrite would delete; move them away, or pick another path")
 
 
 def _new_sibling(path: Path, kind: str) -> Path:

@@ -307,6 +307,45 @@ def test_overwrite_replaces_an_existing_bundle(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b", "run"], "no temporary or old folder left"
 
 
+def test_overwrite_never_deletes_what_else_a_bundle_folder_holds(tmp_path):
+    # A second review: a run trained into a bundle folder, a run nested in it, a user's notes.
+    run = _run(tmp_path)
+    for extra in ("notes.txt", "myrun/checkpoints/x", "photos/a.png"):
+        bundle = _tiny(tmp_path, "b-" + extra.split("/")[0].replace(".", "-"))
+        (bundle / extra).parent.mkdir(parents=True, exist_ok=True)
+        (bundle / extra).write_text("mine")
+        before = _meta(bundle)
+        res = CliRunner().invoke(cli, ["save", str(run), str(bundle), "--overwrite"])
+        assert res.exit_code != 0 and "--overwrite would delete" in res.output, res.output
+        assert "Traceback" not in res.output and len(res.output.strip().splitlines()) == 1
+        assert (bundle / extra).read_text() == "mine" and _meta(bundle) == before
+
+
+def test_a_training_is_refused_inside_a_bundle_folder(tmp_path):
+    bundle = _tiny(tmp_path, "b")
+    before = sorted(p.name for p in bundle.iterdir())
+    res = CliRunner().invoke(cli, ["train", "vanilla", "--dataset", "ring8", "--steps", "2", "--out", str(bundle),
+                                   "-q"])
+    assert res.exit_code != 0 and "is a bundle folder" in res.output, res.output
+    assert sorted(p.name for p in bundle.iterdir()) == before, "nothing written into the bundle"
+
+
+def test_outputs_never_replace_a_bundle_or_run_file_nor_write_through_a_link(tmp_path):
+    bundle = _tiny(tmp_path, "b")
+    before = (bundle / "ganzoo.json").read_bytes()
+    res = CliRunner().invoke(cli, ["eval", "vanilla-mnist", "-n", "64", "--json", str(bundle / "ganzoo.json")])
+    assert res.exit_code != 0 and "part of the bundle or run" in res.output, res.output
+    assert (bundle / "ganzoo.json").read_bytes() == before
+    run = _run(tmp_path)
+    config = (run / "config.json").read_bytes()
+    link = tmp_path / "link.png"
+    link.symlink_to(run / "config.json")
+    for target in (run / "config.json", link):
+        res = CliRunner().invoke(cli, ["sample", "vanilla-mnist", "-n", "4", "-o", str(target)])
+        assert res.exit_code != 0 and "Traceback" not in res.output, res.output
+    assert (run / "config.json").read_bytes() == config
+
+
 def test_overwrite_without_atomic_exchange_keeps_the_old_bundle_on_failure(tmp_path, monkeypatch):
     import ganzoo.zoo as zoo
 
