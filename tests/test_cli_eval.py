@@ -49,3 +49,14 @@ def test_eval_errors(tmp_path):
     assert res.exit_code != 0 and "did you mean 'dcgan'" in res.output
     with pytest.raises(ConfigError, match="eval-every"):
         Trainer(TrainConfig(model="vanilla", dataset="ring8", eval_every=5, out=str(tmp_path / "r")))
+
+
+def test_eval_on_a_dataset_without_a_feature_network_says_so(tmp_path):
+    # Not "ring8 images are (1, 28, 28)": ring8 has no images and no feature network.
+    from click.testing import CliRunner
+
+    from ganzoo.cli import cli
+
+    res = CliRunner().invoke(cli, ["eval", "dcgan-mnist", "--dataset", "ring8", "-n", "64"])
+    assert res.exit_code != 0 and "no feature network for dataset 'ring8'" in res.output, res.output
+    assert "images are" not in res.output and "Traceback" not in res.output

@@ -115,20 +115,24 @@ def feature_network(
     Raises:
         EvalError: no feature network for ``dataset``, or its weights are missing or damaged.
     """
+    _check_has_feature_network(dataset)
     if dataset in FEATURE_NETWORKS:
         net, record = load_classifier(dataset, name=name, device=device)
         layer = f"penultimate, {net.feature_dim}-d, before the ReLU"
         return net, {**record, "layer": layer}, _image_shape(dataset)
-    if dataset in INCEPTION_DATASETS:
-        from ganzoo.metrics.inception import load_inception
+    from ganzoo.metrics.inception import load_inception
 
-        net, record = load_inception(device=device)
-        return net, record, _image_shape(dataset)
-    raise EvalError(
-        f"no feature network for dataset {dataset!r}: the sample-quality metrics support "
-        f"{', '.join(sorted(FEATURE_NETWORKS))} (ganzoo's classifiers) and "
-        f"{', '.join(INCEPTION_DATASETS)} (Inception-v3, weights supplied by you)"
-    )
+    net, record = load_inception(device=device)
+    return net, record, _image_shape(dataset)
+
+
+def _check_has_feature_network(dataset: str) -> None:
+    if dataset not in FEATURE_NETWORKS and dataset not in INCEPTION_DATASETS:
+        raise EvalError(
+            f"no feature network for dataset {dataset!r}: the sample-quality metrics support "
+            f"{', '.join(sorted(FEATURE_NETWORKS))} (ganzoo's classifiers) and "
+            f"{', '.join(INCEPTION_DATASETS)} (Inception-v3, weights supplied by you)"
+        )
 
 FLOOR_SPLIT = "train"
 
@@ -548,6 +552,7 @@ def _check_request(generator: Any, metrics: Sequence[str] | None, n: int, batch_
     if dataset in INCEPTION_DATASETS and "label_accuracy" in names:
         raise EvalError(f"label_accuracy needs a classifier of {dataset}'s own classes; the Inception "
                         "network's 1008 ImageNet-era logits are not those. Drop 'label_accuracy'")
+    _check_has_feature_network(dataset)  # named as such, not by a shape the dataset does not have
     shape, want = tuple(getattr(generator, "output_shape", ())), _image_shape(dataset)
     if shape != want:
         raise EvalError(
