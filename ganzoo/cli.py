@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -45,9 +46,17 @@ def friendly_errors(fn: Callable) -> Callable:
         try:
             return fn(*args, **kwargs)
         except GanzooError as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise click.ClickException(_one_line(exc)) from exc
 
     return wrapper
+
+
+TRACEBACK_ENV = "GANZOO_TRACEBACK"
+
+
+def _one_line(exc: BaseException) -> str:
+    """An error message on one line (its lines joined with "; ")."""
+    return "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
 
 
 class GanzooCLI(click.Group):
@@ -55,26 +64,46 @@ class GanzooCLI(click.Group):
     and turns ganzoo's errors from any command into one-line messages."""
 
     _plugins_loaded = False
+    _command_plugin: dict[str, str] = {}
 
     def invoke(self, ctx: click.Context) -> Any:
+        if _other_plugins_installed():  # a plugin broken by its commands hook is broken everywhere
+            self._load_plugin_commands()
         try:
             return super().invoke(ctx)
         except GanzooError as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise click.ClickException(_one_line(exc)) from exc
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:
+            plugin_name = self._command_plugin.get(ctx.invoked_subcommand or "")
+            if plugin_name is None or os.environ.get(TRACEBACK_ENV, "").strip() not in ("", "0"):
+                raise
+            from ganzoo.plugins import get_plugin_manager
+
+            label = get_plugin_manager().info(plugin_name).label
+            raise click.ClickException(
+                f"command {ctx.invoked_subcommand!r} of plugin {label!r} failed: {type(exc).__name__}: "
+                f"{_one_line(exc)} (set {TRACEBACK_ENV}=1 to see the traceback)"
+            ) from exc
 
     def forget_plugin_commands(self) -> None:
         """Drop plugins' commands; they are added again on next use (after ``register_plugin``)."""
         for name in [n for n in self.commands if n not in BUILTIN_COMMANDS]:
             del self.commands[name]
         self._plugins_loaded = False
+        self._command_plugin = {}
 
     def _load_plugin_commands(self) -> None:
         if self._plugins_loaded:
             return
         self._plugins_loaded = True
+        from ganzoo import registry
         from ganzoo.plugins import get_plugin_manager
 
         manager = get_plugin_manager()
+        registry._get()  # the registration hooks first: a plugin broken there adds no command
+        self._command_plugin = {}
         broken_before = {i.name for i in manager.broken()}
         builtin = {name: self.commands[name] for name in BUILTIN_COMMANDS if name in self.commands}
         known = dict(self.commands)
@@ -91,6 +120,7 @@ class GanzooCLI(click.Group):
                     self.commands[name] = known[name]
                 else:
                     known[name] = cmd
+                    self._command_plugin[name] = plugin_name
                     manager.record(plugin_name, "commands", name)
 
         manager.call_each("ganzoo_register_commands", cli=self, after=after)

@@ -16,6 +16,7 @@ import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -363,36 +364,33 @@ def ganzoo_register_datasets(register):
                              _toy_loader(toy), kind="points-2d"))
 
 
-_datasets: dict[str, DatasetSpec] | None = None
-
-
 def _invalidate() -> None:
-    global _datasets
-    _datasets = None
+    """Kept for callers: the datasets live in the model registry, built with it."""
+    from ganzoo import registry
+
+    registry._invalidate()
+
+
+def check_dataset_registration(plugin_name: str, spec: Any, _unused: Any) -> list[tuple[str, str, DatasetSpec]]:
+    """Check one ``ganzoo_register_datasets`` registration (used by the registry)."""
+    from dataclasses import replace
+
+    from ganzoo.errors import PluginError
+    from ganzoo.plugins import check_name
+
+    if not isinstance(spec, DatasetSpec):
+        raise PluginError(
+            f"registered {type(spec).__name__} {spec!r:.60} as a dataset; "
+            "register() takes a ganzoo.data.DatasetSpec"
+        )
+    check_name("dataset", spec.name)
+    return [("datasets", spec.name, replace(spec, plugin=plugin_name))]
 
 
 def _get() -> dict[str, DatasetSpec]:
-    global _datasets
-    if _datasets is None:
-        from dataclasses import replace
+    from ganzoo import registry
 
-        from ganzoo.errors import PluginError
-        from ganzoo.plugins import PerPlugin, commit, get_plugin_manager
-
-        manager = get_plugin_manager()
-
-        def check(plugin_name: str, spec: DatasetSpec, _unused) -> list[tuple[str, str, DatasetSpec]]:
-            if not isinstance(spec, DatasetSpec):
-                raise PluginError(
-                    f"registered {type(spec).__name__} {spec!r:.60} as a dataset; "
-                    "register() takes a ganzoo.data.DatasetSpec"
-                )
-            return [("datasets", spec.name, replace(spec, plugin=plugin_name))]
-
-        reg = PerPlugin(check)
-        manager.call_each("ganzoo_register_datasets", register=reg)
-        _datasets = {k: v for k, (v, _) in commit(manager, reg).get("datasets", {}).items()}
-    return _datasets
+    return registry._get().datasets
 
 
 def dataset_kinds(name: str) -> tuple[str, ...]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import re
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +35,25 @@ ENTRY_POINT_GROUP = "ganzoo"
 AUTOLOAD_ENV = "GANZOO_DISABLE_PLUGIN_AUTOLOAD"
 
 hookimpl = pluggy.HookimplMarker("ganzoo")
+
+NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+"""What a registered name (model, loss, dataset, pretrained id, capability) must look like."""
+
+
+def check_name(kind: str, name: Any) -> str:
+    """Refuse a registered name that is not lowercase letters and digits joined by hyphens.
+
+    Raises:
+        PluginError: naming the bad name.
+    """
+    from ganzoo.errors import PluginError
+
+    if not isinstance(name, str) or not NAME.fullmatch(name):
+        raise PluginError(
+            f"registered a {kind} named {name!r:.60}; names are lowercase letters and digits "
+            "joined by hyphens (like 'wgan-gp')"
+        )
+    return name
 
 
 @dataclass
@@ -60,6 +80,9 @@ class PluginManager:
         self.pm = pluggy.PluginManager("ganzoo")
         self.pm.add_hookspecs(hookspecs)
         self.infos: dict[str, PluginInfo] = {}
+        # Bumped whenever a plugin is marked broken: registries built before then rebuild,
+        # so a plugin that fails in a later hook loses what earlier hooks registered too.
+        self.generation = 0
         # Core plugins, like pytest's built-in ones: the standard losses and datasets.
         from ganzoo import data, losses
 
@@ -99,9 +122,16 @@ class PluginManager:
 
     def register(self, plugin: Any, name: str | None = None) -> str:
         """Register a plugin object or module directly (no entry point needed)."""
+        from ganzoo.errors import PluginError
+
         name = name or getattr(plugin, "__name__", None) or repr(plugin)
-        self.pm.register(plugin, name=name)
-        self.pm.check_pending()
+        try:
+            self.pm.register(plugin, name=name)
+            self.pm.check_pending()
+        except (pluggy.PluginValidationError, ValueError) as exc:  # ValueError: the name is taken
+            if self.pm.get_plugin(name) is plugin:
+                self.pm.unregister(name=name)
+            raise PluginError(f"plugin {name!r} cannot be registered: {' '.join(str(exc).split())}") from exc
         module = getattr(plugin, "__name__", type(plugin).__name__)
         self.infos[name] = PluginInfo(name=name, module=module)
         return name
@@ -113,6 +143,8 @@ class PluginManager:
             exc = "".join(traceback.format_exception_only(type(exc), exc))
         info.status = "broken"
         info.error = " ".join(exc.split())  # one line, so tables and messages stay readable
+        info.registered.clear()  # everything it registered, through every hook, is dropped
+        self.generation += 1
 
     def mark_broken(self, plugin_name: str, exc: BaseException | str) -> None:
         """Record ``plugin_name`` as broken with ``exc`` as its reason (and forget what it registered)."""

@@ -25,7 +25,7 @@ from ganzoo.interfaces import (
     GANLoss,
     Generator,
 )
-from ganzoo.plugins import PluginInfo
+from ganzoo.plugins import NAME, PluginInfo, check_name
 
 LossFactory = Callable[..., GANLoss]
 
@@ -212,9 +212,11 @@ class _Registry:
                 raise PluginError(
                     f"registered {type(spec).__name__} {spec!r:.60} as a model; register() takes a ganzoo.ModelSpec"
                 )
+            check_name("model", spec.name)
             spec = _with_plugin(spec, plugin_name)
             added = [("models", spec.name, spec)]
             for pid, entry in spec.pretrained.items():
+                check_name("pretrained id", pid)
                 if not isinstance(entry, PretrainedEntry) or entry.id != pid:
                     raise PluginError(
                         f"model {spec.name!r}: pretrained[{pid!r}] must be a ganzoo.PretrainedEntry with id={pid!r}"
@@ -223,16 +225,25 @@ class _Registry:
             return added
 
         def check_loss(plugin_name: str, name: Any, factory: Any) -> list[tuple[str, str, Any]]:
-            if not isinstance(name, str) or not name:
-                raise PluginError(f"registered a loss named {name!r}; register(name, factory) takes a string name")
+            check_name("loss", name)
             if not callable(factory):
                 raise PluginError(f"registered loss {name!r} without a factory (got {factory!r:.60})")
+            if isinstance(factory, type) and "needs" in dir(factory):  # a GANLoss class: check it now
+                check_needs(name, factory.needs)
             return [("losses", name, factory)]
 
+        from ganzoo.data import check_dataset_registration
+
         models, losses = PerPlugin(check_model), PerPlugin(check_loss)
+        datasets = PerPlugin(check_dataset_registration)
+        # Every registration hook runs before anything is kept, so a plugin that fails in
+        # any of them is broken and loses what it registered through all of them.
         manager.call_each("ganzoo_register_models", register=models)
         manager.call_each("ganzoo_register_losses", register=losses)
-        found = commit(manager, models, losses)
+        manager.call_each("ganzoo_register_datasets", register=datasets)
+        found = commit(manager, models, losses, datasets)
+        self.generation = manager.generation
+        self.datasets = {k: v for k, (v, _) in found.get("datasets", {}).items()}
         self.models: dict[str, ModelSpec] = {k: v for k, (v, _) in found.get("models", {}).items()}
         self.losses: dict[str, tuple[LossFactory, str]] = {
             k: (v, plugin) for k, (v, plugin) in found.get("losses", {}).items()
@@ -247,6 +258,26 @@ class _Registry:
         return "\n".join(lines), None
 
 
+def check_needs(loss_name: str, needs: Any) -> tuple[str, ...]:
+    """Refuse a loss's ``needs`` that is not a tuple, list or frozenset of capability names.
+
+    Names outside :data:`ganzoo.interfaces.CAPABILITIES` are allowed (a model's
+    ``ModelSpec.offers`` may list a plugin's own capability) but must look like names.
+
+    Raises:
+        PluginError: naming the loss and the bad value.
+    """
+    if not isinstance(needs, (tuple, list, frozenset)) or not all(
+        isinstance(n, str) and NAME.fullmatch(n) for n in needs
+    ):
+        raise PluginError(
+            f"loss {loss_name!r} has needs={needs!r:.80}; it must be a tuple of capability names "
+            f"such as ({', '.join(repr(c) for c in CAPABILITIES)},) (a bare string is not a tuple: "
+            "write ('labels',))"
+        )
+    return tuple(needs)
+
+
 def _with_plugin(spec: ModelSpec, plugin: str) -> ModelSpec:
     from dataclasses import replace
 
@@ -258,8 +289,8 @@ _registry: _Registry | None = None
 
 def _get() -> _Registry:
     global _registry
-    if _registry is None:
-        _registry = _Registry()
+    if _registry is None or _registry.generation != _registry.manager.generation:
+        _registry = _Registry()  # built afresh when a plugin broke since (in any hook)
     return _registry
 
 
@@ -369,6 +400,11 @@ def create_loss(name: str, **kwargs: Any) -> GANLoss:
         raise ConfigError(f"loss {name!r} does not take {kwargs}: {exc}") from exc
     if not isinstance(loss, GANLoss):
         raise PluginError(f"loss {name!r} factory returned {type(loss).__name__}, not a GANLoss")
+    try:
+        check_needs(name, loss.needs)
+    except PluginError as exc:
+        reg.manager.mark_broken(plugin, exc)
+        raise
     lost = sorted(set(kwargs) - set(loss.config()))
     if lost:
         raise PluginError(

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 import ganzoo
 from ganzoo.cli import cli
 from ganzoo.errors import ConfigError, PluginError
+from ganzoo.losses import HingeLoss
 from ganzoo.testing import ConformanceError, check_dataset, check_loss
 
 
@@ -323,3 +324,110 @@ def test_a_run_of_an_uninstalled_plugin_names_the_distribution(plugin, tmp_path)
     with pytest.raises(ganzoo.errors.BundleError, match=r"pip install ganzoo-gone") as excinfo:
         ganzoo.load(trainer.run_dir)
     assert "did you mean" not in str(excinfo.value)
+
+
+# ------------------------------------------------------------------ review i14b: a broken plugin is broken everywhere
+
+
+def _raise(*_args, **_kwargs):
+    raise RuntimeError("second hook fails")
+
+
+def test_a_plugin_failing_in_a_later_hook_loses_its_models_too(plugin, tmp_path):
+    plugin("half", ganzoo_register_models=lambda register: register(_toy_spec("halfmodel")),
+           ganzoo_register_losses=lambda register: register("half-loss", HingeLoss),
+           ganzoo_register_datasets=_raise)
+    assert "halfmodel" not in ganzoo.list_models()
+    assert "half-loss" not in ganzoo.list_losses()
+    with pytest.raises(ganzoo.errors.GanzooError, match="plugin 'half' is broken .RuntimeError: second hook fails"):
+        ganzoo.create("halfmodel")
+    info = next(i for i in ganzoo.plugins.list_plugins() if i.name == "half")
+    assert info.status == "broken" and info.registered == {}
+    assert "halfmodel" not in _invoke("list").output
+
+
+def test_a_plugin_whose_commands_hook_fails_loses_its_models(plugin):
+    plugin("halfcmd", ganzoo_register_models=lambda register: register(_toy_spec("halfcmd-toy")),
+           ganzoo_register_commands=_raise)
+    assert "halfcmd-toy" in ganzoo.list_models()  # Python alone never runs the commands hook
+    result = _invoke("list")
+    assert result.exit_code == 0 and "halfcmd-toy" not in result.output
+    assert "halfcmd-toy" not in ganzoo.list_models()
+
+
+@pytest.mark.parametrize("hook, item, reason", [
+    ("ganzoo_register_models", lambda: _toy_spec("Bad_Model"), "model named 'Bad_Model'"),
+    ("ganzoo_register_losses", lambda: ("Bad Name!", HingeLoss), "loss named 'Bad Name!'"),
+    ("ganzoo_register_datasets",
+     lambda: ganzoo.data.DatasetSpec("../../etc", "x", (2,), None, _circle, kind="points-2d"),
+     "dataset named '../../etc'"),
+    ("ganzoo_register_models",
+     lambda: _toy_spec("okname", pretrained={"Up/../x": ganzoo.PretrainedEntry(id="Up/../x", dataset="ring8")}),
+     "pretrained id named 'Up/../x'"),
+])
+def test_bad_names_mark_the_plugin_broken(plugin, hook, item, reason):
+    value = item()
+
+    def register_it(register):
+        register(*value) if isinstance(value, tuple) else register(value)
+
+    plugin("badname", **{hook: register_it})
+    ganzoo.list_models()
+    info = next(i for i in ganzoo.plugins.list_plugins() if i.name == "badname")
+    assert info.status == "broken" and reason in info.error and "lowercase" in info.error
+    assert "okname" not in ganzoo.list_models()
+
+
+class _StringNeeds(HingeLoss):
+    needs = "labels"  # a string, not a tuple: would be read letter by letter
+
+
+def test_a_loss_whose_needs_is_a_string_marks_the_plugin_broken(plugin):
+    plugin("strneeds", ganzoo_register_losses=lambda register: register("str-needs", _StringNeeds))
+    assert "str-needs" not in ganzoo.list_losses()
+    info = next(i for i in ganzoo.plugins.list_plugins() if i.name == "strneeds")
+    assert info.status == "broken" and "needs='labels'" in info.error
+
+
+def test_a_loss_factory_building_string_needs_is_refused(plugin):
+    plugin("strneedsf", ganzoo_register_losses=lambda register: register("str-needs-f", lambda: _StringNeeds()))
+    with pytest.raises(PluginError, match="needs='labels'"):
+        ganzoo.create_loss("str-needs-f")
+    assert next(i for i in ganzoo.plugins.list_plugins() if i.name == "strneedsf").status == "broken"
+
+
+def test_register_plugin_with_a_wrong_parameter_name_is_a_plugin_error():
+    module = types.ModuleType("wrong_param")
+    module.ganzoo_register_models = ganzoo.hookimpl(lambda registr: None)
+    try:
+        with pytest.raises(PluginError, match="cannot be registered") as err:
+            ganzoo.plugins.register_plugin(module, name="wrong-param")
+        assert "\n" not in str(err.value)
+        assert not ganzoo.plugins.get_plugin_manager().pm.has_plugin("wrong-param")
+    finally:
+        ganzoo.plugins.reset()
+
+
+def test_a_multi_line_ganzoo_error_prints_on_one_line(plugin):
+    @click.command("twolines")
+    def twolines():
+        raise ConfigError("first line\nsecond line")
+
+    plugin("two", ganzoo_register_commands=lambda cli: cli.add_command(twolines))
+    result = _invoke("twolines")
+    assert result.exit_code == 1 and result.output.strip() == "Error: first line; second line"
+
+
+def test_a_plugin_command_crash_is_one_line_unless_asked(plugin, monkeypatch):
+    @click.command("crash")
+    def crash():
+        raise ValueError("inner\nproblem")
+
+    plugin("crasher", ganzoo_register_commands=lambda cli: cli.add_command(crash))
+    monkeypatch.delenv("GANZOO_TRACEBACK", raising=False)
+    result = _invoke("crash")
+    assert result.exit_code == 1
+    assert result.output.strip() == ("Error: command 'crash' of plugin 'crasher' failed: ValueError: inner; "
+                                     "problem (set GANZOO_TRACEBACK=1 to see the traceback)")
+    monkeypatch.setenv("GANZOO_TRACEBACK", "1")
+    assert isinstance(_invoke("crash").exception, ValueError)
