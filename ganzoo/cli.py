@@ -568,7 +568,11 @@ def eval_cmd(ref: str | None, dataset: str, inception_weights: str | None, data_
     if data_dir is None:  # a run remembers where its data was
         cfg = Path(ref) / "config.json"
         if cfg.is_file():
-            data_dir = json.loads(cfg.read_text()).get("data_dir")
+            from ganzoo.errors import CheckpointError
+            from ganzoo.weights import read_json
+
+            saved = read_json(cfg, "run configuration", CheckpointError, "; give --data-dir")
+            data_dir = saved.get("data_dir") if isinstance(saved, dict) else None
     if verify:
         receipt: Any = verify
         if verify == "-":
@@ -723,10 +727,10 @@ def save_cmd(run: str, bundle: str, do_eval: bool, data_dir: str | None, no_disc
 
     evaluation = None
     if do_eval:
-        from ganzoo.checkpoint import find_checkpoint
+        from ganzoo.checkpoint import find_checkpoint, read_state
         from ganzoo.metrics import evaluate
 
-        state = json.loads((find_checkpoint(run) / "state.json").read_text())
+        state = read_state(find_checkpoint(run))
         g = ganzoo.load(run, ema=not no_ema)
         dataset = state["config"]["dataset"]
         if len(g.output_shape) == 1:  # 2-D points: the toy metrics, not image metrics

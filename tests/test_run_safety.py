@@ -252,7 +252,7 @@ def test_a_bad_latest_json_is_refused(tmp_path, latest):
 
 
 @pytest.mark.parametrize("damage, match", [
-    ("truncate-state", "state.json is unreadable"),
+    ("truncate-state", "state.json is not valid JSON"),
     ("state-types", "'step' must be a int"),
     ("no-rng", "rng.safetensors missing"),
     ("no-optimizers", "optimizers.safetensors missing"),
@@ -271,6 +271,40 @@ def test_a_damaged_checkpoint_is_refused_in_one_line(tmp_path, damage, match):
     res = CliRunner().invoke(cli, ["train", "vanilla", "--resume", str(out), "--steps", "4", "-q"])
     assert res.exit_code == 1 and match in res.output and "Traceback" not in res.output, res.output
 
+
+
+DEEP = "[" * 100_000 + "]" * 100_000  # the json module's recursion limit, not a ganzoo rule
+
+
+@pytest.mark.parametrize("where", ["latest.json", "step-00000002/state.json"])
+def test_deeply_nested_json_in_a_run_is_one_line(tmp_path, where):
+    out = tmp_path / "run"
+    _run(tmp_path, steps=2)
+    (out / "checkpoints" / where).write_text(DEEP)
+    for args in (["train", "vanilla", "--resume", str(out), "--steps", "4", "-q"],
+                 ["sample", str(out), "-n", "4", "-o", str(tmp_path / "x.png")]):
+        res = CliRunner().invoke(cli, args)
+        assert res.exit_code == 1 and "nested too deeply" in res.output, res.output
+        assert "Traceback" not in res.output and len(res.output.strip().splitlines()) == 1, res.output
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_a_deeply_nested_metrics_line_is_dropped_like_a_torn_one(tmp_path):
+    out = tmp_path / "run"
+    _run(tmp_path, steps=2, log_every=1)
+    with open(out / "metrics.jsonl", "a") as f:
+        f.write(DEEP + "\n")
+    res = CliRunner().invoke(cli, ["train", "vanilla", "--resume", str(out), "--steps", "4", "-q"])
+    assert res.exit_code == 0, res.output
+    assert [r["step"] for r in _rows(out) if "step" in r and "change" not in r] == [1, 2, 3, 4]
+
+
+def test_a_deeply_nested_receipt_is_one_line(tmp_path):
+    receipt = tmp_path / "deep.json"
+    receipt.write_text(DEEP)
+    res = CliRunner().invoke(cli, ["eval", "vanilla-mnist", "--verify", str(receipt)])
+    assert res.exit_code == 1 and "nested too deeply" in res.output, res.output
+    assert "Traceback" not in res.output, res.output
 
 def test_checkpoint_files_are_fsynced_before_the_rename(tmp_path, monkeypatch):
     if not Path("/proc/self/fd").is_dir():
