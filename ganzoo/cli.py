@@ -139,6 +139,8 @@ def cli() -> None:
 def parse_model_args(values: tuple[str, ...] | list[str], param_hint: str = "--model-arg") -> dict[str, Any]:
     """``KEY=VALUE`` strings to a dict; each value is read as JSON when it parses, else kept as text.
 
+    A value in Python's tuple syntax, ``(2,)`` or ``(1, 28, 28)``, becomes a tuple.
+
     Example:
         >>> from ganzoo.cli import parse_model_args
         >>> parse_model_args(("latent_dim=64", "data_shape=[3,32,32]", "name=x"))
@@ -149,9 +151,14 @@ def parse_model_args(values: tuple[str, ...] | list[str], param_hint: str = "--m
         if "=" not in item:
             raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint=param_hint)
         key, raw = item.split("=", 1)
+        text = raw.strip()
+        as_tuple = text.startswith("(") and text.endswith(")")  # Python's syntax: (2,) or (1, 28, 28)
+        if as_tuple:
+            text = "[" + text[1:-1].strip().rstrip(",") + "]"
         try:
-            out[key] = json.loads(raw)
-        except ValueError:
+            value = json.loads(text)
+            out[key] = tuple(value) if as_tuple and isinstance(value, list) else value
+        except (ValueError, RecursionError):
             out[key] = raw
     return out
 
