@@ -26,7 +26,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ganzoo.errors import CheckpointError
-from ganzoo.weights import fit_problems
+from ganzoo.weights import fit_problems, read_json
 
 LATEST = "latest.json"
 
@@ -201,10 +201,12 @@ def find_checkpoint(run_dir: Path) -> Path:
 
 def _latest_name(latest: Path) -> str:
     """The checkpoint folder name that ``latest.json`` holds: ``step-NNNNNNNN``, nothing else."""
+    fix = "; delete it to fall back to the newest step folder"
     try:
-        name = json.loads(latest.read_text()).get("path")
-    except (OSError, ValueError, AttributeError) as exc:
-        raise CheckpointError(f"{latest} is corrupt ({exc}); delete it to fall back to the newest step folder") from exc
+        record = read_json(latest, "checkpoint pointer", CheckpointError, fix)
+    except FileNotFoundError as exc:  # removed since is_file() was asked
+        raise CheckpointError(f"{latest} disappeared while it was read{fix}") from exc
+    name = record.get("path") if isinstance(record, dict) else None
     if not isinstance(name, str) or not re.fullmatch(r"step-\d{8}", name):
         raise CheckpointError(f"{latest} is corrupt: it must name a folder step-NNNNNNNN inside {latest.parent}, "
                               f"got {name!r}; delete it to fall back to the newest step folder")
@@ -222,11 +224,12 @@ CHECKPOINT_FILES = ("generator", "discriminator", "optimizers", "rng")
 def read_state(path: Path) -> dict[str, Any]:
     """A checkpoint folder's ``state.json``, checked: the keys a resume reads, with their types."""
     file = path / "state.json"
+    fix = (f"; it may be truncated. Resume from an older checkpoint folder in {path.parent} "
+           f"(--resume {path.parent}/step-...)")
     try:
-        state = json.loads(file.read_text())
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"{file} is unreadable ({exc}); it may be truncated. Resume from an older "
-                              f"checkpoint folder in {path.parent} (--resume {path.parent}/step-...)") from exc
+        state = read_json(file, "checkpoint state", CheckpointError, fix)
+    except FileNotFoundError as exc:
+        raise CheckpointError(f"{file} is missing{fix}") from exc
     if not isinstance(state, dict):
         raise CheckpointError(f"{file} is not a ganzoo checkpoint state (not a JSON object)")
     for key, kind in _STATE_KEYS.items():

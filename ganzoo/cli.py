@@ -169,6 +169,8 @@ def cli() -> None:
 def parse_model_args(values: tuple[str, ...] | list[str], param_hint: str = "--model-arg") -> dict[str, Any]:
     """``KEY=VALUE`` strings to a dict; each value is read as JSON when it parses, else kept as text.
 
+    A value in Python's tuple syntax, ``(2,)`` or ``(1, 28, 28)``, becomes a tuple.
+
     Example:
         >>> from ganzoo.cli import parse_model_args
         >>> parse_model_args(("latent_dim=64", "data_shape=[3,32,32]", "name=x"))
@@ -179,9 +181,14 @@ def parse_model_args(values: tuple[str, ...] | list[str], param_hint: str = "--m
         if "=" not in item:
             raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint=param_hint)
         key, raw = item.split("=", 1)
+        text = raw.strip()
+        as_tuple = text.startswith("(") and text.endswith(")")  # Python's syntax: (2,) or (1, 28, 28)
+        if as_tuple:
+            text = "[" + text[1:-1].strip().rstrip(",") + "]"
         try:
-            out[key] = json.loads(raw)
-        except ValueError:
+            value = json.loads(text)
+            out[key] = tuple(value) if as_tuple and isinstance(value, list) else value
+        except (ValueError, RecursionError):
             out[key] = raw
     return out
 
@@ -598,7 +605,11 @@ def eval_cmd(ref: str | None, dataset: str, inception_weights: str | None, data_
     if data_dir is None:  # a run remembers where its data was
         cfg = Path(ref) / "config.json"
         if cfg.is_file():
-            data_dir = json.loads(cfg.read_text()).get("data_dir")
+            from ganzoo.errors import CheckpointError
+            from ganzoo.weights import read_json
+
+            saved = read_json(cfg, "run configuration", CheckpointError, "; give --data-dir")
+            data_dir = saved.get("data_dir") if isinstance(saved, dict) else None
     if verify:
         receipt: Any = verify
         if verify == "-":
@@ -772,10 +783,10 @@ def save_cmd(run: str, bundle: str, do_eval: bool, data_dir: str | None, no_disc
 
     evaluation = None
     if do_eval:
-        from ganzoo.checkpoint import find_checkpoint
+        from ganzoo.checkpoint import find_checkpoint, read_state
         from ganzoo.metrics import evaluate
 
-        state = json.loads((find_checkpoint(run) / "state.json").read_text())
+        state = read_state(find_checkpoint(run))
         g = ganzoo.load(run, ema=not no_ema)
         dataset = state["config"]["dataset"]
         if len(g.output_shape) == 1:  # 2-D points: the toy metrics, not image metrics

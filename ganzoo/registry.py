@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import inspect
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -196,8 +197,53 @@ class ModelSpec:
                 )
         config = {**self.defaults, **overrides}
         if "data_shape" in config:
-            config["data_shape"] = tuple(int(s) for s in config["data_shape"])
+            config["data_shape"] = _shape(self.name, config["data_shape"])
         return config
+
+
+def _shape(model: str, value: Any) -> tuple[int, ...]:
+    """``data_shape`` as a tuple of whole numbers >= 1, or a one-line ConfigError."""
+    try:
+        if isinstance(value, (str, bytes)) or any(isinstance(s, bool) for s in value):
+            raise TypeError
+        shape = tuple(operator.index(s) for s in value)  # ints, numpy ints; not floats or text
+        if shape and min(shape) >= 1:
+            return shape
+    except TypeError:
+        pass
+    raise ConfigError(
+        f"model {model!r}: data_shape must be a sequence of whole numbers >= 1, got {value!r}; "
+        "e.g. data_shape=(2,) or (1, 28, 28) (on the command line: --model-arg data_shape=[1,28,28])"
+    )
+
+
+def _check_size(name: str, spec: ModelSpec, config: dict[str, Any], overrides: dict[str, Any]) -> None:
+    """Refuse settings whose model would exceed :data:`ganzoo.weights.MAX_MODEL_BYTES`, before allocating.
+
+    The model is built once on the meta device (shapes only, no memory). A plugin that cannot
+    build there is simply not pre-checked.
+    """
+    import warnings
+
+    import torch
+
+    from ganzoo.weights import MAX_MODEL_BYTES, model_bytes
+
+    if torch.get_default_device().type == "meta":  # already a dry build (ganzoo.weights.build_on_meta)
+        return
+    try:
+        with warnings.catch_warnings(), torch.device("meta"):
+            warnings.simplefilter("ignore")
+            modules = spec.build(**config)
+        total = model_bytes(modules)
+    except Exception:  # noqa: BLE001  (the real build below reports a bad setting)
+        return
+    if total > MAX_MODEL_BYTES:
+        given = ", ".join(f"{k}={v!r}" for k, v in overrides.items()) or "its defaults"
+        raise ConfigError(
+            f"model {name!r} with {given} would hold {total / 2**20:,.0f} MiB of parameters, more than the "
+            f"{MAX_MODEL_BYTES >> 20:,} MiB ganzoo builds and loads; choose smaller settings"
+        )
 
 
 class _Registry:
@@ -441,6 +487,8 @@ def create(
     Raises:
         UnknownNameError: the model or loss name is unknown.
         IncompatibleLossError: the loss cannot train this model.
+        ConfigError: a setting is wrong-typed or out of range, or the model would be larger
+            than :data:`ganzoo.weights.MAX_MODEL_BYTES`.
 
     Example:
         >>> import ganzoo
@@ -450,6 +498,7 @@ def create(
     """
     spec = get_spec(name)
     config = spec.resolve_config(overrides)
+    _check_size(name, spec, config, overrides)
     try:
         generator, discriminator = spec.build(**config)
     except GanzooError:

@@ -103,7 +103,7 @@ def truncate_metrics(path: Path, step: int) -> int:
         try:
             row = json.loads(line)
             ok = isinstance(row, dict) and isinstance(row.get("step"), int) and row["step"] <= step
-        except ValueError:
+        except (ValueError, RecursionError):  # a torn line, or one nested too deeply to read
             ok = False
         if ok:
             keep.append(line)

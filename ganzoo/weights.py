@@ -34,6 +34,42 @@ from ganzoo.errors import BundleError, GanzooError
 
 MAX_HEADER_BYTES = 16 << 20  # ganzoo's own headers are a few KB
 MAX_MODEL_BYTES = 2 << 30  # parameters and buffers of one GAN (generator plus discriminator)
+MAX_JSON_BYTES = 4 << 20  # ganzoo.json, state.json, latest.json, config.json, a receipt
+
+
+def read_json(file: str | Path, what: str, error: type[GanzooError] = BundleError, hint: str = "") -> Any:
+    """A small JSON file from disk (at most :data:`MAX_JSON_BYTES`, any nesting), or a one-line error.
+
+    Every JSON file ganzoo reads back (bundles, checkpoints, run directories, receipts) comes
+    through here, so a huge or deeply nested file is refused the same way everywhere.
+
+    Args:
+        file: the file to read.
+        what: what the file should be (for the message), e.g. ``"checkpoint state"``.
+        error: the :class:`~ganzoo.errors.GanzooError` subclass raised for a bad file.
+        hint: appended to the message for a corrupt file (what to do about it).
+
+    Raises:
+        FileNotFoundError: the file does not exist (the caller decides what that means).
+        GanzooError: (``error``) unreadable, too large, nested too deeply or not JSON.
+    """
+    hint = hint or f"; the {what} is corrupt: download or save it again"
+    try:
+        with open(file, "rb") as f:
+            raw = f.read(MAX_JSON_BYTES + 1)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise error(f"cannot read {file} ({exc})") from exc
+    if len(raw) > MAX_JSON_BYTES:
+        raise error(f"{file} is larger than {MAX_JSON_BYTES >> 20} MB; it is not a {what}")
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise error(f"{file} is nested too deeply to be a {what}{hint}") from None
+    except ValueError as exc:
+        raise error(f"{file} is not valid JSON ({exc}){hint}") from exc
+
 
 # The safetensors dtypes a ganzoo model can hold (other tensor types are refused).
 DTYPES: dict[str, torch.dtype] = {

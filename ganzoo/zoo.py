@@ -36,7 +36,7 @@ from torch import nn
 from ganzoo.checkpoint import find_checkpoint, sha256_file, state_dict_tensors
 from ganzoo.errors import BundleError, ConfigError, GanzooError, UnknownNameError
 from ganzoo.interfaces import GAN, Discriminator, Generator
-from ganzoo.weights import load_checked, regular_file_inside
+from ganzoo.weights import load_checked, read_json, regular_file_inside
 
 if TYPE_CHECKING:
     from ganzoo.engine import Trainer
@@ -53,7 +53,6 @@ COMPONENTS = ("generator", "discriminator")
 MAX_ELEMENTS = 1 << 24  # elements of one sample
 MAX_DIM = 1 << 16  # latent_dim, num_classes, widths and other integer settings
 MAX_LIST = 64  # items of a list setting (e.g. hidden layer sizes)
-MAX_JSON_BYTES = 4 << 20  # ganzoo.json and a checkpoint's state.json
 SHA256 = re.compile(r"[0-9a-f]{64}")
 # PEP 508 distribution names: only such a name is ever shown inside a suggested command.
 DISTRIBUTION_NAME = re.compile(r"[A-Z0-9]|[A-Z0-9][A-Z0-9._-]{0,98}[A-Z0-9]", re.IGNORECASE)
@@ -472,26 +471,6 @@ def _receipt_table(r: dict[str, Any]) -> list[str]:
 
 
 # --------------------------------------------------------------------------- loading
-
-
-def read_json(file: Path, what: str) -> Any:
-    """A small JSON file written by ganzoo (at most :data:`MAX_JSON_BYTES`), or a one-line BundleError."""
-    try:
-        with open(file, "rb") as f:
-            raw = f.read(MAX_JSON_BYTES + 1)
-    except FileNotFoundError:
-        raise
-    except OSError as exc:
-        raise BundleError(f"cannot read {file} ({exc})") from exc
-    if len(raw) > MAX_JSON_BYTES:
-        raise BundleError(f"{file} is larger than {MAX_JSON_BYTES >> 20} MB; it is not a {what}")
-    try:
-        return json.loads(raw)
-    except RecursionError:
-        raise BundleError(f"{file} is nested too deeply to be a {what}") from None
-    except ValueError as exc:
-        raise BundleError(f"{file} is not valid JSON ({exc}); the {what} is corrupt: download or save it "
-                          "again") from exc
 
 
 def read_bundle_meta(folder: str | Path) -> dict[str, Any]:

@@ -252,7 +252,7 @@ def test_a_bad_latest_json_is_refused(tmp_path, latest):
 
 
 @pytest.mark.parametrize("damage, match", [
-    ("truncate-state", "state.json is unreadable"),
+    ("truncate-state", "state.json is not valid JSON"),
     ("state-types", "'step' must be a int"),
     ("no-rng", "rng.safetensors missing"),
     ("no-optimizers", "optimizers.safetensors missing"),
@@ -271,6 +271,40 @@ def test_a_damaged_checkpoint_is_refused_in_one_line(tmp_path, damage, match):
     res = CliRunner().invoke(cli, ["train", "vanilla", "--resume", str(out), "--steps", "4", "-q"])
     assert res.exit_code == 1 and match in res.output and "Traceback" not in res.output, res.output
 
+
+
+DEEP = "[" * 100_000 + "]" * 100_000  # the json module's recursion limit, not a ganzoo rule
+
+
+@pytest.mark.parametrize("where", ["latest.json", "step-00000002/state.json"])
+def test_deeply_nested_json_in_a_run_is_one_line(tmp_path, where):
+    out = tmp_path / "run"
+    _run(tmp_path, steps=2)
+    (out / "checkpoints" / where).write_text(DEEP)
+    for args in (["train", "vanilla", "--resume", str(out), "--steps", "4", "-q"],
+                 ["sample", str(out), "-n", "4", "-o", str(tmp_path / "x.png")]):
+        res = CliRunner().invoke(cli, args)
+        assert res.exit_code == 1 and "nested too deeply" in res.output, res.output
+        assert "Traceback" not in res.output and len(res.output.strip().splitlines()) == 1, res.output
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_a_deeply_nested_metrics_line_is_dropped_like_a_torn_one(tmp_path):
+    out = tmp_path / "run"
+    _run(tmp_path, steps=2, log_every=1)
+    with open(out / "metrics.jsonl", "a") as f:
+        f.write(DEEP + "\n")
+    res = CliRunner().invoke(cli, ["train", "vanilla", "--resume", str(out), "--steps", "4", "-q"])
+    assert res.exit_code == 0, res.output
+    assert [r["step"] for r in _rows(out) if "step" in r and "change" not in r] == [1, 2, 3, 4]
+
+
+def test_a_deeply_nested_receipt_is_one_line(tmp_path):
+    receipt = tmp_path / "deep.json"
+    receipt.write_text(DEEP)
+    res = CliRunner().invoke(cli, ["eval", "vanilla-mnist", "--verify", str(receipt)])
+    assert res.exit_code == 1 and "nested too deeply" in res.output, res.output
+    assert "Traceback" not in res.output, res.output
 
 def test_checkpoint_files_are_fsynced_before_the_rename(tmp_path, monkeypatch):
     if not Path("/proc/self/fd").is_dir():
@@ -298,6 +332,10 @@ def test_checkpoint_files_are_fsynced_before_the_rename(tmp_path, monkeypatch):
     ({"latent_dim": "abc"}, "latent_dim='abc'"),
     ({"dropout": 5}, "dropout probability"),
     ({"g_hidden": [16.5]}, r"g_hidden=\[16.5\]"),
+    ({"data_shape": 3}, "data_shape must be a sequence of whole numbers >= 1, got 3"),
+    ({"data_shape": "abc"}, "data_shape must be a sequence of whole numbers >= 1, got 'abc'"),
+    ({"data_shape": (2.5,)}, r"got \(2.5,\)"),
+    ({"latent_dim": 99_999_999}, "latent_dim=99999999 would hold [0-9,]+ MiB of parameters, more than the 2,048 MiB"),
 ])
 def test_wrong_typed_model_settings_are_config_errors(args, match):
     with pytest.raises(ConfigError, match=match):
@@ -307,6 +345,8 @@ def test_wrong_typed_model_settings_are_config_errors(args, match):
 @pytest.mark.parametrize("flags, match", [
     (["--model-arg", "latent_dim=abc"], "cannot be built with latent_dim='abc'"),
     (["--model-arg", "dropout=5"], "dropout=5"),
+    (["--model-arg", "data_shape=3"], "data_shape must be a sequence of whole numbers >= 1, got 3"),
+    (["--model-arg", "latent_dim=99999999"], "MiB of parameters, more than the 2,048 MiB"),
     (["--epochs", "nan"], "epochs must be a finite number > 0, got nan"),
     (["--epochs", "inf"], "epochs must be a finite number > 0, got inf"),
     (["--lr-g", "-1"], "lr_g must be a finite number >= 0, got -1.0"),
@@ -323,6 +363,24 @@ def test_bad_training_values_get_one_line_errors(tmp_path, flags, match):
     assert res.exit_code != 0 and match in res.output and "Traceback" not in res.output, res.output
     assert not (out / "checkpoints").exists()
 
+
+
+def test_the_tuple_syntax_of_ganzoos_own_advice_is_accepted(tmp_path, monkeypatch):
+    from ganzoo.cli import parse_model_args
+
+    assert parse_model_args(["data_shape=(2,)", "s=(1, 28, 28)", "name=(x)"]) == {
+        "data_shape": (2,), "s": (1, 28, 28), "name": "(x)"}
+    assert parse_model_args(["deep=" + "[" * 100_000]) == {"deep": "[" * 100_000}  # kept as text
+    out = tmp_path / "run"
+    res = CliRunner().invoke(cli, ["train", "vanilla", "--dataset", "ring8", "--steps", "2", "--batch-size", "16",
+                                   "--out", str(out), "-q", "--model-arg", "data_shape=(2,)",
+                                   "--model-arg", "g_hidden=[16]", "--model-arg", "d_hidden=[16]"])
+    assert res.exit_code == 0, res.output
+    assert ganzoo.load(out).output_shape == (2,)
+    # The advice a shape mismatch gives is this syntax.
+    res = CliRunner().invoke(cli, ["train", "vanilla", "--dataset", "ring8", "--steps", "2", "--out",
+                                   str(tmp_path / "other"), "-q", "--model-arg", "data_shape=(3,)"])
+    assert res.exit_code == 1 and "e.g. data_shape=(2,)" in res.output, res.output
 
 def test_bad_settings_in_the_python_api():
     for bad in ({"steps": "10"}, {"seed": -1}, {"ema_decay": math.nan}, {"lr_decay_start": math.nan,

@@ -44,7 +44,6 @@ Code: Apache-2.0, part of ganzoo.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +52,7 @@ from torch import Tensor, nn
 
 from ganzoo.checkpoint import sha256_file
 from ganzoo.errors import EvalError
+from ganzoo.weights import read_json
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
@@ -260,7 +260,7 @@ def load_classifier(
             f"are missing from {weights.parent}. Train it with `python scripts/train_classifier.py "
             f"--dataset {dataset}{arch} --out {weights.parent}` (from a ganzoo source checkout)"
         )
-    record = json.loads(meta.read_text())
+    record = read_json(meta, "feature network record", EvalError, "; reinstall ganzoo")
     digest = sha256_file(weights)
     if digest != record.get("sha256"):
         raise EvalError(

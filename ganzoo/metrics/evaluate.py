@@ -78,6 +78,7 @@ from ganzoo.metrics.classifier import (
     load_classifier,
     sha256_file,
 )
+from ganzoo.weights import read_json
 
 CACHE_ENV = "GANZOO_CACHE"
 RECEIPT_VERSION = 1
@@ -477,10 +478,10 @@ def _floor(
               "sha256": sha, "kid_seed": _FLOOR_SEED}
     if path.is_file():
         try:
-            cached = json.loads(path.read_text())
+            cached = read_json(path, "floor cache", EvalError)
             if cached.get("sha256") == sha and isinstance(cached.get("metrics"), dict):
                 record["metrics"] = cached["metrics"]
-        except (OSError, ValueError):
+        except (OSError, AttributeError, EvalError):
             pass  # a damaged cache file is recomputed
     wanted = {"fid", "is", "label_accuracy", "confident", *names}
     missing = [m for m in METRICS if m in wanted and m not in record["metrics"]]
@@ -880,9 +881,10 @@ def verify_receipt(
     """
     if not isinstance(receipt, dict):
         try:
-            receipt = json.loads(Path(receipt).read_text())
-        except (OSError, ValueError) as exc:
-            raise EvalError(f"cannot read receipt {receipt}: {exc}") from exc
+            receipt = read_json(receipt, "ganzoo evaluation receipt", EvalError,
+                                "; receipts come from `ganzoo eval --json`")
+        except FileNotFoundError as exc:
+            raise EvalError(f"cannot read receipt {receipt}: no such file") from exc
     try:
         proto, net_rec, ref_rec = receipt["protocol"], receipt["feature_network"], receipt["reference"]
         recorded = receipt["metrics"]
