@@ -181,6 +181,9 @@ def parse_model_args(values: tuple[str, ...] | list[str], param_hint: str = "--m
         if "=" not in item:
             raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint=param_hint)
         key, raw = item.split("=", 1)
+        if key in out:
+            raise click.BadParameter(f"{key!r} is given twice ({out[key]!r} and {raw!r}); give it once",
+                                     param_hint=param_hint)
         text = raw.strip()
         as_tuple = text.startswith("(") and text.endswith(")")  # Python's syntax: (2,) or (1, 28, 28)
         if as_tuple:

@@ -410,7 +410,11 @@ class Trainer:
         self.labels = dataset.labels.to(self.device) if (dataset.labels is not None and self.G.num_classes) else None
         per_step = cfg.batch_size * self.n_critic * self.world
         self.steps_per_epoch = max(1, len(dataset) // per_step)
-        self.total_steps = cfg.steps if cfg.steps is not None else max(1, round(cfg.epochs * self.steps_per_epoch))
+        self.total_steps = cfg.steps if cfg.steps is not None else round(cfg.epochs * self.steps_per_epoch)
+        if self.total_steps < 1:
+            raise ConfigError(f"epochs={cfg.epochs:g} is less than one step ({self.steps_per_epoch} steps make an "
+                              f"epoch of {dataset.name!r}); give at least --epochs {1 / self.steps_per_epoch:.2g} "
+                              "or --steps 1")
         self.data_gen = torch.Generator(device=self.device).manual_seed(cfg.seed)  # same order on every rank
         self.perm = torch.empty(0, dtype=torch.long, device=self.device)
         self.cursor = 0

@@ -449,3 +449,15 @@ def test_eval_checks_its_receipt_path_before_evaluating(tmp_path, monkeypatch):
     blocker.write_text("")
     res = CliRunner().invoke(cli, ["eval", "vanilla-mnist", "--json", str(blocker / "receipt.json")])
     assert res.exit_code != 0 and "cannot write" in res.output and "Traceback" not in res.output, res.output
+
+
+def test_a_repeated_model_arg_and_an_epoch_count_below_one_step_are_refused(tmp_path):
+    # A second review: both were accepted silently (the last key won; 1e-9 epochs became 1 step).
+    res = CliRunner().invoke(cli, ["train", "vanilla", "--dataset", "ring8", "--steps", "2", "-q",
+                                   "--model-arg", "latent_dim=4", "--model-arg", "latent_dim=8",
+                                   "--out", str(tmp_path / "a")])
+    assert res.exit_code != 0 and "'latent_dim' is given twice" in res.output, res.output
+    res = CliRunner().invoke(cli, ["train", "vanilla", "--dataset", "ring8", "--epochs", "1e-9", "-q",
+                                   "--out", str(tmp_path / "b")])
+    assert res.exit_code != 0 and "less than one step" in res.output and "Traceback" not in res.output, res.output
+    assert not (tmp_path / "b" / "checkpoints").exists()
