@@ -19,6 +19,7 @@ from typing import Any
 from ganzoo.errors import BundleError, HubError
 from ganzoo.zoo import (
     BUNDLE_FILE,
+    CARD_FILES,
     COMPONENTS,
     HUB_PREFIX,
     LOCAL_REF,
@@ -26,8 +27,6 @@ from ganzoo.zoo import (
     read_bundle_meta,
     save,
 )
-
-CARD_FILES = ("README.md", "samples.png")  # published when present, besides ganzoo.json and the weights
 
 
 def parse_hub_ref(ref: str) -> tuple[str, str | None]:

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from ganzoo.registry import ModelSpec
 
 BUNDLE_FILE = "ganzoo.json"
+CARD_FILES = ("README.md", "samples.png")  # a bundle's other files, besides ganzoo.json and the weights
 FORMAT = "ganzoo-bundle"
 FORMAT_VERSION = 1
 HUB_PREFIX = "hf-hub:"
@@ -258,7 +259,7 @@ def _check_target(path: Path, source: Any, overwrite: bool) -> None:
         raise BundleError(f"refusing to overwrite {path}: --overwrite only replaces a ganzoo bundle, and this "
                           f"folder is not one ({exc}); pick another path, or move the folder away yourself") from None
     # A bundle folder may hold a run, a user's notes ...: replacing it would delete them too.
-    own = {BUNDLE_FILE, "README.md", "samples.png"}
+    own = {BUNDLE_FILE, *CARD_FILES}
     own |= {w.get("file") for w in meta.get("weights", {}).values() if isinstance(w, dict)}
     extra = sorted(p.name for p in path.iterdir() if p.name not in own)
     if extra:
