@@ -1,5 +1,7 @@
 """Print bench/RESULTS.md's calibration table from the JSON files of ``bench/calibrate_cpu.sh``.
 
+Both MNIST feature networks: ganzoo's classifier and the cross-check ``mnist-resnet``.
+
     python bench/calibration_table.py bench/results/calibrate-cpu-2026-12-01/*.json
 """
 
@@ -26,14 +28,25 @@ def rows(path: Path) -> list[tuple[str, dict, str]]:
     return out
 
 
+def _check(s: dict, key: str, real: bool = False) -> str:
+    """The cross-check network's number (``mnist-resnet``), or a dash for results scored before it."""
+    for c in (s.get("cross_check") or {}).values():
+        v = (c["real"] if real else c["metrics"]).get(key)
+        if v is not None:
+            return f"{v:.2f}" if key == "fid" else f"{v:.3f}"
+    return "-"
+
+
 def main(paths: list[str]) -> None:
     table = [row for p in sorted(paths) for row in rows(Path(p))]
-    print("| model | FID | p > 0.9 | precision | recall | run |")
-    print("|---|---:|---:|---:|---:|---|")
+    print("| model | FID | FID (cross-check) | p > 0.9 | p > 0.9 (cross-check) | precision | recall | run |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
     for name, s, note in table:
-        print(f"| {name} | {s['fid']:.1f} | {s['confident']:.3f} | {s['precision']:.3f} | {s['recall']:.3f} | {note} |")
+        print(f"| {name} | {s['fid']:.2f} | {_check(s, 'fid')} | {s['confident']:.3f} | {_check(s, 'confident')} "
+              f"| {s['precision']:.3f} | {s['recall']:.3f} | {note} |")
     real = table[0][1]["real"]
-    print(f"| real data (train vs test; test images for p > 0.9) | {real['fid']:.2f} | {real['confident']:.3f} "
+    print(f"| real data (10,000 train vs the test images) | {real['fid']:.2f} | {_check(table[0][1], 'fid', True)} "
+          f"| {real['confident']:.3f} | {_check(table[0][1], 'confident', True)} "
           f"| {real['precision']:.3f} | {real['recall']:.3f} | |")
 
 

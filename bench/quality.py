@@ -46,17 +46,23 @@ def confident_share(generator: Generator | None, data_dir: str | Path | None, n:
 
 
 def score(generator: Generator, data_dir: str | Path | None, label: str) -> dict:
-    """ganzoo's protocol on ``generator`` (where it is): metrics, floor, confident shares, receipt."""
+    """ganzoo's protocol on ``generator`` (where it is), on both MNIST feature networks.
+
+    Top-level numbers are ganzoo's classifier's (as before); ``cross_check`` holds the same
+    numbers on the cross-check network (``mnist-resnet``: another architecture, seed and
+    augmentation), each with its own real-data row.
+    """
     t = time.perf_counter()
     r = evaluate(generator, "mnist", data_dir, n=N, seed=SEED, batch_size=BATCH,
-                 metrics=("fid", "precision", "recall"), model_name=label)
+                 metrics=("fid", "precision", "recall", "confident"), model_name=label, cross_check=True)
     return {
         "label": label,
         "fid": r.metrics["fid"],
         "precision": r.metrics["precision"],
         "recall": r.metrics["recall"],
-        "confident": confident_share(generator, data_dir),
-        "real": {**r.floor, "confident": confident_share(None, data_dir)},
+        "confident": r.metrics["confident"],
+        "real": {**r.floor, "confident_test": confident_share(None, data_dir)},
+        "cross_check": {name: {"metrics": c["metrics"], "real": c["floor"]} for name, c in r.cross_check.items()},
         "feature_network": r.receipt["feature_network"],
         "protocol": r.receipt["protocol"],
         "eval_seconds": round(time.perf_counter() - t, 1),

@@ -110,7 +110,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--device", default="cpu", help="cpu or cuda (scoring runs where G is)")
     p.add_argument("--json", type=Path, default=None, help="write the result here")
     p.add_argument("--weights", type=Path, default=None, help="save G's weights here (safetensors)")
+    p.add_argument("--rescore", action="store_true",
+                   help="train nothing: score the G saved at --weights again and update --json's score")
     args = p.parse_args(argv)
+    if args.rescore:
+        return rescore(args)
     torch.manual_seed(args.seed)
 
     mnist = torchvision.datasets.MNIST(str(prepare_mnist_root(args.data_dir, args.work_dir)), train=True)
@@ -173,6 +177,21 @@ def main(argv: list[str] | None = None) -> None:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n")
+
+
+def rescore(args: argparse.Namespace) -> None:
+    """Score a saved reference G again (e.g. after the protocol gained a second network)."""
+    from safetensors.torch import load_file
+
+    if args.weights is None or args.json is None:
+        raise SystemExit("--rescore needs --weights (the saved G) and --json (the result to update)")
+    net = Generator32()
+    net.load_state_dict(load_file(str(args.weights)))
+    result = json.loads(args.json.read_text())
+    result["score"] = score(Cropped28(net.to(args.device)), args.data_dir, "reference DCGAN 32x32, raw G")
+    result["rescored"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    args.json.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({k: result["score"][k] for k in ("fid", "precision", "recall", "confident")}), flush=True)
 
 
 if __name__ == "__main__":

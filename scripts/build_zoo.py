@@ -9,6 +9,9 @@ numbers), scores the paper recipe's 30-epoch raw generator the same way for comp
 the sha256 of each ``generator.safetensors`` for the plugin's ``PretrainedEntry``.
 
     python scripts/build_zoo.py --data-dir ../shared/data/mnist [--only dcgan-mnist] [--n 10000]
+    python scripts/build_zoo.py --export runs/x/dcgan-fashion-mnist dcgan-fashion-mnist --only dcgan-fashion-mnist
+
+A Fashion-MNIST entry reads its data from ``fashion-mnist`` beside ``--data-dir``.
 """
 
 from __future__ import annotations
@@ -29,20 +32,42 @@ H100 = "NVIDIA H100 80GB HBM3 (lent device machine), torch 2.11.0+cu130, bf16 au
 TRAIN = ("ganzoo train {model} --dataset mnist --data-dir DATA --epochs {epochs} --device cuda --seed 0 "
          "--out RUN --sample-every {sample} --checkpoint-every {ckpt} --log-every {log} -q")
 
-# id: (run folder, weights file, baseline run folder (30 paper-recipe epochs, raw G), card, train command)
+# id -> run folder in bench/zoo-runs, weights file, dataset, comparison run (raw G; None: none),
+# where it was trained, the training command.
 ZOO = {
     # Both runs were given more epochs than they had time for: `timeout -s TERM 360` stopped them
     # (the engine checkpoints on SIGTERM) at epoch 276.3 and 131.0.
-    "dcgan-mnist": ("dcgan-276ep-mnist", "generator_ema", "dcgan-mnist", H100,
-                    "timeout -s TERM 360 " + TRAIN.format(model="dcgan", epochs=300, sample=5000, ckpt=2000, log=500)),
-    "wgan-gp-mnist": ("wgan-gp-131ep-mnist", "generator_ema", "wgan-gp-mnist", H100,
-                      "timeout -s TERM 360 " + TRAIN.format(model="wgan-gp", epochs=200, sample=5000, ckpt=2000,
-                                                            log=500)),
-    "vanilla-mnist": ("vanilla-100ep-mnist", "generator_ema", "vanilla-mnist", H100,
-                      TRAIN.format(model="vanilla", epochs=100, sample=5000, ckpt=2000, log=500)),
-    "cgan-mnist": ("cgan-mnist", "generator_ema", "cgan-mnist", H200,
-                   TRAIN.format(model="cgan", epochs=30, sample=2000, ckpt=1000, log=200)),
+    "dcgan-mnist": dict(run="dcgan-276ep-mnist", weights="generator_ema", dataset="mnist", baseline="dcgan-mnist",
+                        card=H100, command="timeout -s TERM 360 " + TRAIN.format(
+                            model="dcgan", epochs=300, sample=5000, ckpt=2000, log=500)),
+    "wgan-gp-mnist": dict(run="wgan-gp-131ep-mnist", weights="generator_ema", dataset="mnist",
+                          baseline="wgan-gp-mnist", card=H100, command="timeout -s TERM 360 " + TRAIN.format(
+                              model="wgan-gp", epochs=200, sample=5000, ckpt=2000, log=500)),
+    "vanilla-mnist": dict(run="vanilla-100ep-mnist", weights="generator_ema", dataset="mnist",
+                          baseline="vanilla-mnist", card=H100,
+                          command=TRAIN.format(model="vanilla", epochs=100, sample=5000, ckpt=2000, log=500)),
+    "cgan-mnist": dict(run="cgan-mnist", weights="generator_ema", dataset="mnist", baseline="cgan-mnist", card=H200,
+                       command=TRAIN.format(model="cgan", epochs=30, sample=2000, ckpt=1000, log=200)),
 }
+
+
+def export_run(run: Path, name: str) -> Path:
+    """Copy a finished run's newest checkpoint (weights, state) and its logs to ``bench/zoo-runs/<name>``."""
+    import shutil
+
+    latest = json.loads((run / "checkpoints" / "latest.json").read_text())
+    ckpt = run / "checkpoints" / latest["path"]
+    dest = RUNS / name
+    dest.mkdir(parents=True, exist_ok=False)
+    for f in ("generator.safetensors", "generator_ema.safetensors", "state.json"):
+        if (ckpt / f).is_file():
+            shutil.copy2(ckpt / f, dest / f)
+    for f in ("config.json", "metrics.jsonl"):
+        shutil.copy2(run / f, dest / f)
+    grids = sorted((run / "samples").glob("*.png"))
+    if grids:
+        shutil.copy2(grids[-1], dest / "samples.png")
+    return dest
 
 
 def generator_of(run: Path, weights: str) -> tuple[ganzoo.GAN, dict]:
@@ -58,35 +83,46 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data" / "mnist"))
     p.add_argument("--only", action="append", help="build just these ids")
     p.add_argument("--n", type=int, default=10_000)
+    p.add_argument("--export", nargs=2, metavar=("RUN", "NAME"),
+                   help="first copy a finished run's newest checkpoint to bench/zoo-runs/NAME")
     args = p.parse_args(argv)
-    for pid, (run_name, weights, base_name, card, command) in ZOO.items():
+    if args.export:
+        print("exported to", export_run(Path(args.export[0]), args.export[1]))
+    for pid, entry in ZOO.items():
         if args.only and pid not in args.only:
             continue
+        run_name, weights, dataset, base_name = entry["run"], entry["weights"], entry["dataset"], entry["baseline"]
+        card, command = entry["card"], entry["command"]
+        data_dir = Path(args.data_dir).parent / dataset if dataset != "mnist" else args.data_dir
         gan, state = generator_of(RUNS / run_name, weights)
         metrics = ("fid", "kid", "is", "precision", "recall", "confident") + (
             ("label_accuracy",) if gan.spec.conditional else ())
-        own = evaluate(gan.generator, "mnist", args.data_dir, n=args.n, metrics=metrics, model_name=pid)
-        base_gan, base_state = generator_of(RUNS / base_name, "generator")
-        base = evaluate(base_gan.generator, "mnist", args.data_dir, n=args.n, metrics=metrics,
-                        model_name=f"{base_state['config']['model']}, paper recipe, 30 epochs, raw G")
+        own = evaluate(gan.generator, dataset, data_dir, n=args.n, metrics=metrics, model_name=pid)
+        comparison = []
+        if base_name:
+            base_gan, base_state = generator_of(RUNS / base_name, "generator")
+            base = evaluate(base_gan.generator, dataset, data_dir, n=args.n, metrics=metrics,
+                            model_name=f"{base_state['config']['model']}, paper recipe, 30 epochs, raw G")
+            base.receipt["label"] = ("for comparison: the paper recipe's raw generator after 30 epochs "
+                                     f"(`bench/zoo-runs/{base_name}/generator.safetensors`)")
+            comparison = [base.receipt]
         epochs = json.loads((RUNS / run_name / "metrics.jsonl").read_text().splitlines()[-1])["epoch"]
         own.receipt["label"] = f"this generator ({pid}: {weights.replace('_', ' ')}, {epochs:.0f} epochs)"
-        base.receipt["label"] = ("for comparison: the paper recipe's raw generator after 30 epochs "
-                                 f"(`bench/zoo-runs/{base_name}/generator.safetensors`)")
         training = dict(state["config"])
         gan.loss_name = state["loss"]
         folder = ROOT / "plugins" / f"ganzoo_{gan.spec.family.replace('-', '_')}" / "pretrained" / pid
         note = (f"Length: {state['step']:,} generator steps ({epochs:.1f} epochs)"
                 + (f"; the time limit stopped the {training['epochs']:.0f}-epoch run there." if
                    training.get("epochs") and epochs < training["epochs"] - 0.5 else "."))
-        ganzoo.save(gan, folder, dataset="mnist", evaluation=[own], discriminator=False,
+        ganzoo.save(gan, folder, dataset=dataset, evaluation=[own], discriminator=False,
                     overwrite=True, pretrained_id=pid, generator_is_ema=weights == "generator_ema",
                     extra={"training": {k: v for k, v in training.items() if k not in ("data_dir", "out", "resume")},
                            "trained_on": card, "training_command": command, "training_note": note,
-                           "comparison": [base.receipt],
+                           "comparison": comparison,
                            "source_run": f"bench/zoo-runs/{run_name}/{weights}.safetensors"})
         meta = json.loads((folder / "ganzoo.json").read_text())
-        print(f"{pid}: FID {own.metrics['fid']:.2f} (paper recipe, 30 epochs: {base.metrics['fid']:.2f})"
+        print(f"{pid}: FID {own.metrics['fid']:.2f}" + "".join(
+                  f" (comparison: {c['metrics']['fid']:.2f})" for c in comparison)
               + (f", label accuracy {own.metrics['label_accuracy']:.3f}" if "label_accuracy" in own.metrics else "")
               + f"\n  sha256 {meta['weights']['generator']['sha256']}", flush=True)
 

@@ -24,6 +24,19 @@ def mnist_dir() -> Path:
     return MNIST_DIR
 
 
+# Fashion-MNIST: $GANZOO_FASHION_DATA (a root holding FashionMNIST/raw/), else beside the MNIST root.
+FASHION_DIR = Path(os.environ.get("GANZOO_FASHION_DATA") or MNIST_DIR.parent / "fashion-mnist").expanduser()
+
+
+@pytest.fixture
+def fashion_mnist_dir() -> Path:
+    raw = FASHION_DIR / "FashionMNIST" / "raw"
+    if not ((raw / "t10k-images-idx3-ubyte.gz").is_file() or (raw / "t10k-images-idx3-ubyte").is_file()):
+        pytest.skip(f"Fashion-MNIST files not found under {raw} (set GANZOO_FASHION_DATA to the folder holding "
+                    "FashionMNIST/raw)")
+    return FASHION_DIR
+
+
 @pytest.fixture
 def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """A `LocalHub` (tests/hub_server.py) that the real `huggingface_hub` client talks to.

@@ -1,6 +1,6 @@
 """Evaluation with no data and no network: the reference statistics that ship with ganzoo.
 
-``ganzoo/metrics/reference/`` holds the MNIST test split's features (and statistics, k-NN
+``ganzoo/metrics/reference/`` holds the MNIST and Fashion-MNIST test splits' features (and statistics, k-NN
 radii and the n=10,000 real-vs-real floor) in the shipped classifier's feature space, keyed by
 the sha256 of the network and of the data (:mod:`ganzoo.metrics.shipped`).
 """
@@ -33,25 +33,27 @@ def no_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("GANZOO_DATA", str(empty))
     monkeypatch.setenv("GANZOO_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(torchvision.datasets, "MNIST", no_download)
+    monkeypatch.setattr(torchvision.datasets, "FashionMNIST", no_download)
     return empty
 
 
-def _network_sha(name: str = "mnist-classifier") -> str:
-    return load_classifier("mnist", name=name)[1]["sha256"]
+def _network_sha(name: str = "mnist-classifier", dataset: str = "mnist") -> str:
+    return load_classifier(dataset, name=name)[1]["sha256"]
 
 
-@pytest.mark.parametrize("network", dataset_networks("mnist"))
-def test_the_shipped_statistics_match_the_shipped_network(network):
+@pytest.mark.parametrize(("dataset", "network"), [(d, n) for d in ("mnist", "fashion-mnist")
+                                                  for n in dataset_networks(d)])
+def test_the_shipped_statistics_match_the_shipped_network(dataset, network):
     # A retrained classifier without rebuilt statistics (scripts/build_reference_stats.py) fails here;
-    # so does a feature network of MNIST (the first or a cross-check one) without statistics.
-    net, _ = load_classifier("mnist", name=network)
+    # so does a feature network of either dataset (the first or a cross-check one) without statistics.
+    net, _ = load_classifier(dataset, name=network)
     d = net.feature_dim
-    ref = shipped_reference(network, "mnist", "test", network_sha256=_network_sha(network))
-    assert ref is not None, f"rebuild {reference_file(network, 'mnist', 'test')}"
+    ref = shipped_reference(network, dataset, "test", network_sha256=_network_sha(network, dataset))
+    assert ref is not None, f"rebuild {reference_file(network, dataset, 'test')}"
     assert ref["features"].shape == (10000, d) and ref["features"].dtype == torch.float32
     assert ref["radii"].shape == (10000,) and ref["sigma"].shape == (d, d)
     assert ref["path"].stat().st_size < 6e6
-    floor = shipped_floor(network, "mnist", 10000, network_sha256=_network_sha(network),
+    floor = shipped_floor(network, dataset, 10000, network_sha256=_network_sha(network, dataset),
                           reference_sha256=ref["data_sha256"], version=_FLOOR_VERSION)
     assert floor is not None and set(floor["metrics"]) >= set(METRICS)
 
@@ -91,6 +93,19 @@ def test_the_shipped_statistics_are_those_of_the_data(mnist_dir):
     torch.testing.assert_close(features, ref["features"][:1000], rtol=1e-4, atol=1e-4)
 
 
+def test_the_shipped_fashion_statistics_are_those_of_the_data(fashion_mnist_dir):
+    from ganzoo.data import load_dataset
+
+    test = load_dataset("fashion-mnist", fashion_mnist_dir, split="test", download=False)
+    sha = _network_sha("fashion-mnist-resnet", "fashion-mnist")
+    ref = shipped_reference("fashion-mnist-resnet", "fashion-mnist", "test", network_sha256=sha,
+                            data_sha256=_content_sha256(test.data, test.labels))
+    assert ref is not None, "the shipped statistics are not of this Fashion-MNIST test split"
+    net, _ = load_classifier("fashion-mnist", name="fashion-mnist-resnet")
+    features, _ = _features_of_images(net, test.data[-500:], 500, torch.device("cpu"))
+    torch.testing.assert_close(features, ref["features"][-500:], rtol=1e-4, atol=1e-4)
+
+
 def test_evaluate_and_verify_without_data_or_network(no_data: Path):
     g = ganzoo.load("dcgan-mnist")
     result = evaluate(g, "mnist", n=300, metrics=["fid", "precision", "recall"], floor=False)
@@ -118,3 +133,14 @@ def test_ganzoo_eval_verify_offline_without_data(no_data: Path):
     result = CliRunner().invoke(cli, ["eval", "dcgan-mnist", "--verify"])
     assert result.exit_code == 0, result.output
     assert result.output.rstrip().endswith("verified") and "floor.fid" in result.output
+
+
+def test_fashion_mnist_evaluation_needs_no_data_either(no_data: Path):
+    torch.manual_seed(0)
+    g = ganzoo.create("dcgan").generator
+    result = evaluate(g, "fashion-mnist", n=300, metrics=["fid", "confident"], floor=False)
+    assert result.receipt["reference"]["sha256"] == shipped_reference(
+        "fashion-mnist-classifier", "fashion-mnist", "test",
+        network_sha256=_network_sha("fashion-mnist-classifier", "fashion-mnist"))["data_sha256"]
+    assert result.metrics["fid"] > 0 and "fashion-mnist-resnet" in result.cross_check
+    assert list(no_data.iterdir()) == [] and not (no_data.parent / "cache").exists()
