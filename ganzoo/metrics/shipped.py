@@ -131,6 +131,7 @@ def write_shipped(
             "data_sha256": data_sha256, "files": json.dumps(files, sort_keys=True), "k": str(k)}
     save_file({name: tensors[name].contiguous() for name in TENSORS}, str(path),
               metadata=meta)
+    path.chmod(0o644)  # safetensors writes 0600; these files ship to every user of an install
     return path
 
 
