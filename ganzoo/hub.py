@@ -255,7 +255,10 @@ def stage_bundle(bundle: Path, dest: Path, repo_id: str | None = None) -> dict[s
                           "regular files only: replace each link by the file itself")
     dest.mkdir(parents=True)
     _copy_regular(bundle / BUNDLE_FILE, dest / BUNDLE_FILE)
-    meta = read_bundle_meta(dest)
+    try:
+        meta = read_bundle_meta(dest)
+    except BundleError as exc:  # name the user's folder, not the staging copy
+        raise BundleError(str(exc).replace(str(dest), str(bundle))) from None
     copied: dict[str, str] = {}
     for comp, entry in meta["weights"].items():
         name = entry["file"]
@@ -282,10 +285,11 @@ def _copy_regular(src: Path, dst: Path) -> str:
         fd = os.open(src, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
         raise BundleError(f"refusing to publish {src}: cannot open it as a regular file ({exc})") from exc
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # a folder or a device where a file belongs
+        os.close(fd)
+        raise BundleError(f"refusing to publish {src}: it is not a regular file; remove it or save the bundle again")
     h = hashlib.sha256()
     with os.fdopen(fd, "rb") as f, open(dst, "xb") as out:
-        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-            raise BundleError(f"refusing to publish {src}: it is not a regular file")
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
             out.write(block)

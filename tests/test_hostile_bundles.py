@@ -272,6 +272,25 @@ def test_a_corrupt_bundle_is_not_published(hub, tmp_path):
     assert ("model", "me/b") not in hub.repos
 
 
+def test_a_folder_where_a_card_file_belongs_is_refused_in_one_line(hub, tmp_path):
+    folder = _tiny(tmp_path)
+    (folder / "samples.png").mkdir()
+    with pytest.raises(BundleError, match=r"samples.png: it is not a regular file"):
+        ganzoo.push_to_hub(folder, "me/b")
+    res = CliRunner().invoke(cli, ["publish", str(folder), "--repo", "me/b"])
+    assert res.exit_code != 0 and "not a regular file" in res.output and "Traceback" not in res.output
+    assert ("model", "me/b") not in hub.repos
+
+
+def test_a_bad_ganzoo_json_is_named_by_the_users_folder_not_the_staging_copy(hub, tmp_path):
+    folder = _tiny(tmp_path)
+    (folder / "ganzoo.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(BundleError) as info:
+        ganzoo.push_to_hub(folder, "me/b")
+    assert str(folder) in str(info.value) and "staging" not in str(info.value).lower(), str(info.value)
+    assert ("model", "me/b") not in hub.repos
+
+
 # --------------------------------------------------------------------------- save --overwrite
 
 
