@@ -72,7 +72,9 @@ def export_run(run: Path, name: str) -> Path:
 
 def generator_of(run: Path, weights: str) -> tuple[ganzoo.GAN, dict]:
     state = json.loads((run / "state.json").read_text())
-    gan = ganzoo.create(state["config"]["model"], **state["model_config"])
+    spec = ganzoo.get_spec(state["config"]["model"])
+    # A run saved before a default changed keeps the settings it was trained with.
+    gan = ganzoo.create(state["config"]["model"], **{**spec.saved_defaults, **state["model_config"]})
     gan.generator.load_state_dict(load_file(str(run / f"{weights}.safetensors")))
     gan.generator.eval()
     return gan, state
