@@ -243,21 +243,28 @@ def _shown(value: float, shown: str) -> bool:
 
 @pytest.mark.parametrize("pretrained_id", sorted(ganzoo.list_pretrained()))
 def test_zoo_numbers_and_commands_come_from_the_bundle(pretrained_id):
+    # docs/zoo.md is written by scripts/zoo_page.py; this reads the page back against the receipt.
     section = _zoo_sections()[pretrained_id]
     meta = json.loads((_bundle(pretrained_id) / "ganzoo.json").read_text())
     receipt, = meta["evaluation"]
-    rows = dict(re.findall(r"^\| `?(\w+)`? \| ([\d.]+%?) \|", section, flags=re.MULTILINE))
+    header = re.search(r"^\| metric \|(.+)\|$", section, flags=re.MULTILINE)
+    assert header, f"{pretrained_id}: no metrics table"
+    nets = re.findall(r"`([\w-]+)` \| real data", header.group(1))
+    checks = receipt.get("cross_check") or []
+    assert nets == [receipt["feature_network"]["name"], *(c["feature_network"]["name"] for c in checks)]
+    columns = [(receipt["metrics"], receipt["floor"]["metrics"])] + [
+        (c["metrics"], c["floor"]["metrics"]) for c in checks]
+    rows = {m[0]: [c.strip() for c in m[1].split("|")]
+            for m in re.findall(r"^\| (\w+) \|(.+)\|$", section, flags=re.MULTILINE) if m[0] != "metric"}
     assert set(rows) >= set(receipt["metrics"]) - {"kid_std"}, f"{pretrained_id}: metrics missing from the table"
-    for metric, shown in rows.items():
-        assert _shown(receipt["metrics"][metric], shown), (
-            f"{pretrained_id}: {metric} shown as {shown}, the receipt says {receipt['metrics'][metric]}"
-        )
-    floors = dict(re.findall(r"^\| `?(\w+)`? \| [\d.]+%? \| ([\d.]+%?) \|", section, flags=re.MULTILINE))
-    for metric, shown in floors.items():
-        assert _shown(receipt["floor"]["metrics"][metric], shown), f"{pretrained_id}: floor of {metric}"
-    comparison, = meta["comparison"]
-    m = re.search(r"30 epochs of the paper's recipe: FID ([\d.]+)", section)
-    assert m and _shown(comparison["metrics"]["fid"], m.group(1)), f"{pretrained_id}: comparison FID"
+    for metric, cells in rows.items():
+        assert len(cells) == 2 * len(columns), f"{pretrained_id}: {metric} row has {len(cells)} cells"
+        for (values, floor), shown, shown_floor in zip(columns, cells[::2], cells[1::2]):
+            assert _shown(values[metric], shown), f"{pretrained_id}: {metric} shown as {shown}, receipt {values[metric]}"
+            assert _shown(floor[metric], shown_floor), f"{pretrained_id}: floor of {metric}"
+    for comparison in meta.get("comparison") or []:
+        m = re.search(re.escape(comparison["label"].removeprefix("for comparison: ")) + r": FID ([\d.]+)", section)
+        assert m and _shown(comparison["metrics"]["fid"], m.group(1)), f"{pretrained_id}: comparison FID"
     assert f"```bash\n{meta['training_command']}\n```" in section, f"{pretrained_id}: training command"
     assert meta["trained_on"] in section, f"{pretrained_id}: hardware and date"
     assert meta["training_note"] in section, f"{pretrained_id}: run length"
