@@ -104,15 +104,45 @@ def download_bundle(
 
     if component not in COMPONENTS:
         raise BundleError(f"component must be one of {', '.join(COMPONENTS)}, got {component!r}")
+    from ganzoo.weights import MAX_HEADER_BYTES, MAX_JSON_BYTES, MAX_MODEL_BYTES
+
+    _refuse_oversized(repo_id, BUNDLE_FILE, revision, token, MAX_JSON_BYTES, "a bundle's ganzoo.json")
     meta_path = Path(_hub_call(BUNDLE_FILE, repo_id, revision, token, hf_hub_download, repo_id, BUNDLE_FILE,
                                revision=revision, token=token))
     entry = read_bundle_meta(meta_path.parent)["weights"].get(component)
     if entry is None:
         raise BundleError(f"{HUB_PREFIX}{repo_id} has no {component} weights (it was published without them)")
     commit = meta_path.parent.name  # snapshots/<commit>/ganzoo.json: pin the weights to that commit
+    _refuse_oversized(repo_id, entry["file"], commit, token, MAX_MODEL_BYTES + MAX_HEADER_BYTES + 8,
+                      "a GAN's weights")
     _hub_call(entry["file"], repo_id, revision, token, hf_hub_download, repo_id, entry["file"], revision=commit,
               token=token)
     return meta_path.parent
+
+
+def _refuse_oversized(repo_id: str, filename: str, revision: str | None, token: str | None, limit: int,
+                      what: str) -> None:
+    """Refuse, before downloading it, a Hub file larger than ``limit`` bytes (a hostile repo could fill the disk).
+
+    Asks the Hub for the file's size (one HEAD request). Offline, or when the Hub cannot be
+    asked, nothing is checked here: the download that follows reports the problem or uses the
+    cache, and what it reads is size-checked again before anything is allocated.
+    """
+    from huggingface_hub import constants, get_hf_file_metadata, hf_hub_url
+
+    if constants.HF_HUB_OFFLINE:
+        return
+    try:
+        size = get_hf_file_metadata(hf_hub_url(repo_id, filename, revision=revision), token=token).size
+    except Exception as exc:  # noqa: BLE001  (only the client's own errors are left to the download)
+        if not _is_hub_error(exc):
+            raise
+        return
+    if size is not None and size > limit:
+        raise BundleError(
+            f"refusing to download {HUB_PREFIX}{repo_id}: {filename} is {size / 2**20:,.1f} MiB, more than "
+            f"{what} can be ({limit / 2**20:,.0f} MiB); the repository is not a ganzoo bundle or is damaged"
+        )
 
 
 def _hub_call(what: str, repo_id: str, revision: str | None, token: str | None, fn: Any, /, *args: Any,
