@@ -4,11 +4,12 @@ Shared by ``bench/reference_dcgan.py`` and ``bench/calibrate.py`` so the referen
 ganzoo's families are measured by one function:
 
 * ``ganzoo.metrics.evaluate``: 10,000 samples (seed 0, batches of 500) against the 10,000
-  MNIST test images, FID / precision / recall in ganzoo's MNIST classifier's 128-d feature
-  space, with the real-vs-real floor (10,000 train images against the test images);
-* ``confident``: the share of the same 10,000 samples (the same noise: the same seeded
-  ``torch.Generator`` drawn in the same batches) whose top class probability under that
-  classifier exceeds 0.9, beside the same share for the 10,000 real test images.
+  MNIST test images, FID / precision / recall / ``confident`` (the share of samples whose top
+  class probability exceeds 0.9) in ganzoo's MNIST classifier's 128-d feature space and, in
+  ``cross_check``, in the cross-check network's (``mnist-resnet``), each with the real-vs-real
+  floor (10,000 train images against the test images: ``real``, whose ``confident`` is the
+  train images'; ``confident_test`` is the test images' share, what results scored before the
+  cross-check called ``real.confident``).
 """
 
 from __future__ import annotations

@@ -106,9 +106,11 @@ def download_bundle(
         raise BundleError(f"component must be one of {', '.join(COMPONENTS)}, got {component!r}")
     from ganzoo.weights import MAX_HEADER_BYTES, MAX_JSON_BYTES, MAX_MODEL_BYTES
 
-    _refuse_oversized(repo_id, BUNDLE_FILE, revision, token, MAX_JSON_BYTES, "a bundle's ganzoo.json")
+    # The size is asked for at a commit, and that commit is what is downloaded: a push in between
+    # cannot swap in another file.
+    pinned = _refuse_oversized(repo_id, BUNDLE_FILE, revision, token, MAX_JSON_BYTES, "a bundle's ganzoo.json")
     meta_path = Path(_hub_call(BUNDLE_FILE, repo_id, revision, token, hf_hub_download, repo_id, BUNDLE_FILE,
-                               revision=revision, token=token))
+                               revision=pinned or revision, token=token))
     entry = read_bundle_meta(meta_path.parent)["weights"].get(component)
     if entry is None:
         raise BundleError(f"{HUB_PREFIX}{repo_id} has no {component} weights (it was published without them)")
@@ -121,28 +123,39 @@ def download_bundle(
 
 
 def _refuse_oversized(repo_id: str, filename: str, revision: str | None, token: str | None, limit: int,
-                      what: str) -> None:
-    """Refuse, before downloading it, a Hub file larger than ``limit`` bytes (a hostile repo could fill the disk).
+                      what: str) -> str | None:
+    """Refuse, before downloading it, a Hub file larger than ``limit`` bytes; return the commit asked about.
 
-    Asks the Hub for the file's size (one HEAD request). Offline, or when the Hub cannot be
-    asked, nothing is checked here: the download that follows reports the problem or uses the
-    cache, and what it reads is size-checked again before anything is allocated.
+    A hostile repository could otherwise fill the disk: ``hf_hub_download`` writes the whole
+    file before anything can look at it. Asks the Hub for the file's size (one HEAD request)
+    and returns the commit the answer is for, so the caller downloads exactly that. A file
+    already in the cache for a commit is not asked about (no request, as before); offline, or
+    when the Hub cannot be asked, nothing is checked here and the download that follows
+    reports the problem or uses the cache. What is read afterwards is size-checked again
+    before anything is allocated. This trusts the Hub's answer: a server that lies about
+    the size, or gives none, is stopped only by those later checks, which protect memory,
+    not the disk.
     """
-    from huggingface_hub import constants, get_hf_file_metadata, hf_hub_url
+    from huggingface_hub import constants, get_hf_file_metadata, hf_hub_url, try_to_load_from_cache
 
     if constants.HF_HUB_OFFLINE:
-        return
+        return None
+    if revision is not None and len(revision) == 40 and isinstance(
+            try_to_load_from_cache(repo_id, filename, revision=revision), str):
+        return None
     try:
-        size = get_hf_file_metadata(hf_hub_url(repo_id, filename, revision=revision), token=token).size
+        meta = get_hf_file_metadata(hf_hub_url(repo_id, filename, revision=revision), token=token)
     except Exception as exc:  # noqa: BLE001  (only the client's own errors are left to the download)
         if not _is_hub_error(exc):
             raise
-        return
-    if size is not None and size > limit:
+        return None
+    if meta.size is not None and meta.size > limit:
         raise BundleError(
-            f"refusing to download {HUB_PREFIX}{repo_id}: {filename} is {size / 2**20:,.1f} MiB, more than "
-            f"{what} can be ({limit / 2**20:,.0f} MiB); the repository is not a ganzoo bundle or is damaged"
+            f"refusing to download {HUB_PREFIX}{repo_id}: the Hub says {filename} is {meta.size:,} bytes, more "
+            f"than {what} can be ({limit:,}); the repository is not a ganzoo bundle or is damaged"
         )
+    commit = meta.commit_hash
+    return commit if isinstance(commit, str) and len(commit) == 40 else None
 
 
 def _hub_call(what: str, repo_id: str, revision: str | None, token: str | None, fn: Any, /, *args: Any,

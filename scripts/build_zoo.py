@@ -9,7 +9,7 @@ numbers), scores the paper recipe's 30-epoch raw generator the same way for comp
 the sha256 of each ``generator.safetensors`` for the plugin's ``PretrainedEntry``.
 
     python scripts/build_zoo.py --data-dir ../shared/data/mnist [--only dcgan-mnist] [--n 10000]
-    python scripts/build_zoo.py --export runs/x/dcgan-fashion-mnist dcgan-fashion-mnist --only dcgan-fashion-mnist
+    python scripts/build_zoo.py --export runs/zoo/cgan-fashion-mnist cgan-fashion-mnist --only cgan-fashion-mnist
 
 A Fashion-MNIST entry reads its data from ``fashion-mnist`` beside ``--data-dir``.
 """
@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RUNS = ROOT / "bench" / "zoo-runs"
 H200 = "NVIDIA H200 (lent device machine), torch 2.11.0+cu130, bf16 autocast + CUDA graph, 2026-11-26"
 H100 = "NVIDIA H100 80GB HBM3 (lent device machine), torch 2.11.0+cu130, bf16 autocast + CUDA graph, 2026-11-26"
+CPU = "2-core AMD EPYC CPU (the project's development VM), torch 2.14.1, float32, 2026-12-01"
 TRAIN = ("ganzoo train {model} --dataset mnist --data-dir DATA --epochs {epochs} --device cuda --seed 0 "
          "--out RUN --sample-every {sample} --checkpoint-every {ckpt} --log-every {log} -q")
 
@@ -48,6 +49,12 @@ ZOO = {
                           command=TRAIN.format(model="vanilla", epochs=100, sample=5000, ckpt=2000, log=500)),
     "cgan-mnist": dict(run="cgan-mnist", weights="generator_ema", dataset="mnist", baseline="cgan-mnist", card=H200,
                        command=TRAIN.format(model="cgan", epochs=30, sample=2000, ckpt=1000, log=200)),
+    # Trained on a CPU in one session (scripts/train_zoo.sh cgan-fashion, FASHION_EPOCHS=20).
+    "cgan-fashion-mnist": dict(
+        run="cgan-fashion-mnist", weights="generator_ema", dataset="fashion-mnist", baseline=None, card=CPU,
+        command="ganzoo train cgan --dataset fashion-mnist --data-dir DATA --epochs 20 --batch-size 128 "
+                "--lr-g 2e-4 --lr-d 2e-4 --beta1 0.5 --beta2 0.999 --loss hinge --eval-every 1876 --seed 0 "
+                "--out RUN --sample-every 5000 --checkpoint-every 2000 --log-every 500 -q"),
 }
 
 
@@ -58,15 +65,20 @@ def export_run(run: Path, name: str) -> Path:
     latest = json.loads((run / "checkpoints" / "latest.json").read_text())
     ckpt = run / "checkpoints" / latest["path"]
     dest = RUNS / name
-    dest.mkdir(parents=True, exist_ok=False)
+    if dest.exists():
+        raise SystemExit(f"{dest} exists; remove it to export again")
+    part = RUNS / f".{name}.part"
+    shutil.rmtree(part, ignore_errors=True)
+    part.mkdir(parents=True)
     for f in ("generator.safetensors", "generator_ema.safetensors", "state.json"):
         if (ckpt / f).is_file():
-            shutil.copy2(ckpt / f, dest / f)
+            shutil.copy2(ckpt / f, part / f)
     for f in ("config.json", "metrics.jsonl"):
-        shutil.copy2(run / f, dest / f)
+        shutil.copy2(run / f, part / f)
     grids = sorted((run / "samples").glob("*.png"))
     if grids:
-        shutil.copy2(grids[-1], dest / "samples.png")
+        shutil.copy2(grids[-1], part / "samples.png")
+    part.rename(dest)
     return dest
 
 
@@ -88,6 +100,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--export", nargs=2, metavar=("RUN", "NAME"),
                    help="first copy a finished run's newest checkpoint to bench/zoo-runs/NAME")
     args = p.parse_args(argv)
+    unknown = sorted(set(args.only or ()) - set(ZOO))
+    if unknown:
+        p.error(f"no zoo entry {', '.join(unknown)}; the entries: {', '.join(ZOO)}")
     if args.export:
         print("exported to", export_run(Path(args.export[0]), args.export[1]))
     for pid, entry in ZOO.items():
@@ -108,7 +123,8 @@ def main(argv: list[str] | None = None) -> None:
             base.receipt["label"] = ("for comparison: the paper recipe's raw generator after 30 epochs "
                                      f"(`bench/zoo-runs/{base_name}/generator.safetensors`)")
             comparison = [base.receipt]
-        epochs = json.loads((RUNS / run_name / "metrics.jsonl").read_text().splitlines()[-1])["epoch"]
+        rows = [json.loads(line) for line in (RUNS / run_name / "metrics.jsonl").read_text().splitlines()]
+        epochs = [r for r in rows if "epoch" in r][-1]["epoch"]  # eval and change rows have no epoch
         own.receipt["label"] = f"this generator ({pid}: {weights.replace('_', ' ')}, {epochs:.0f} epochs)"
         training = dict(state["config"])
         gan.loss_name = state["loss"]

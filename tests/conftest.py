@@ -24,17 +24,20 @@ def mnist_dir() -> Path:
     return MNIST_DIR
 
 
-# Fashion-MNIST: $GANZOO_FASHION_DATA (a root holding FashionMNIST/raw/), else beside the MNIST root.
-FASHION_DIR = Path(os.environ.get("GANZOO_FASHION_DATA") or MNIST_DIR.parent / "fashion-mnist").expanduser()
+# Fashion-MNIST: $GANZOO_FASHION_DATA (a root holding FashionMNIST/raw/), else the MNIST root itself
+# (GANZOO_DATA's layout: MNIST/ and FashionMNIST/ side by side), else fashion-mnist beside it.
+FASHION_DIRS = [Path(os.environ["GANZOO_FASHION_DATA"]).expanduser()] if os.environ.get("GANZOO_FASHION_DATA") else [
+    MNIST_DIR, MNIST_DIR.parent / "fashion-mnist"]
 
 
 @pytest.fixture
 def fashion_mnist_dir() -> Path:
-    raw = FASHION_DIR / "FashionMNIST" / "raw"
-    if not ((raw / "t10k-images-idx3-ubyte.gz").is_file() or (raw / "t10k-images-idx3-ubyte").is_file()):
-        pytest.skip(f"Fashion-MNIST files not found under {raw} (set GANZOO_FASHION_DATA to the folder holding "
-                    "FashionMNIST/raw)")
-    return FASHION_DIR
+    for root in FASHION_DIRS:
+        raw = root / "FashionMNIST" / "raw"
+        if (raw / "t10k-images-idx3-ubyte.gz").is_file() or (raw / "t10k-images-idx3-ubyte").is_file():
+            return root
+    pytest.skip(f"Fashion-MNIST files not found under {' or '.join(str(r) for r in FASHION_DIRS)} "
+                "(set GANZOO_FASHION_DATA to the folder holding FashionMNIST/raw)")
 
 
 @pytest.fixture

@@ -287,7 +287,7 @@ def test_a_bad_ganzoo_json_is_named_by_the_users_folder_not_the_staging_copy(hub
     (folder / "ganzoo.json").write_text("[" * 100_000 + "]" * 100_000)
     with pytest.raises(BundleError) as info:
         ganzoo.push_to_hub(folder, "me/b")
-    assert str(folder) in str(info.value) and "staging" not in str(info.value).lower(), str(info.value)
+    assert str(folder) in str(info.value) and "ganzoo-publish-" not in str(info.value), str(info.value)
     assert ("model", "me/b") not in hub.repos
 
 
@@ -301,7 +301,7 @@ def test_an_oversized_hub_file_is_refused_before_it_is_downloaded(hub, tmp_path,
     # Stand-ins for 2 GiB of weights and a 4 MiB ganzoo.json, without writing gigabytes.
     monkeypatch.setattr(ganzoo.weights, "MAX_MODEL_BYTES", size // 2)
     monkeypatch.setattr(ganzoo.weights, "MAX_HEADER_BYTES", 0)
-    with pytest.raises(BundleError, match=r"refusing to download hf-hub:big/weights: generator.safetensors is .* MiB"):
+    with pytest.raises(BundleError, match=r"refusing to download hf-hub:big/weights: the Hub says generator.safetensors is [\d,]+ bytes"):
         ganzoo.load("hf-hub:big/weights")
     gets = [path for method, path in hub.requests if method == "GET"]
     assert not any("/big/weights/resolve/" in path and path.endswith(".safetensors") for path in gets), gets
@@ -310,6 +310,41 @@ def test_an_oversized_hub_file_is_refused_before_it_is_downloaded(hub, tmp_path,
     res = CliRunner().invoke(cli, ["sample", "hf-hub:big/meta", "-o", str(tmp_path / "s.png")])
     assert res.exit_code != 0 and "ganzoo.json is" in res.output and "Traceback" not in res.output, res.output
     assert not list(hub.cache_dir.glob("models--big--meta/snapshots/*/ganzoo.json"))
+
+
+def test_the_checked_commit_is_the_one_downloaded(hub, tmp_path, monkeypatch):
+    # A push between the size check and the download must not slip an unchecked ganzoo.json in.
+    import huggingface_hub
+
+    import ganzoo.hub
+
+    folder = _tiny(tmp_path)
+    ganzoo.push_to_hub(folder, "race/b")
+    first = huggingface_hub.HfApi().model_info("race/b").sha
+    real = ganzoo.hub._refuse_oversized
+
+    def check_then_push(*args, **kwargs):
+        pinned = real(*args, **kwargs)
+        if args[1] == "ganzoo.json":
+            hub.corrupt("race/b", "ganzoo.json", b"[" * 100_000)  # a new commit on main, after the check
+        return pinned
+
+    monkeypatch.setattr(ganzoo.hub, "_refuse_oversized", check_then_push)
+    g = ganzoo.load("hf-hub:race/b")
+    assert isinstance(g, ganzoo.Generator)
+    assert {p.parent.name for p in hub.cache_dir.glob("models--race--b/snapshots/*/ganzoo.json")} == {first}
+
+
+def test_a_cached_pinned_load_asks_the_hub_nothing(hub, tmp_path):
+    folder = _tiny(tmp_path)
+    ganzoo.push_to_hub(folder, "cached/b")
+    import huggingface_hub
+
+    sha = huggingface_hub.HfApi().model_info("cached/b").sha
+    ganzoo.load(f"hf-hub:cached/b@{sha}")
+    seen = len(hub.requests)
+    ganzoo.load(f"hf-hub:cached/b@{sha}")
+    assert hub.requests[seen:] == []
 
 
 # --------------------------------------------------------------------------- save --overwrite

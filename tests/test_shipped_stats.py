@@ -93,15 +93,16 @@ def test_the_shipped_statistics_are_those_of_the_data(mnist_dir):
     torch.testing.assert_close(features, ref["features"][:1000], rtol=1e-4, atol=1e-4)
 
 
-def test_the_shipped_fashion_statistics_are_those_of_the_data(fashion_mnist_dir):
+@pytest.mark.parametrize("network", dataset_networks("fashion-mnist"))
+def test_the_shipped_fashion_statistics_are_those_of_the_data(fashion_mnist_dir, network):
     from ganzoo.data import load_dataset
 
     test = load_dataset("fashion-mnist", fashion_mnist_dir, split="test", download=False)
-    sha = _network_sha("fashion-mnist-resnet", "fashion-mnist")
-    ref = shipped_reference("fashion-mnist-resnet", "fashion-mnist", "test", network_sha256=sha,
+    sha = _network_sha(network, "fashion-mnist")
+    ref = shipped_reference(network, "fashion-mnist", "test", network_sha256=sha,
                             data_sha256=_content_sha256(test.data, test.labels))
     assert ref is not None, "the shipped statistics are not of this Fashion-MNIST test split"
-    net, _ = load_classifier("fashion-mnist", name="fashion-mnist-resnet")
+    net, _ = load_classifier("fashion-mnist", name=network)
     features, _ = _features_of_images(net, test.data[-500:], 500, torch.device("cpu"))
     torch.testing.assert_close(features, ref["features"][-500:], rtol=1e-4, atol=1e-4)
 
