@@ -51,8 +51,8 @@ for m in "${models[@]}"; do
     wgan-gp-legacy) ganzoo train wgan-gp --steps 24491 --model-arg arch=dcgan \
                       --out "$OUT/wgan-gp-legacy-mnist" "${common[@]}" ;;
     cgan)    ganzoo train cgan    --epochs 30    --out "$OUT/cgan-mnist"    "${common[@]}" ;;
-    # Fashion-MNIST (issue 15): cgan with cgan-mnist's recipe written out; DATA is the MNIST root,
-    # Fashion-MNIST is read from fashion-mnist beside it. FASHION_EPOCHS: 20 on a 2-core CPU
+    # Fashion-MNIST (issue 15): cgan with cgan-mnist's recipe written out, on FASHION (a root
+    # holding FashionMNIST/raw; default: fashion-mnist beside DATA, as in ../shared/data). FASHION_EPOCHS: 20 on a 2-core CPU
     # (about 25 min), 30 to match cgan-mnist's length on a GPU.
     cgan-fashion)
              ganzoo train cgan --epochs "${FASHION_EPOCHS:-30}" --batch-size 128 --lr-g 2e-4 --lr-d 2e-4 \
