@@ -18,7 +18,7 @@ from ganzoo.engine import TrainConfig, Trainer
 from ganzoo.errors import BundleError, ConfigError, UnknownNameError
 from ganzoo.metrics.classifier import load_classifier
 
-PRETRAINED = ["cgan-mnist", "dcgan-mnist", "vanilla-mnist", "wgan-gp-mnist"]
+PRETRAINED = ["cgan-fashion-mnist", "cgan-mnist", "dcgan-mnist", "vanilla-mnist", "wgan-gp-mnist"]
 QUIET = dict(quiet=True, sample_every=10**6, checkpoint_every=10**6, log_every=5)
 
 
@@ -40,16 +40,20 @@ def _edit_meta(folder: Path, **changes) -> None:
 
 def test_every_builtin_family_ships_a_pretrained_mnist_generator():
     assert ganzoo.list_pretrained() == PRETRAINED
+    assert {ganzoo.get_pretrained(pid)[0].family for pid in PRETRAINED if pid.endswith("-mnist")
+            and not pid.endswith("fashion-mnist")} == {"dcgan", "wgan-gp", "vanilla", "cgan"}
     for pid in PRETRAINED:
         spec, entry = ganzoo.get_pretrained(pid)
-        assert entry.dataset == "mnist" and entry.hub_repo and entry.revision and len(entry.sha256) == 64
+        dataset = "fashion-mnist" if pid.endswith("-fashion-mnist") else "mnist"
+        assert entry.dataset == dataset and entry.hub_repo and entry.revision and len(entry.sha256) == 64
         assert (Path(entry.bundle) / "ganzoo.json").is_file(), entry.bundle
         meta = json.loads((Path(entry.bundle) / "ganzoo.json").read_text())
         assert meta["model"] == spec.name and meta["id"] == pid
         assert meta["weights"]["generator"]["sha256"] == entry.sha256
         assert meta["weights"]["generator"]["ema"] is True, "the shipped generators are EMA weights"
         card = (Path(entry.bundle) / "README.md").read_text()
-        assert "library_name: ganzoo" in card and f"- {spec.family}" in card and "- mnist" in card
+        assert "library_name: ganzoo" in card and f"- {spec.family}" in card and f"- {dataset}" in card
+        assert meta["dataset"] == dataset
         assert "| fid |" in card and meta["evaluation"], "the card shows how it was measured"
 
 
@@ -66,7 +70,7 @@ def test_load_pretrained_offline(pid, monkeypatch):
     assert x.std() > 0.2, "not a constant image"
 
 
-@pytest.mark.parametrize("pid", PRETRAINED)
+@pytest.mark.parametrize("pid", [p for p in PRETRAINED if not p.endswith("fashion-mnist")])
 def test_pretrained_samples_are_digits(pid):
     """ganzoo's classifier recognises a digit in nearly every sample; cgan draws the asked-for one.
 
@@ -84,6 +88,24 @@ def test_pretrained_samples_are_digits(pid):
     assert len(classes.unique()) == 10, "every digit appears (no mode collapse)"
     if y is not None:
         assert (classes == y).float().mean().item() >= 0.95
+
+
+@pytest.mark.parametrize("network", ["fashion-mnist-classifier", "fashion-mnist-resnet"])
+def test_the_fashion_generator_draws_the_asked_for_garment(network, fashion_mnist_dir):
+    """Both Fashion-MNIST classifiers name the asked-for class in most samples, measured against
+    what they do on the real test images (about 91-92%: some classes look alike)."""
+    from ganzoo.data import load_dataset
+
+    net, _ = load_classifier("fashion-mnist", name=network)
+    test = load_dataset("fashion-mnist", fashion_mnist_dir, split="test", download=False)
+    with torch.no_grad():
+        real = (net(test.to_model_range(test.data[:1000])).argmax(1) == test.labels[:1000]).float().mean().item()
+        g = ganzoo.load("cgan-fashion-mnist")
+        y = torch.arange(1000) % 10
+        probs = net(g.sample(1000, y, generator=torch.Generator().manual_seed(1))).softmax(1)
+    accuracy = (probs.argmax(1) == y).float().mean().item()
+    assert accuracy >= 0.9 * real, f"{network}: {accuracy:.1%} of samples are the asked-for class (real: {real:.1%})"
+    assert len(probs.argmax(1).unique()) == 10
 
 
 def test_load_errors_name_the_fix():
