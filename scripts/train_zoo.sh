@@ -41,6 +41,15 @@ for m in "${models[@]}"; do
   case $m in
     dcgan)   ganzoo train dcgan   --steps 129316 "${dcgan_recipe[@]}" --model-arg plan=pad \
                --out "$OUT/dcgan-mnist" "${common[@]}" ;;
+    # What made the CPU-trained dcgan-mnist candidate (2026-12-01): the calibration's 5-epoch run
+    # (bench/calibrate_cpu.sh dcgan-pad), resumed to DCGAN_CPU_EPOCHS. A resume continues the run
+    # weight for weight, so the split does not change the result.
+    dcgan-cpu)
+             ganzoo train dcgan --epochs 5 "${dcgan_recipe[@]}" --model-arg plan=pad --out "$OUT/dcgan-mnist" \
+               --dataset mnist --data-dir "$DATA" --seed 0 --sample-every 1000000 --checkpoint-every 1000000 \
+               --log-every 100 -q
+             ganzoo train dcgan --resume "$OUT/dcgan-mnist" --epochs "${DCGAN_CPU_EPOCHS:-20}" --checkpoint-every 468 \
+               --sample-every 2340 --eval-every 2340 --eval-n 2000 --log-every 234 -q ;;
     wgan-gp) ganzoo train wgan-gp --steps 24491 "${wgan_recipe[@]}" --model-arg arch=paper \
                --out "$OUT/wgan-gp-mnist" "${common[@]}" ;;
     vanilla) ganzoo train vanilla --epochs 100 --batch-size 64 --lr-g 2e-4 --lr-d 2e-4 --beta1 0.5 --beta2 0.999 \
@@ -57,6 +66,6 @@ for m in "${models[@]}"; do
              ganzoo train cgan --epochs "${FASHION_EPOCHS:-30}" --batch-size 128 --lr-g 2e-4 --lr-d 2e-4 \
                --beta1 0.5 --beta2 0.999 --loss hinge --eval-every 1876 \
                --out "$OUT/cgan-fashion-mnist" "${fashion[@]}" ;;
-    *) echo "unknown model $m (dcgan, wgan-gp, vanilla, cgan, dcgan-legacy, wgan-gp-legacy, cgan-fashion)" >&2; exit 2 ;;
+    *) echo "unknown model $m (dcgan, wgan-gp, vanilla, cgan, dcgan-legacy, wgan-gp-legacy, cgan-fashion, dcgan-cpu)" >&2; exit 2 ;;
   esac
 done
