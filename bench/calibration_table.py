@@ -21,7 +21,8 @@ def rows(path: Path) -> list[tuple[str, dict, str]]:
     out = []
     for r in data["results"]:  # bench/calibrate.py
         cfg = r.get("model_config") or {}
-        setting = ", ".join(f"{k}={cfg[k]}" for k in ("plan", "arch") if k in cfg)
+        setting = ", ".join([f"{k}={cfg[k]}" for k in ("plan", "arch", "dropout") if cfg.get(k) is not None]
+                            + [f"batch {r['config']['batch_size']}"])
         out.append((f"ganzoo {r['config']['model']} ({setting}), {'EMA' if r.get('ema') else 'raw'} G",
                     r["score"], f"{r.get('step')} steps"
                     + (f", {r['train_seconds']:.0f} s" if r.get("train_seconds") else "")))
