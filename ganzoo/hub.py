@@ -106,11 +106,14 @@ def download_bundle(
         raise BundleError(f"component must be one of {', '.join(COMPONENTS)}, got {component!r}")
     from ganzoo.weights import MAX_HEADER_BYTES, MAX_JSON_BYTES, MAX_MODEL_BYTES
 
-    # The size is asked for at a commit, and that commit is what is downloaded: a push in between
-    # cannot swap in another file.
+    # The size is asked for at a commit. The download goes by the revision as given (so the cache
+    # records the branch for offline use); a push in between shows as another commit and is refused.
     pinned = _refuse_oversized(repo_id, BUNDLE_FILE, revision, token, MAX_JSON_BYTES, "a bundle's ganzoo.json")
     meta_path = Path(_hub_call(BUNDLE_FILE, repo_id, revision, token, hf_hub_download, repo_id, BUNDLE_FILE,
-                               revision=pinned or revision, token=token))
+                               revision=revision, token=token))
+    if pinned is not None and meta_path.parent.name != pinned:
+        raise BundleError(f"{HUB_PREFIX}{repo_id} changed while it was being loaded (commit {pinned[:12]} was "
+                          f"checked, {meta_path.parent.name[:12]} downloaded); load it again")
     entry = read_bundle_meta(meta_path.parent)["weights"].get(component)
     if entry is None:
         raise BundleError(f"{HUB_PREFIX}{repo_id} has no {component} weights (it was published without them)")
@@ -128,7 +131,7 @@ def _refuse_oversized(repo_id: str, filename: str, revision: str | None, token: 
 
     A hostile repository could otherwise fill the disk: ``hf_hub_download`` writes the whole
     file before anything can look at it. Asks the Hub for the file's size (one HEAD request)
-    and returns the commit the answer is for, so the caller downloads exactly that. A file
+    and returns the commit the answer is for, so the caller can refuse a download of another. A file
     already in the cache for a commit is not asked about (no request, as before); offline, or
     when the Hub cannot be asked, nothing is checked here and the download that follows
     reports the problem or uses the cache. What is read afterwards is size-checked again
