@@ -38,9 +38,18 @@ TRAIN = ("ganzoo train {model} --dataset mnist --data-dir DATA --epochs {epochs}
 ZOO = {
     # Both runs were given more epochs than they had time for: `timeout -s TERM 360` stopped them
     # (the engine checkpoints on SIGTERM) at epoch 276.3 and 131.0.
-    "dcgan-mnist": dict(run="dcgan-276ep-mnist", weights="generator_ema", dataset="mnist", baseline="dcgan-mnist",
-                        card=H100, command="timeout -s TERM 360 " + TRAIN.format(
-                            model="dcgan", epochs=300, sample=5000, ckpt=2000, log=500)),
+    # Since 2026-12-01: the 32x32 DCGAN nets (plan "pad") trained on the CPU
+    # (scripts/train_zoo.sh dcgan-cpu), beside the bundle it replaced.
+    "dcgan-mnist": dict(
+        run="dcgan-pad-20ep-mnist", weights="generator_ema", dataset="mnist", card=CPU,
+        baseline=dict(run="dcgan-276ep-mnist", weights="generator_ema",
+                      label="the dcgan-mnist this bundle replaced (ganzoo 0.1's 28x28 nets, plan legacy, "
+                            "276 epochs on a GPU, EMA G; `bench/zoo-runs/dcgan-276ep-mnist`)"),
+        command=("ganzoo train dcgan --dataset mnist --data-dir DATA --epochs 5 --batch-size 128 --lr-g 2e-4 "
+                 "--lr-d 2e-4 --beta1 0.5 --beta2 0.999 --loss non-saturating --model-arg plan=pad --seed 0 --out RUN "
+                 "--sample-every 1000000 --checkpoint-every 1000000 --log-every 100 -q && ganzoo train dcgan "
+                 "--resume RUN --epochs 20 --checkpoint-every 468 --sample-every 2340 --eval-every 2340 "
+                 "--eval-n 2000 --log-every 234 -q")),
     "wgan-gp-mnist": dict(run="wgan-gp-131ep-mnist", weights="generator_ema", dataset="mnist",
                           baseline="wgan-gp-mnist", card=H100, command="timeout -s TERM 360 " + TRAIN.format(
                               model="wgan-gp", epochs=200, sample=5000, ckpt=2000, log=500)),
@@ -116,7 +125,13 @@ def main(argv: list[str] | None = None) -> None:
             ("label_accuracy",) if gan.spec.conditional else ())
         own = evaluate(gan.generator, dataset, data_dir, n=args.n, metrics=metrics, model_name=pid)
         comparison = []
-        if base_name:
+        if isinstance(base_name, dict):  # the bundle this one replaces, say
+            base_gan, _ = generator_of(RUNS / base_name["run"], base_name["weights"])
+            base = evaluate(base_gan.generator, dataset, data_dir, n=args.n, metrics=metrics,
+                            model_name=base_name["label"])
+            base.receipt["label"] = f"for comparison: {base_name['label']}"
+            comparison = [base.receipt]
+        elif base_name:
             base_gan, base_state = generator_of(RUNS / base_name, "generator")
             base = evaluate(base_gan.generator, dataset, data_dir, n=args.n, metrics=metrics,
                             model_name=f"{base_state['config']['model']}, paper recipe, 30 epochs, raw G")

@@ -54,11 +54,12 @@ its classes, shirts and T-shirts say, look alike). Each number is the receipt in
 **How they were trained.** With ganzoo's own engine, seed 0, EMA of the generator; each
 section gives the machine and the exact command. The bundles were built and scored by
 `scripts/build_zoo.py`; `scripts/train_zoo.sh` holds the training commands.
-`dcgan-mnist` and `wgan-gp-mnist` were trained with ganzoo's first 28x28 networks (two
-strided convolutions in D); their bundles name no `plan` / `arch`, which means those networks
-(`--model-arg plan=legacy` for `dcgan`, `--model-arg arch=dcgan` for `wgan-gp`), while
-`ganzoo train dcgan` and `ganzoo train wgan-gp` now build deeper ones (issue 15,
-`bench/RESULTS.md`, "Calibration against a reference DCGAN").
+`dcgan-mnist` uses today's default `dcgan` nets (`plan` "pad": the 32x32 DCGAN, MNIST padded
+inside D), chosen by the calibration against a plain DCGAN (`bench/RESULTS.md`, "Calibration
+against a reference DCGAN"); it replaced a 276-epoch bundle on ganzoo's first 28x28 nets, whose
+numbers its section shows for comparison. `wgan-gp-mnist` and `vanilla-mnist` are not
+retrained yet: `wgan-gp-mnist` uses the first nets (`--model-arg arch=dcgan`), while `ganzoo
+train wgan-gp` now builds the paper's MNIST nets.
 """
 
 

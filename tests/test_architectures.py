@@ -80,29 +80,35 @@ def test_bad_architecture_settings_are_one_line_errors(model, setting, bad):
     assert "\n" not in str(exc.value)
 
 
-@pytest.mark.parametrize("pid,key,old", [("dcgan-mnist", "plan", "legacy"), ("wgan-gp-mnist", "arch", "dcgan")])
-def test_bundles_saved_before_the_setting_rebuild_their_old_nets(pid, key, old, tmp_path):
-    import shutil
-
-    # A bundle rebuilt since names the old setting; one written before the setting existed does
-    # not name it at all: a copy with the key taken out stands for those.
-    shipped = Path(ganzoo.get_pretrained(pid)[1].bundle)
-    assert json.loads((shipped / "ganzoo.json").read_text())["config"].get(key, old) == old
-    folder = tmp_path / "old"
-    shutil.copytree(shipped, folder)
-    meta = json.loads((folder / "ganzoo.json").read_text())
-    meta["config"].pop(key, None)
-    (folder / "ganzoo.json").write_text(json.dumps(meta))
-    g = ganzoo.load(folder)
-    legacy = ganzoo.create(ganzoo.get_pretrained(pid)[0].name, **{key: old}).generator
-    assert [tuple(p.shape) for p in g.parameters()] == [tuple(p.shape) for p in legacy.parameters()]
+@pytest.mark.parametrize("model,key,old", [("dcgan", "plan", "legacy"), ("wgan-gp", "arch", "dcgan")])
+def test_bundles_saved_before_the_setting_rebuild_their_old_nets(model, key, old, tmp_path):
+    # What ganzoo 0.1 wrote: the old nets, and no `plan` / `arch` in ganzoo.json at all.
+    legacy = ganzoo.create(model, width=8, **{key: old})
+    ganzoo.save(legacy, tmp_path / "old", dataset="mnist", samples=False)
+    meta = json.loads((tmp_path / "old" / "ganzoo.json").read_text())
+    assert meta["config"].pop(key) == old
+    (tmp_path / "old" / "ganzoo.json").write_text(json.dumps(meta))
+    g = ganzoo.load(tmp_path / "old")
+    assert [tuple(p.shape) for p in g.parameters()] == [tuple(p.shape) for p in legacy.generator.parameters()]
+    torch.testing.assert_close(g.sample(2, generator=torch.Generator().manual_seed(0)),
+                               legacy.generator.eval().sample(2, generator=torch.Generator().manual_seed(0)))
     # a bundle written today records the setting and comes back with the same nets
-    gan = ganzoo.create(ganzoo.get_pretrained(pid)[0].name, width=8)
+    gan = ganzoo.create(model, width=8)
     ganzoo.save(gan, tmp_path / "new", dataset="mnist", samples=False)
     saved = json.loads((tmp_path / "new" / "ganzoo.json").read_text())["config"]
     assert saved[key] != old
     back = ganzoo.load(tmp_path / "new")
     assert [tuple(p.shape) for p in back.parameters()] == [tuple(p.shape) for p in gan.generator.parameters()]
+
+
+@pytest.mark.parametrize("pid,key", [("wgan-gp-mnist", "arch")])
+def test_shipped_bundles_on_old_nets_name_them(pid, key):
+    # Rebuilt receipts write the old setting out; the weights still load into those nets.
+    folder = Path(ganzoo.get_pretrained(pid)[1].bundle)
+    config = json.loads((folder / "ganzoo.json").read_text())["config"]
+    spec = ganzoo.get_spec(ganzoo.get_pretrained(pid)[0].name)
+    assert config.get(key, spec.saved_defaults[key]) == spec.saved_defaults[key]
+    assert isinstance(ganzoo.load(pid), ganzoo.Generator)
 
 
 def test_a_run_saved_before_plan_resumes_with_its_old_nets(tmp_path):
