@@ -23,6 +23,7 @@ from pathlib import Path
 from safetensors.torch import load_file
 
 import ganzoo
+from ganzoo.checkpoint import find_checkpoint
 from ganzoo.metrics import evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,8 +72,7 @@ def export_run(run: Path, name: str) -> Path:
     """Copy a finished run's newest checkpoint (weights, state) and its logs to ``bench/zoo-runs/<name>``."""
     import shutil
 
-    latest = json.loads((run / "checkpoints" / "latest.json").read_text())
-    ckpt = run / "checkpoints" / latest["path"]
+    ckpt = find_checkpoint(run)
     dest = RUNS / name
     if dest.exists():
         raise SystemExit(f"{dest} exists; remove it to export again")

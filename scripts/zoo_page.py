@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 
 import ganzoo
+from ganzoo.metrics.classifier import dataset_networks, load_classifier
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -41,9 +42,10 @@ g = ganzoo.load("wgan-gp-mnist")
 **How the numbers were measured.** ganzoo's fixed protocol (see
 [Evaluate fairly](guides/evaluation.md)): 10,000 samples (seed 0) against the 10,000 test
 images of the dataset, in the feature space of two classifiers built independently of each
-other: ganzoo's classifier (`mnist-classifier`, 99.39% MNIST test accuracy;
-`fashion-mnist-classifier`, 91.61% on Fashion-MNIST) and a cross-check network with another
-architecture, seed and augmentation (`mnist-resnet`, 99.43%; `fashion-mnist-resnet`, 91.18%).
+other: ganzoo's classifier (`mnist-classifier`, {acc[mnist-classifier]} MNIST test accuracy;
+`fashion-mnist-classifier`, {acc[fashion-mnist-classifier]} on Fashion-MNIST) and a cross-check network with
+another architecture, seed and augmentation (`mnist-resnet`, {acc[mnist-resnet]};
+`fashion-mnist-resnet`, {acc[fashion-mnist-resnet]}).
 "Real data" is the same protocol applied to 10,000 training images instead of samples: the
 best a generator can hope for. `confident` is the share of samples the classifier assigns a
 class with probability above 0.9 (Fashion-MNIST's own images reach only about 77%: some of
@@ -117,7 +119,12 @@ def section(pid: str) -> list[str]:
 
 def main() -> None:
     ids = sorted(ganzoo.list_pretrained(), key=lambda i: (ORDER.index(i) if i in ORDER else len(ORDER), i))
-    lines = [HEADER.replace("{ids}", repr(sorted(ids)))]
+    header = HEADER.replace("{ids}", repr(sorted(ids)))
+    for dataset in DATASET_NAMES:  # the networks' accuracies, from the records that ship with them
+        for name in dataset_networks(dataset):
+            accuracy = load_classifier(dataset, name=name)[1]["test_accuracy"]
+            header = header.replace(f"{{acc[{name}]}}", f"{100 * accuracy:.2f}%")
+    lines = [header]
     for pid in ids:
         lines += section(pid)
     (DOCS / "zoo.md").write_text("\n".join(lines).rstrip() + "\n")
