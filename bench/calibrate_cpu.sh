@@ -7,7 +7,9 @@
 #   DATA=../shared/data/mnist OUT=runs/calibrate EPOCHS=3 bash bench/calibrate_cpu.sh [step ...]
 #   DEVICE=cuda EPOCHS=30 ...                     # the same on a GPU
 #
-# Steps: reference dcgan-legacy dcgan-4x4 dcgan-pad vanilla wgan-gp-dcgan wgan-gp-paper.
+# Steps: reference dcgan-legacy dcgan-4x4 dcgan-pad vanilla wgan-gp-dcgan wgan-gp-paper, and for
+# vanilla's own reference (a plain MLP GAN, bench/reference_dcgan.py --arch mlp) at the MLP GANs'
+# usual batch 64: reference-mlp vanilla-b64 vanilla-bn (G with BatchNorm) vanilla-bn-nodrop.
 # LOCK (optional) is a file every training holds with flock, so that trainings sharing a
 # machine run one at a time (with nice -n 10).
 set -euo pipefail
@@ -35,6 +37,14 @@ for s in "${steps[@]}"; do
     dcgan-legacy|dcgan-4x4|dcgan-pad)
       ganzoo_run "$s-${EPOCHS}ep" dcgan --epochs "$EPOCHS" "${recipe[@]}" --model-arg "plan=${s#dcgan-}" ;;
     vanilla) ganzoo_run "vanilla-${EPOCHS}ep" vanilla --epochs "$EPOCHS" "${recipe[@]}" ;;
+    reference-mlp) run python bench/reference_dcgan.py --arch mlp --batch-size 64 --epochs "$EPOCHS" --data-dir "$DATA" \
+                 --device "$DEVICE" --json "$OUT/reference-mlp-${EPOCHS}ep.json" \
+                 --weights "$OUT/reference-mlp-${EPOCHS}ep.safetensors" ;;
+    vanilla-b64) ganzoo_run "$s-${EPOCHS}ep" vanilla --epochs "$EPOCHS" "${recipe[@]}" --batch-size 64 ;;
+    vanilla-bn) ganzoo_run "$s-${EPOCHS}ep" vanilla --epochs "$EPOCHS" "${recipe[@]}" --batch-size 64 \
+                 --model-arg g_norm=batch ;;
+    vanilla-bn-nodrop) ganzoo_run "$s-${EPOCHS}ep" vanilla --epochs "$EPOCHS" "${recipe[@]}" --batch-size 64 \
+                 --model-arg g_norm=batch --model-arg dropout=0 ;;
     # WGAN-GP keeps its own recipe (Adam 1e-4, betas (0, 0.9), batch 64, 5 critic steps); equal steps.
     wgan-gp-dcgan|wgan-gp-paper)
       ganzoo_run "$s-${WGAN_STEPS}steps" wgan-gp --steps "$WGAN_STEPS" --model-arg "arch=${s#wgan-gp-}" ;;

@@ -21,7 +21,7 @@ def rows(path: Path) -> list[tuple[str, dict, str]]:
     out = []
     for r in data["results"]:  # bench/calibrate.py
         cfg = r.get("model_config") or {}
-        setting = ", ".join([f"{k}={cfg[k]}" for k in ("plan", "arch", "dropout") if cfg.get(k) is not None]
+        setting = ", ".join([f"{k}={cfg[k]}" for k in ("plan", "arch", "dropout", "g_norm") if cfg.get(k) is not None]
                             + [f"batch {r['config']['batch_size']}"])
         out.append((f"ganzoo {r['config']['model']} ({setting}), {'EMA' if r.get('ema') else 'raw'} G",
                     r["score"], f"{r.get('step')} steps"

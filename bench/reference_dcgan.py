@@ -1,4 +1,4 @@
-"""Calibration reference: a plain 32x32 DCGAN on MNIST, scored with ganzoo's protocol.
+"""Calibration references: a plain 32x32 DCGAN (and a plain MLP GAN) on MNIST, scored with ganzoo's protocol.
 
 A known-good model to put ganzoo's families beside (issue 15): the DCGAN of Radford, Metz &
 Chintala (2016, arXiv:1511.06434) the way pytorch/examples' ``dcgan/main.py`` writes it,
@@ -14,7 +14,14 @@ sized for 32x32 single-channel images, with nothing of ganzoo's engine or models
   both; batch 128; ``BCEWithLogitsLoss``; per batch one D step (real 1, fake 0) then one G
   step with the non-saturating loss (labels 1), as in the example.
 
-Scoring: the generator's 32x32 samples are **center-cropped** back to 28x28 (rows and columns
+``--arch mlp`` trains instead the plain MLP GAN most GAN tutorials and model collections write
+(the reference for ganzoo's ``vanilla``; the GAN of Goodfellow et al. 2014 with the now-common
+BatchNorm in G): G z (100) -> 128 -> 256 -> 512 -> 1024 -> 784, LeakyReLU(0.2), BatchNorm1d on
+the 256/512/1024 layers (torch's default eps), Tanh; D 784 -> 512 -> 256 -> 1, LeakyReLU(0.2),
+no dropout, no normalisation; torch's default Linear initialisation; 28x28 images (no padding);
+the same Adam, loss and step order; its usual batch is 64 (``--batch-size 64``).
+
+Scoring: the DCGAN's 32x32 samples are **center-cropped** back to 28x28 (rows and columns
 2..29, the inverse of the padding) and scored by ``bench/quality.py``: ganzoo's
 ``metrics.evaluate`` (10,000 samples, seed 0, against the 10,000 MNIST test images in ganzoo's
 MNIST classifier's feature space) plus the share of samples classified with p > 0.9.
@@ -87,19 +94,57 @@ def weights_init(m: nn.Module) -> None:
         nn.init.zeros_(m.bias)
 
 
-class Cropped28(ganzoo.Generator):
-    """The reference G as a ganzoo Generator for ``evaluate``: its 32x32 output cropped to 28x28."""
+class GeneratorMLP(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.main = nn.Sequential(
+            nn.Linear(NZ, 128), nn.LeakyReLU(0.2, True),
+            nn.Linear(128, 256), nn.BatchNorm1d(256), nn.LeakyReLU(0.2, True),
+            nn.Linear(256, 512), nn.BatchNorm1d(512), nn.LeakyReLU(0.2, True),
+            nn.Linear(512, 1024), nn.BatchNorm1d(1024), nn.LeakyReLU(0.2, True),
+            nn.Linear(1024, 28 * 28), nn.Tanh(),
+        )
 
-    def __init__(self, net: Generator32) -> None:
+    def forward(self, z: Tensor) -> Tensor:
+        return self.main(z.view(-1, NZ)).view(-1, 1, 28, 28)
+
+
+class DiscriminatorMLP(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.main = nn.Sequential(
+            nn.Linear(28 * 28, 512), nn.LeakyReLU(0.2, True),
+            nn.Linear(512, 256), nn.LeakyReLU(0.2, True),
+            nn.Linear(256, 1),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.main(x.flatten(1)).view(-1)
+
+
+ARCHS = {  # --arch: (G, D, pad to 32x32, label)
+    "dcgan": (Generator32, Discriminator32, True, "reference DCGAN 32x32"),
+    "mlp": (GeneratorMLP, DiscriminatorMLP, False, "reference MLP GAN"),
+}
+
+
+class Cropped28(ganzoo.Generator):
+    """A reference G as a ganzoo Generator for ``evaluate``: 32x32 output cropped to 28x28."""
+
+    def __init__(self, net: nn.Module, crop: bool = True) -> None:
         super().__init__()
         self.net, self.latent_dim, self.num_classes, self.output_shape = net, NZ, None, (1, 28, 28)
+        self.crop = crop
 
     def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
-        return self.net(z)[:, :, 2:30, 2:30]
+        x = self.net(z)
+        return x[:, :, 2:30, 2:30] if self.crop else x
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--arch", choices=sorted(ARCHS), default="dcgan",
+                   help="dcgan: the 32x32 DCGAN (default); mlp: the plain MLP GAN")
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--data-dir", type=Path,
                    default=Path(os.environ.get("GANZOO_DATA") or Path(__file__).resolve().parents[2] / "shared/data/mnist"))
@@ -116,16 +161,19 @@ def main(argv: list[str] | None = None) -> None:
     if args.rescore:
         return rescore(args)
     torch.manual_seed(args.seed)
+    make_g, make_d, pad, name = ARCHS[args.arch]
 
     mnist = torchvision.datasets.MNIST(str(prepare_mnist_root(args.data_dir, args.work_dir)), train=True)
-    x = nn.functional.pad(mnist.data.float().div(255).unsqueeze(1), (2, 2, 2, 2)).sub(0.5).div(0.5)
+    x = mnist.data.float().div(255).unsqueeze(1)
+    x = (nn.functional.pad(x, (2, 2, 2, 2)) if pad else x).sub(0.5).div(0.5)
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x), batch_size=args.batch_size,
                                          shuffle=True, drop_last=True)
     device = torch.device(args.device)
 
-    netG, netD = Generator32().to(device), Discriminator32().to(device)
-    netG.apply(weights_init)
-    netD.apply(weights_init)
+    netG, netD = make_g().to(device), make_d().to(device)
+    if args.arch == "dcgan":
+        netG.apply(weights_init)
+        netD.apply(weights_init)
     criterion = nn.BCEWithLogitsLoss()
     optD = torch.optim.Adam(netD.parameters(), lr=args.lr, betas=(0.5, 0.999))
     optG = torch.optim.Adam(netG.parameters(), lr=args.lr, betas=(0.5, 0.999))
@@ -159,7 +207,7 @@ def main(argv: list[str] | None = None) -> None:
         args.weights.parent.mkdir(parents=True, exist_ok=True)
         save_file({k: v.contiguous() for k, v in netG.state_dict().items()}, str(args.weights))
     result = {
-        "model": "reference DCGAN 32x32 (bench/reference_dcgan.py)",
+        "model": f"{name} (bench/reference_dcgan.py{' --arch mlp' if args.arch == 'mlp' else ''})",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": "python bench/reference_dcgan.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": (torch.cuda.get_device_name(device) if device.type == "cuda" else
@@ -169,8 +217,9 @@ def main(argv: list[str] | None = None) -> None:
         "params": {"G": sum(q.numel() for q in netG.parameters()), "D": sum(q.numel() for q in netD.parameters())},
         "train_seconds": round(train_s, 1),
         "epochs_log": log,
-        "scoring": "32x32 samples center-cropped to 28x28 (rows/cols 2..29), G in eval mode",
-        "score": score(Cropped28(netG), args.data_dir, "reference DCGAN 32x32, raw G"),
+        "scoring": ("32x32 samples center-cropped to 28x28 (rows/cols 2..29)" if pad else "28x28 samples")
+        + ", G in eval mode",
+        "score": score(Cropped28(netG, crop=pad), args.data_dir, f"{name}, raw G"),
     }
     print(json.dumps({k: result[k] for k in ("train_seconds", "params")}), json.dumps(
         {k: result["score"][k] for k in ("fid", "precision", "recall", "confident")}), flush=True)
@@ -185,10 +234,11 @@ def rescore(args: argparse.Namespace) -> None:
 
     if args.weights is None or args.json is None:
         raise SystemExit("--rescore needs --weights (the saved G) and --json (the result to update)")
-    net = Generator32()
+    make_g, _, pad, name = ARCHS[args.arch]
+    net = make_g()
     net.load_state_dict(load_file(str(args.weights)))
     result = json.loads(args.json.read_text())
-    result["score"] = score(Cropped28(net.to(args.device)), args.data_dir, "reference DCGAN 32x32, raw G")
+    result["score"] = score(Cropped28(net.to(args.device), crop=pad), args.data_dir, f"{name}, raw G")
     result["rescored"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     args.json.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: result["score"][k] for k in ("fid", "precision", "recall", "confident")}), flush=True)

@@ -21,10 +21,10 @@ from ganzoo import Discriminator, Generator, ModelSpec, PretrainedEntry, TrainDe
 from ganzoo.errors import ConfigError
 
 
-def _mlp(sizes: list[int], act: nn.Module, dropout: float = 0.0) -> list[nn.Module]:
+def _mlp(sizes: list[int], act: nn.Module, dropout: float = 0.0, norm: bool = False) -> list[nn.Module]:
     layers: list[nn.Module] = []
     for a, b in zip(sizes[:-1], sizes[1:]):
-        layers += [nn.Linear(a, b), act]
+        layers += [nn.Linear(a, b), *([nn.BatchNorm1d(b)] if norm else []), act]
         if dropout:
             layers.append(nn.Dropout(dropout))
     return layers
@@ -35,13 +35,13 @@ def _is_image(shape: tuple[int, ...]) -> bool:
 
 
 class MLPGenerator(Generator):
-    def __init__(self, data_shape: tuple[int, ...], latent_dim: int, hidden: tuple[int, ...]):
+    def __init__(self, data_shape: tuple[int, ...], latent_dim: int, hidden: tuple[int, ...], norm: bool = False):
         super().__init__()
         self.latent_dim = latent_dim
         self.num_classes = None
         self.output_shape = tuple(data_shape)
         out = math.prod(data_shape)
-        layers = _mlp([latent_dim, *hidden], nn.ReLU(True)) + [nn.Linear(hidden[-1], out)]
+        layers = _mlp([latent_dim, *hidden], nn.ReLU(True), norm=norm) + [nn.Linear(hidden[-1], out)]
         if _is_image(data_shape):
             layers.append(nn.Tanh())
         self.net = nn.Sequential(*layers)
@@ -61,8 +61,12 @@ class MLPDiscriminator(Discriminator):
         return self.net(x.flatten(1)).flatten()
 
 
-def build(data_shape=(1, 28, 28), latent_dim=100, num_classes=None, g_hidden=None, d_hidden=None, dropout=None):
-    """Build G and D; hidden sizes default by data kind (images or points)."""
+def build(data_shape=(1, 28, 28), latent_dim=100, num_classes=None, g_hidden=None, d_hidden=None, dropout=None,
+          g_norm="none"):
+    """Build G and D; hidden sizes default by data kind (images or points).
+
+    ``g_norm``: ``"batch"`` puts BatchNorm1d after every hidden layer of G, ``"none"`` nothing.
+    """
     if num_classes is not None:
         raise ConfigError("vanilla is unconditional; use 'cgan' for class-conditional generation")
     data_shape = tuple(data_shape)
@@ -72,7 +76,10 @@ def build(data_shape=(1, 28, 28), latent_dim=100, num_classes=None, g_hidden=Non
     g_hidden = tuple(g_hidden or ((256, 512, 1024) if image else (256, 256, 256)))
     d_hidden = tuple(d_hidden or ((1024, 512, 256) if image else (256, 256, 256)))
     dropout = (0.3 if image else 0.0) if dropout is None else float(dropout)
-    return MLPGenerator(data_shape, latent_dim, g_hidden), MLPDiscriminator(data_shape, d_hidden, dropout)
+    if g_norm not in ("none", "batch"):
+        raise ConfigError(f"vanilla: g_norm must be 'none' or 'batch', got {g_norm!r}")
+    return (MLPGenerator(data_shape, latent_dim, g_hidden, norm=g_norm == "batch"),
+            MLPDiscriminator(data_shape, d_hidden, dropout))
 
 
 # Pretrained generators: bundles shipped in this package (sha256-checked at load), trained on a
