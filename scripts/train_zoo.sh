@@ -8,14 +8,14 @@
 #
 # `dcgan`, `wgan-gp`, `vanilla`: the retraining issue 15 asks for, with today's networks
 # (dcgan's plan "pad": the 32x32 DCGAN, chosen by the 5-epoch calibration in bench/RESULTS.md;
-# wgan-gp's arch "paper"), the same lengths as the shipped bundles, and every learning rate and
+# wgan-gp's arch "paper"; vanilla's BatchNorm in G and no dropout), the same lengths as the shipped bundles, and every learning rate and
 # beta written out here rather than taken from the recipe, so a recipe change cannot silently
 # change a zoo run. Not run at these lengths yet (they need a GPU); ship only generators that
-# beat the bundles they replace, on both feature networks. `dcgan-cpu` is the shorter run a
-# 2-core CPU can do in one session.
+# beat the bundles they replace, on both feature networks. `dcgan-cpu` and `vanilla-cpu` are
+# the shorter runs a 2-core CPU can do in one session.
 #
-# `dcgan-legacy`, `wgan-gp-legacy`, `cgan`, and `vanilla` (same nets as shipped): what trained
-# the shipped bundles, 2026-11-26 (bench/RESULTS.md has the logs and numbers):
+# `dcgan-legacy`, `wgan-gp-legacy`, `vanilla-legacy` and `cgan`: what trained the bundles
+# shipped on 2026-11-26 (bench/RESULTS.md has the logs and numbers):
 # - dcgan-mnist, wgan-gp-mnist: NVIDIA H100, both at once on one card, through
 #   `RUNS="dcgan:300 wgan-gp:200" TOYS=0 LIMIT=360 bash bench/gpu_zoo_toys.sh`; the 360 s limit
 #   stopped them (SIGTERM: the engine saves a checkpoint) after 129,316 and 24,491 generator
@@ -34,6 +34,7 @@ quiet=(--seed 0 --sample-every 5000 --checkpoint-every 2000 --log-every 500 -q)
 common=(--dataset mnist --data-dir "$DATA" "${quiet[@]}")
 fashion=(--dataset fashion-mnist --data-dir "$FASHION" "${quiet[@]}")
 dcgan_recipe=(--batch-size 128 --lr-g 2e-4 --lr-d 2e-4 --beta1 0.5 --beta2 0.999 --loss non-saturating)
+vanilla_recipe=(--batch-size 64 --lr-g 2e-4 --lr-d 2e-4 --beta1 0.5 --beta2 0.999 --loss non-saturating)
 wgan_recipe=(--batch-size 64 --lr-g 1e-4 --lr-d 1e-4 --beta1 0.0 --beta2 0.9 --loss wgan-gp --n-critic 5)
 models=("$@")
 [ ${#models[@]} -eq 0 ] && models=(dcgan wgan-gp vanilla)
@@ -52,8 +53,16 @@ for m in "${models[@]}"; do
                --sample-every 2340 --eval-every 2340 --eval-n 2000 --log-every 234 -q ;;
     wgan-gp) ganzoo train wgan-gp --steps 24491 "${wgan_recipe[@]}" --model-arg arch=paper \
                --out "$OUT/wgan-gp-mnist" "${common[@]}" ;;
-    vanilla) ganzoo train vanilla --epochs 100 --batch-size 64 --lr-g 2e-4 --lr-d 2e-4 --beta1 0.5 --beta2 0.999 \
-               --loss non-saturating --out "$OUT/vanilla-mnist" "${common[@]}" ;;
+    vanilla) ganzoo train vanilla --epochs 100 "${vanilla_recipe[@]}" --model-arg g_norm=batch --model-arg dropout=0 \
+               --out "$OUT/vanilla-mnist" "${common[@]}" ;;
+    # The CPU-trained vanilla-mnist candidate (2026-12-01): today's image nets (BatchNorm in G, no
+    # dropout in D: the 5-epoch calibration against a plain MLP GAN chose them), VANILLA_CPU_EPOCHS long.
+    vanilla-cpu)
+             ganzoo train vanilla --epochs "${VANILLA_CPU_EPOCHS:-60}" "${vanilla_recipe[@]}" --model-arg g_norm=batch \
+               --model-arg dropout=0 --checkpoint-every 938 --eval-every 9370 --eval-n 2000 --sample-every 9370 \
+               --out "$OUT/vanilla-mnist" --dataset mnist --data-dir "$DATA" --seed 0 --log-every 938 -q ;;
+    vanilla-legacy) ganzoo train vanilla --epochs 100 "${vanilla_recipe[@]}" --model-arg g_norm=none \
+               --out "$OUT/vanilla-legacy-mnist" "${common[@]}" ;;
     dcgan-legacy)   ganzoo train dcgan   --steps 129316 --batch-size 128 --model-arg plan=legacy \
                       --out "$OUT/dcgan-legacy-mnist" "${common[@]}" ;;
     wgan-gp-legacy) ganzoo train wgan-gp --steps 24491 --model-arg arch=dcgan \
@@ -73,6 +82,6 @@ for m in "${models[@]}"; do
                --checkpoint-every 469 --eval-every 2345 --eval-n 2000 --sample-every 2345 \
                --out "$OUT/dcgan-fashion-mnist" --dataset fashion-mnist --data-dir "$FASHION" --seed 0 \
                --log-every 235 -q ;;
-    *) echo "unknown model $m (dcgan, wgan-gp, vanilla, cgan, dcgan-legacy, wgan-gp-legacy, cgan-fashion, dcgan-fashion, dcgan-cpu)" >&2; exit 2 ;;
+    *) echo "unknown model $m (dcgan, wgan-gp, vanilla, cgan, dcgan-legacy, wgan-gp-legacy, cgan-fashion, dcgan-fashion, dcgan-cpu, vanilla-cpu, vanilla-legacy)" >&2; exit 2 ;;
   esac
 done

@@ -1,4 +1,4 @@
-"""The conv nets of dcgan and wgan-gp at 28x28 (issue 15), and files saved with the older ones."""
+"""The conv nets of dcgan and wgan-gp at 28x28 and vanilla's MLPs (issue 15), and files saved with the older ones."""
 
 from __future__ import annotations
 
@@ -72,18 +72,44 @@ def test_wgan_gp_follows_the_papers_mnist_nets():
     assert len(_layers(layer, nn.GroupNorm)) == 2  # not on the first convolution
 
 
+def test_vanilla_normalises_its_generator_for_images_only():
+    image = ganzoo.create("vanilla")
+    assert [m.num_features for m in _layers(image.generator, nn.BatchNorm1d)] == [256, 512, 1024]
+    assert not _layers(image.discriminator, nn.BatchNorm1d)
+    # the 2-D toys' recipe was tuned without it, and keeps it off
+    assert not _layers(ganzoo.create("vanilla", data_shape=(2,)).generator, nn.BatchNorm1d)
+    assert not _layers(ganzoo.create("vanilla", g_norm="none").generator, nn.BatchNorm1d)
+    assert len(_layers(ganzoo.create("vanilla", data_shape=(2,), g_norm="batch").generator, nn.BatchNorm1d)) == 3
+    # D's dropout steadied the unnormalised G only: on with g_norm none (the old nets), off otherwise
+    assert not _layers(image.discriminator, nn.Dropout)
+    assert {m.p for m in _layers(ganzoo.create("vanilla", g_norm="none").discriminator, nn.Dropout)} == {0.3}
+    assert not _layers(ganzoo.create("vanilla", data_shape=(2,)).discriminator, nn.Dropout)
+    assert {m.p for m in _layers(ganzoo.create("vanilla", dropout=0.5).discriminator, nn.Dropout)} == {0.5}
+
+
+def test_the_shipped_vanilla_bundle_keeps_its_unnormalised_generator():
+    # vanilla-mnist was saved before g_norm existed: it must come back without BatchNorm, and
+    # its weights (sha256-checked) fit those nets exactly.
+    g = ganzoo.load("vanilla-mnist")
+    assert not _layers(g, nn.BatchNorm1d)
+
+
 @pytest.mark.parametrize("model,setting,bad", [("dcgan", "plan", "deep"), ("wgan-gp", "arch", "big"),
-                                               ("wgan-gp", "critic_norm", "batch")])
+                                               ("wgan-gp", "critic_norm", "batch"), ("vanilla", "g_norm", "layer")])
 def test_bad_architecture_settings_are_one_line_errors(model, setting, bad):
     with pytest.raises(ConfigError, match=f"{setting} must be .*got '{bad}'") as exc:
         ganzoo.create(model, **{setting: bad})
     assert "\n" not in str(exc.value)
 
 
-@pytest.mark.parametrize("model,key,old", [("dcgan", "plan", "legacy"), ("wgan-gp", "arch", "dcgan")])
+SMALL = {"dcgan": {"width": 8}, "wgan-gp": {"width": 8}, "vanilla": {"g_hidden": (16, 32), "d_hidden": (32, 16)}}
+
+
+@pytest.mark.parametrize("model,key,old", [("dcgan", "plan", "legacy"), ("wgan-gp", "arch", "dcgan"),
+                                           ("vanilla", "g_norm", "none")])
 def test_bundles_saved_before_the_setting_rebuild_their_old_nets(model, key, old, tmp_path):
-    # What ganzoo 0.1 wrote: the old nets, and no `plan` / `arch` in ganzoo.json at all.
-    legacy = ganzoo.create(model, width=8, **{key: old})
+    # What ganzoo 0.1 wrote: the old nets, and no `plan` / `arch` / `g_norm` in ganzoo.json at all.
+    legacy = ganzoo.create(model, **SMALL[model], **{key: old})
     ganzoo.save(legacy, tmp_path / "old", dataset="mnist", samples=False)
     meta = json.loads((tmp_path / "old" / "ganzoo.json").read_text())
     assert meta["config"].pop(key) == old
@@ -93,7 +119,7 @@ def test_bundles_saved_before_the_setting_rebuild_their_old_nets(model, key, old
     torch.testing.assert_close(g.sample(2, generator=torch.Generator().manual_seed(0)),
                                legacy.generator.eval().sample(2, generator=torch.Generator().manual_seed(0)))
     # a bundle written today records the setting and comes back with the same nets
-    gan = ganzoo.create(model, width=8)
+    gan = ganzoo.create(model, **SMALL[model])
     ganzoo.save(gan, tmp_path / "new", dataset="mnist", samples=False)
     saved = json.loads((tmp_path / "new" / "ganzoo.json").read_text())["config"]
     assert saved[key] != old

@@ -6,7 +6,8 @@ Multilayer perceptrons for G and D, trained with the minimax objective
 section 3 of the paper). One model serves flattened images (``data_shape``
 ``(C, H, W)``, Tanh output in [-1, 1]) and 2-D points (``data_shape=(2,)``,
 raw linear output) such as the ``ring8`` and ``grid25`` toys. Departures from
-the paper, for stability with Adam: LeakyReLU(0.2) in D instead of maxout.
+the paper, for stability with Adam: LeakyReLU(0.2) in D instead of maxout, and for
+images BatchNorm after each hidden layer of G (as most MLP-GAN implementations have it).
 
 Code: Apache-2.0, part of ganzoo.
 """
@@ -62,10 +63,14 @@ class MLPDiscriminator(Discriminator):
 
 
 def build(data_shape=(1, 28, 28), latent_dim=100, num_classes=None, g_hidden=None, d_hidden=None, dropout=None,
-          g_norm="none"):
-    """Build G and D; hidden sizes default by data kind (images or points).
+          g_norm=None):
+    """Build G and D; hidden sizes, dropout and G's normalisation default by data kind (images or points).
 
-    ``g_norm``: ``"batch"`` puts BatchNorm1d after every hidden layer of G, ``"none"`` nothing.
+    ``g_norm``: ``"batch"`` puts BatchNorm1d after every hidden layer of G (the default for
+    images since 2026-12-01: without it, G lost plainly to a plain MLP GAN, bench/RESULTS.md),
+    ``"none"`` nothing (the default for points, whose toy recipe was tuned without it).
+    ``dropout`` (in D) defaults to 0.3 for images with an unnormalised G (ganzoo 0.1's nets, and
+    bundles saved before ``g_norm`` existed), 0 otherwise.
     """
     if num_classes is not None:
         raise ConfigError("vanilla is unconditional; use 'cgan' for class-conditional generation")
@@ -75,9 +80,12 @@ def build(data_shape=(1, 28, 28), latent_dim=100, num_classes=None, g_hidden=Non
     image = _is_image(data_shape)
     g_hidden = tuple(g_hidden or ((256, 512, 1024) if image else (256, 256, 256)))
     d_hidden = tuple(d_hidden or ((1024, 512, 256) if image else (256, 256, 256)))
-    dropout = (0.3 if image else 0.0) if dropout is None else float(dropout)
+    g_norm = ("batch" if image else "none") if g_norm is None else g_norm
     if g_norm not in ("none", "batch"):
         raise ConfigError(f"vanilla: g_norm must be 'none' or 'batch', got {g_norm!r}")
+    # Dropout in D steadied the unnormalised G on images; with BatchNorm in G it only hurt
+    # (5-epoch calibration, bench/RESULTS.md), as in the plain MLP GAN, which has none.
+    dropout = (0.3 if image and g_norm == "none" else 0.0) if dropout is None else float(dropout)
     return (MLPGenerator(data_shape, latent_dim, g_hidden, norm=g_norm == "batch"),
             MLPDiscriminator(data_shape, d_hidden, dropout))
 
@@ -116,7 +124,9 @@ def ganzoo_register_models(register):
             family="vanilla",
             paper="Goodfellow et al. 2014, arXiv:1406.2661",
             build=build,
-            defaults={"data_shape": (1, 28, 28), "latent_dim": 100, "num_classes": None},
+            # g_norm None: BatchNorm in G for images, none for points (build() decides by data_shape).
+            defaults={"data_shape": (1, 28, 28), "latent_dim": 100, "num_classes": None, "g_norm": None},
+            saved_defaults={"g_norm": "none"},  # bundles saved before `g_norm` existed: no BatchNorm
             train=TrainDefaults(loss="non-saturating", lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), batch_size=64),
             compatible_losses=("non-saturating", "minimax", "hinge", "lsgan", "wgan-gp"),
             datasets=("mnist", "fashion-mnist", "ring8", "grid25"),
