@@ -21,6 +21,8 @@ def rows(path: Path) -> list[tuple[str, dict, str]]:
     out = []
     for r in data["results"]:  # bench/calibrate.py
         cfg = r.get("model_config") or {}
+        if r["config"]["model"] == "vanilla" and "g_norm" not in cfg:  # saved before g_norm: the old nets
+            cfg = {**cfg, "g_norm": "none"}
         setting = ", ".join([f"{k}={cfg[k]}" for k in ("plan", "arch", "dropout", "g_norm") if cfg.get(k) is not None]
                             + [f"batch {r['config']['batch_size']}"])
         out.append((f"ganzoo {r['config']['model']} ({setting}), {'EMA' if r.get('ema') else 'raw'} G",

@@ -65,6 +65,13 @@ ZOO = {
         command="ganzoo train cgan --dataset fashion-mnist --data-dir DATA --epochs 20 --batch-size 128 "
                 "--lr-g 2e-4 --lr-d 2e-4 --beta1 0.5 --beta2 0.999 --loss hinge --eval-every 1876 --seed 0 "
                 "--out RUN --sample-every 5000 --checkpoint-every 2000 --log-every 500 -q"),
+    # dcgan-mnist's CPU recipe on Fashion-MNIST (scripts/train_zoo.sh dcgan-fashion, FASHION_EPOCHS=20).
+    "dcgan-fashion-mnist": dict(
+        run="dcgan-fashion-mnist", weights="generator_ema", dataset="fashion-mnist", baseline=None, card=CPU,
+        command="ganzoo train dcgan --dataset fashion-mnist --data-dir DATA --epochs 20 --batch-size 128 "
+                "--lr-g 2e-4 --lr-d 2e-4 --beta1 0.5 --beta2 0.999 --loss non-saturating --model-arg plan=pad "
+                "--checkpoint-every 469 --eval-every 2345 --eval-n 2000 --sample-every 2345 --seed 0 --out RUN "
+                "--log-every 235 -q"),
 }
 
 
