@@ -6,6 +6,7 @@
 #
 #   DATA=../shared/data/mnist OUT=runs/calibrate EPOCHS=3 bash bench/calibrate_cpu.sh [step ...]
 #   DEVICE=cuda EPOCHS=30 ...                     # the same on a GPU
+#   SEED=1 ...                                    # another seed (files named ...-seed1)
 #
 # Steps: reference dcgan-legacy dcgan-4x4 dcgan-pad vanilla wgan-gp-dcgan wgan-gp-paper, and for
 # vanilla's own reference (a plain MLP GAN, bench/reference_dcgan.py --arch mlp) at the MLP GANs'
@@ -19,9 +20,11 @@ EPOCHS=${EPOCHS:-3}
 WGAN_STEPS=${WGAN_STEPS:-400}
 LOCK=${LOCK:-}
 DEVICE=${DEVICE:-cpu}
+SEED=${SEED:-0}  # one seed per run; results of seeds other than 0 are named ...-seedN
+TAG=${EPOCHS}ep$([ "$SEED" = 0 ] || echo "-seed$SEED")
 mkdir -p "$OUT"
 run() { if [ -n "$LOCK" ]; then flock "$LOCK" nice -n 10 "$@"; else "$@"; fi; }
-quiet=(--sample-every 1000000 --checkpoint-every 1000000 --log-every 100 -q --device "$DEVICE" --seed 0)
+quiet=(--sample-every 1000000 --checkpoint-every 1000000 --log-every 100 -q --device "$DEVICE" --seed "$SEED")
 recipe=(--batch-size 128 --lr-g 2e-4 --lr-d 2e-4 --beta1 0.5 --beta2 0.999 --loss non-saturating)
 ganzoo_run() {  # NAME MODEL ARGS...: train, then score the raw generator (as the reference's)
   local name=$1 model=$2; shift 2
@@ -32,18 +35,18 @@ steps=("$@")
 [ ${#steps[@]} -eq 0 ] && steps=(reference dcgan-legacy dcgan-4x4 dcgan-pad)
 for s in "${steps[@]}"; do
   case $s in
-    reference) run python bench/reference_dcgan.py --epochs "$EPOCHS" --data-dir "$DATA" --device "$DEVICE" \
-                 --json "$OUT/reference-${EPOCHS}ep.json" --weights "$OUT/reference-${EPOCHS}ep.safetensors" ;;
+    reference) run python bench/reference_dcgan.py --seed "$SEED" --epochs "$EPOCHS" --data-dir "$DATA" --device "$DEVICE" \
+                 --json "$OUT/reference-${TAG}.json" --weights "$OUT/reference-${TAG}.safetensors" ;;
     dcgan-legacy|dcgan-4x4|dcgan-pad)
-      ganzoo_run "$s-${EPOCHS}ep" dcgan --epochs "$EPOCHS" "${recipe[@]}" --model-arg "plan=${s#dcgan-}" ;;
-    vanilla) ganzoo_run "vanilla-${EPOCHS}ep" vanilla --epochs "$EPOCHS" "${recipe[@]}" ;;
-    reference-mlp) run python bench/reference_dcgan.py --arch mlp --batch-size 64 --epochs "$EPOCHS" --data-dir "$DATA" \
-                 --device "$DEVICE" --json "$OUT/reference-mlp-${EPOCHS}ep.json" \
-                 --weights "$OUT/reference-mlp-${EPOCHS}ep.safetensors" ;;
-    vanilla-b64) ganzoo_run "$s-${EPOCHS}ep" vanilla --epochs "$EPOCHS" "${recipe[@]}" --batch-size 64 ;;
-    vanilla-bn) ganzoo_run "$s-${EPOCHS}ep" vanilla --epochs "$EPOCHS" "${recipe[@]}" --batch-size 64 \
+      ganzoo_run "$s-${TAG}" dcgan --epochs "$EPOCHS" "${recipe[@]}" --model-arg "plan=${s#dcgan-}" ;;
+    vanilla) ganzoo_run "vanilla-${TAG}" vanilla --epochs "$EPOCHS" "${recipe[@]}" ;;
+    reference-mlp) run python bench/reference_dcgan.py --seed "$SEED" --arch mlp --batch-size 64 --epochs "$EPOCHS" --data-dir "$DATA" \
+                 --device "$DEVICE" --json "$OUT/reference-mlp-${TAG}.json" \
+                 --weights "$OUT/reference-mlp-${TAG}.safetensors" ;;
+    vanilla-b64) ganzoo_run "$s-${TAG}" vanilla --epochs "$EPOCHS" "${recipe[@]}" --batch-size 64 ;;
+    vanilla-bn) ganzoo_run "$s-${TAG}" vanilla --epochs "$EPOCHS" "${recipe[@]}" --batch-size 64 \
                  --model-arg g_norm=batch ;;
-    vanilla-bn-nodrop) ganzoo_run "$s-${EPOCHS}ep" vanilla --epochs "$EPOCHS" "${recipe[@]}" --batch-size 64 \
+    vanilla-bn-nodrop) ganzoo_run "$s-${TAG}" vanilla --epochs "$EPOCHS" "${recipe[@]}" --batch-size 64 \
                  --model-arg g_norm=batch --model-arg dropout=0 ;;
     # WGAN-GP keeps its own recipe (Adam 1e-4, betas (0, 0.9), batch 64, 5 critic steps); equal steps.
     wgan-gp-dcgan|wgan-gp-paper)
