@@ -8,9 +8,11 @@
 #   DEVICE=cuda EPOCHS=30 ...                     # the same on a GPU
 #   SEED=1 ...                                    # another seed (files named ...-seed1)
 #
-# Steps: reference dcgan-legacy dcgan-4x4 dcgan-pad vanilla wgan-gp-dcgan wgan-gp-paper, and for
-# vanilla's own reference (a plain MLP GAN, bench/reference_dcgan.py --arch mlp) at the MLP GANs'
-# usual batch 64: reference-mlp vanilla-b64 vanilla-bn (G with BatchNorm) vanilla-bn-nodrop.
+# Steps: reference dcgan-legacy dcgan-4x4 dcgan-pad vanilla wgan-gp-dcgan wgan-gp-paper; vanilla's
+# old MLPs: vanilla-old (batch 128), vanilla-batch64, vanilla-nodropout; and vanilla's own
+# reference, a plain MLP GAN (bench/reference_dcgan.py --arch mlp), beside vanilla with BatchNorm
+# in G at the MLP GANs' usual batch 64: reference-mlp vanilla-bn (dropout 0.3) vanilla-bn-nodrop.
+# Every vanilla step but `vanilla` (today's defaults) pins g_norm and dropout.
 # LOCK (optional) is a file every training holds with flock, so that trainings sharing a
 # machine run one at a time (with nice -n 10).
 set -euo pipefail
@@ -39,18 +41,23 @@ for s in "${steps[@]}"; do
                  --json "$OUT/reference-${TAG}.json" --weights "$OUT/reference-${TAG}.safetensors" ;;
     dcgan-legacy|dcgan-4x4|dcgan-pad)
       ganzoo_run "$s-${TAG}" dcgan --epochs "$EPOCHS" "${recipe[@]}" --model-arg "plan=${s#dcgan-}" ;;
-    vanilla) ganzoo_run "vanilla-${TAG}" vanilla --epochs "$EPOCHS" "${recipe[@]}" ;;
+    vanilla) ganzoo_run "vanilla-${TAG}" vanilla --epochs "$EPOCHS" "${recipe[@]}" ;;  # today's defaults
+    # vanilla's old MLPs (g_norm none: no BatchNorm in G, dropout 0.3 in D unless given)
+    vanilla-old) ganzoo_run "$s-${TAG}" vanilla --epochs "$EPOCHS" "${recipe[@]}" --model-arg g_norm=none ;;
+    vanilla-batch64) ganzoo_run "$s-${TAG}" vanilla --epochs "$EPOCHS" "${recipe[@]}" --batch-size 64 \
+                 --model-arg g_norm=none ;;
+    vanilla-nodropout) ganzoo_run "$s-${TAG}" vanilla --epochs "$EPOCHS" "${recipe[@]}" --model-arg g_norm=none \
+                 --model-arg dropout=0 ;;
     reference-mlp) run python bench/reference_dcgan.py --seed "$SEED" --arch mlp --batch-size 64 --epochs "$EPOCHS" --data-dir "$DATA" \
                  --device "$DEVICE" --json "$OUT/reference-mlp-${TAG}.json" \
                  --weights "$OUT/reference-mlp-${TAG}.safetensors" ;;
-    vanilla-b64) ganzoo_run "$s-${TAG}" vanilla --epochs "$EPOCHS" "${recipe[@]}" --batch-size 64 ;;
     vanilla-bn) ganzoo_run "$s-${TAG}" vanilla --epochs "$EPOCHS" "${recipe[@]}" --batch-size 64 \
-                 --model-arg g_norm=batch ;;
+                 --model-arg g_norm=batch --model-arg dropout=0.3 ;;
     vanilla-bn-nodrop) ganzoo_run "$s-${TAG}" vanilla --epochs "$EPOCHS" "${recipe[@]}" --batch-size 64 \
                  --model-arg g_norm=batch --model-arg dropout=0 ;;
     # WGAN-GP keeps its own recipe (Adam 1e-4, betas (0, 0.9), batch 64, 5 critic steps); equal steps.
     wgan-gp-dcgan|wgan-gp-paper)
-      ganzoo_run "$s-${WGAN_STEPS}steps" wgan-gp --steps "$WGAN_STEPS" --model-arg "arch=${s#wgan-gp-}" ;;
+      ganzoo_run "$s-${WGAN_STEPS}steps${TAG#"${EPOCHS}ep"}" wgan-gp --steps "$WGAN_STEPS" --model-arg "arch=${s#wgan-gp-}" ;;
     *) echo "unknown step $s" >&2; exit 2 ;;
   esac
 done

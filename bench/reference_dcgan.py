@@ -143,8 +143,8 @@ class Cropped28(ganzoo.Generator):
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--arch", choices=sorted(ARCHS), default="dcgan",
-                   help="dcgan: the 32x32 DCGAN (default); mlp: the plain MLP GAN")
+    p.add_argument("--arch", choices=sorted(ARCHS), default=None,
+                   help="dcgan: the 32x32 DCGAN (default); mlp: the plain MLP GAN (--rescore: the result's)")
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--data-dir", type=Path,
                    default=Path(os.environ.get("GANZOO_DATA") or Path(__file__).resolve().parents[2] / "shared/data/mnist"))
@@ -160,6 +160,7 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     if args.rescore:
         return rescore(args)
+    args.arch = args.arch or "dcgan"
     torch.manual_seed(args.seed)
     make_g, make_d, pad, name = ARCHS[args.arch]
 
@@ -212,7 +213,7 @@ def main(argv: list[str] | None = None) -> None:
         "command": "python bench/reference_dcgan.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": (torch.cuda.get_device_name(device) if device.type == "cuda" else
                     f"{platform.machine()} CPU, {torch.get_num_threads()} threads") + f", torch {torch.__version__}",
-        "settings": {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
+        "settings": {"arch": args.arch, "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
                      "betas": [0.5, 0.999], "seed": args.seed, "steps": args.epochs * len(loader)},
         "params": {"G": sum(q.numel() for q in netG.parameters()), "D": sum(q.numel() for q in netD.parameters())},
         "train_seconds": round(train_s, 1),
@@ -234,10 +235,12 @@ def rescore(args: argparse.Namespace) -> None:
 
     if args.weights is None or args.json is None:
         raise SystemExit("--rescore needs --weights (the saved G) and --json (the result to update)")
-    make_g, _, pad, name = ARCHS[args.arch]
+    result = json.loads(args.json.read_text())
+    # the result names its arch (results of the first MLP runs only in their label)
+    arch = args.arch or result.get("settings", {}).get("arch") or ("mlp" if "MLP" in result.get("model", "") else "dcgan")
+    make_g, _, pad, name = ARCHS[arch]
     net = make_g()
     net.load_state_dict(load_file(str(args.weights)))
-    result = json.loads(args.json.read_text())
     result["score"] = score(Cropped28(net.to(args.device), crop=pad), args.data_dir, f"{name}, raw G")
     result["rescored"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     args.json.write_text(json.dumps(result, indent=2) + "\n")

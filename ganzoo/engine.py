@@ -471,6 +471,10 @@ class Trainer:
                 f"--out {config.out} cannot be given with --resume: a resumed run continues in its own "
                 f"directory {run_root}. To branch it, copy that folder and resume the copy"
             )
+        # Settings added to the model after this run was saved keep their meaning at that time.
+        older = {k: v for k, v in get_spec(saved.model).saved_defaults.items()
+                 if k not in state.get("model_config", {})}
+        saved.model_args = {**older, **saved.model_args}
         for name, why in FIXED_ON_RESUME.items():
             given, old = getattr(config, name), getattr(saved, name)
             if name == "model_args":
@@ -492,10 +496,6 @@ class Trainer:
         for name in ("eval_every", "data_dir", "channels_last"):
             if getattr(config, name) is not None:
                 setattr(merged, name, getattr(config, name))
-        # Settings added to the model after this run was saved keep their meaning at that time.
-        older = {k: v for k, v in get_spec(saved.model).saved_defaults.items()
-                 if k not in state.get("model_config", {})}
-        merged.model_args = {**older, **merged.model_args}
         if config.steps is not None or config.epochs is not None:  # a new length replaces the old one
             merged.steps, merged.epochs = config.steps, (config.epochs if config.steps is None else None)
         change: dict[str, Any] = {}

@@ -87,11 +87,13 @@ def test_vanilla_normalises_its_generator_for_images_only():
     assert {m.p for m in _layers(ganzoo.create("vanilla", dropout=0.5).discriminator, nn.Dropout)} == {0.5}
 
 
-def test_the_shipped_vanilla_bundle_keeps_its_unnormalised_generator():
-    # vanilla-mnist was saved before g_norm existed: it must come back without BatchNorm, and
-    # its weights (sha256-checked) fit those nets exactly.
+def test_the_shipped_vanilla_bundle_builds_the_nets_its_config_names():
+    # Whether vanilla-mnist was saved before g_norm existed (no key: the old nets) or after, its
+    # weights (sha256-checked) must load into what its config says.
+    folder = Path(ganzoo.get_pretrained("vanilla-mnist")[1].bundle)
+    config = json.loads((folder / "ganzoo.json").read_text())["config"]
     g = ganzoo.load("vanilla-mnist")
-    assert not _layers(g, nn.BatchNorm1d)
+    assert bool(_layers(g, nn.BatchNorm1d)) == (config.get("g_norm", "none") in ("batch", None))
 
 
 @pytest.mark.parametrize("model,setting,bad", [("dcgan", "plan", "deep"), ("wgan-gp", "arch", "big"),
@@ -116,6 +118,8 @@ def test_bundles_saved_before_the_setting_rebuild_their_old_nets(model, key, old
     (tmp_path / "old" / "ganzoo.json").write_text(json.dumps(meta))
     g = ganzoo.load(tmp_path / "old")
     assert [tuple(p.shape) for p in g.parameters()] == [tuple(p.shape) for p in legacy.generator.parameters()]
+    d = ganzoo.load(tmp_path / "old", component="discriminator")  # D too (vanilla's keeps its dropout)
+    assert [type(m) for m in d.modules()] == [type(m) for m in legacy.discriminator.modules()]
     torch.testing.assert_close(g.sample(2, generator=torch.Generator().manual_seed(0)),
                                legacy.generator.eval().sample(2, generator=torch.Generator().manual_seed(0)))
     # a bundle written today records the setting and comes back with the same nets
@@ -135,6 +139,31 @@ def test_shipped_bundles_on_old_nets_name_them(pid, key):
     spec = ganzoo.get_spec(ganzoo.get_pretrained(pid)[0].name)
     assert config.get(key, spec.saved_defaults[key]) == spec.saved_defaults[key]
     assert isinstance(ganzoo.load(pid), ganzoo.Generator)
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "ring8"])
+def test_a_vanilla_run_saved_before_g_norm_resumes_with_its_old_nets(dataset, tmp_path):
+    out = tmp_path / "run"
+    small = {"g_hidden": [16, 16], "d_hidden": [16, 16]}
+    if dataset == "mnist":
+        g = torch.Generator().manual_seed(0)
+        data = TensorDataset("mnist", torch.randint(0, 256, (64, 1, 28, 28), generator=g, dtype=torch.uint8),
+                             torch.randint(0, 10, (64,), generator=g), 10)
+    else:
+        data = None
+    Trainer(TrainConfig(model="vanilla", dataset=dataset, steps=1, batch_size=8, out=str(out), **QUIET,
+                        model_args={**small, "g_norm": "none"}), dataset=data).fit()
+    # what ganzoo wrote before g_norm existed: no `g_norm` anywhere in the checkpoint
+    state_file = next((out / "checkpoints").glob("*/state.json"))
+    state = json.loads(state_file.read_text())
+    del state["model_config"]["g_norm"], state["config"]["model_args"]["g_norm"]
+    state_file.write_text(json.dumps(state))
+    # naming the old setting on resume is the same run, not a change
+    t = Trainer(TrainConfig(steps=2, resume=str(out), quiet=True, model_args={"g_norm": "none"}), dataset=data).fit()
+    assert t.gan.config["g_norm"] == "none" and t.step == 2
+    assert not _layers(t.gan.generator, nn.BatchNorm1d)
+    dropout = {m.p for m in _layers(t.gan.discriminator, nn.Dropout)}
+    assert dropout == ({0.3} if dataset == "mnist" else set())
 
 
 def test_a_run_saved_before_plan_resumes_with_its_old_nets(tmp_path):
