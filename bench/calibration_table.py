@@ -21,8 +21,11 @@ def rows(path: Path) -> list[tuple[str, dict, str]]:
     out = []
     for r in data["results"]:  # bench/calibrate.py
         cfg = r.get("model_config") or {}
-        if r["config"]["model"] == "vanilla" and "g_norm" not in cfg:  # saved before g_norm: the old nets
-            cfg = {**cfg, "g_norm": "none"}
+        if r["config"]["model"] == "vanilla":
+            if "g_norm" not in cfg:  # saved before g_norm: the old nets
+                cfg = {**cfg, "g_norm": "none"}
+            if "dropout" not in cfg:  # saved before dropout was recorded: 0.3 was then its default for images
+                cfg = {**cfg, "dropout": 0.3}
         setting = ", ".join([f"{k}={cfg[k]}" for k in ("plan", "arch", "dropout", "g_norm") if cfg.get(k) is not None]
                             + [f"batch {r['config']['batch_size']}"])
         out.append((f"ganzoo {r['config']['model']} ({setting}), {'EMA' if r.get('ema') else 'raw'} G",

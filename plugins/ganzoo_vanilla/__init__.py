@@ -125,7 +125,9 @@ def ganzoo_register_models(register):
             paper="Goodfellow et al. 2014, arXiv:1406.2661",
             build=build,
             # g_norm None: BatchNorm in G for images, none for points (build() decides by data_shape).
-            defaults={"data_shape": (1, 28, 28), "latent_dim": 100, "num_classes": None, "g_norm": None},
+            # dropout None: 0.3 for images with g_norm "none", else 0 (recorded, so saved files say so).
+            defaults={"data_shape": (1, 28, 28), "latent_dim": 100, "num_classes": None, "g_norm": None,
+                      "dropout": None},
             saved_defaults={"g_norm": "none"},  # bundles saved before `g_norm` existed: no BatchNorm
             train=TrainDefaults(loss="non-saturating", lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), batch_size=64),
             compatible_losses=("non-saturating", "minimax", "hinge", "lsgan", "wgan-gp"),
