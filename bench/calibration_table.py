@@ -16,7 +16,9 @@ def rows(path: Path) -> list[tuple[str, dict, str]]:
     data = json.loads(path.read_text())
     if "score" in data:  # bench/reference_dcgan.py
         p = data["params"]
-        return [(data["model"], data["score"], f"G {p['G'] / 1e6:.2f}M, D {p['D'] / 1e6:.2f}M; "
+        seed = data["settings"].get("seed", 0)
+        return [(data["model"] + (f", seed {seed}" if seed else ""), data["score"],
+                 f"G {p['G'] / 1e6:.2f}M, D {p['D'] / 1e6:.2f}M; "
                  f"{data['settings']['steps']} steps, {data['train_seconds']:.0f} s")]
     out = []
     for r in data["results"]:  # bench/calibrate.py
@@ -27,7 +29,8 @@ def rows(path: Path) -> list[tuple[str, dict, str]]:
             if "dropout" not in cfg:  # saved before dropout was recorded: 0.3 was then its default for images
                 cfg = {**cfg, "dropout": 0.3}
         setting = ", ".join([f"{k}={cfg[k]}" for k in ("plan", "arch", "dropout", "g_norm") if cfg.get(k) is not None]
-                            + [f"batch {r['config']['batch_size']}"])
+                            + [f"batch {r['config']['batch_size']}"]
+                            + ([f"seed {r['config']['seed']}"] if r["config"].get("seed") else []))
         out.append((f"ganzoo {r['config']['model']} ({setting}), {'EMA' if r.get('ema') else 'raw'} G",
                     r["score"], f"{r.get('step')} steps"
                     + (f", {r['train_seconds']:.0f} s" if r.get("train_seconds") else "")))

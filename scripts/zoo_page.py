@@ -61,7 +61,10 @@ inside D), chosen by the calibration against a plain DCGAN (`bench/RESULTS.md`, 
 against a reference DCGAN"); it replaced a 276-epoch bundle on ganzoo's first 28x28 nets, whose
 numbers its section shows for comparison. `wgan-gp-mnist` and `vanilla-mnist` are not
 retrained yet: `wgan-gp-mnist` uses the first nets (`--model-arg arch=dcgan`), while `ganzoo
-train wgan-gp` now builds the paper's MNIST nets.
+train wgan-gp` now builds the paper's MNIST nets; `vanilla-mnist` the first MLPs (`--model-arg
+g_norm=none`), while `ganzoo train vanilla` now puts BatchNorm in G for images (a 60-epoch CPU
+candidate on those was not shipped: better recall, worse FID; `bench/RESULTS.md`).
+`dcgan-fashion-mnist` is `dcgan-mnist`'s recipe on Fashion-MNIST.
 """
 
 
