@@ -526,6 +526,12 @@ class Trainer:
                 f"dataset {dataset.name!r} has {dataset.num_classes} classes, model {gan.name!r} "
                 f"was built for {gan.generator.num_classes}; set num_classes={dataset.num_classes}"
             )
+        if self.config.batch_size == 1 and any(isinstance(m, torch.nn.BatchNorm1d) for net in
+                                               (gan.generator, gan.discriminator) for m in net.modules()):
+            raise ConfigError(
+                f"--batch-size 1 cannot train {gan.name!r}: its BatchNorm1d normalises over the batch, which "
+                "needs at least 2 samples per process; use --batch-size 2 or more"
+            )
         need = self.config.batch_size * gan.loss.n_critic
         if len(dataset) < need:
             raise DataError(f"dataset {dataset.name!r} has {len(dataset)} samples, fewer than one step needs ({need})")

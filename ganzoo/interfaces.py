@@ -75,6 +75,12 @@ class Generator(nn.Module):
             raise ValueError(f"n must be a positive number of samples, got {n}")
         if precision not in ("auto", "fp32"):
             raise ValueError(f"precision must be 'auto' or 'fp32', got {precision!r}")
+        if n == 1 and self.training and any(isinstance(m, torch.nn.BatchNorm1d) for m in self.modules()):
+            # torch's own error here is a multi-line traceback about "values per channel"
+            raise ValueError(
+                "n=1 cannot be sampled in training mode: this generator's BatchNorm1d normalises over the "
+                "batch; call .eval() first (ganzoo.load returns generators in eval mode) or sample n >= 2"
+            )
         z = torch.randn(n, self.latent_dim, generator=generator, device=device)
         y = self.check_labels(y, n, device=device, generator=generator)
         bf16 = precision == "auto" and device.type == "cuda"

@@ -87,6 +87,26 @@ def test_vanilla_normalises_its_generator_for_images_only():
     assert {m.p for m in _layers(ganzoo.create("vanilla", dropout=0.5).discriminator, nn.Dropout)} == {0.5}
 
 
+def test_one_sample_from_a_training_mode_batchnorm_generator_is_a_one_line_error():
+    g = ganzoo.create("vanilla").generator  # BatchNorm1d in G, training mode as created
+    with pytest.raises(ValueError, match=r"n=1 cannot be sampled in training mode.*\.eval\(\)") as exc:
+        g.sample(1)
+    assert "\n" not in str(exc.value)
+    assert g.sample(2).shape == (2, 1, 28, 28)
+    assert g.eval().sample(1).shape == (1, 1, 28, 28)
+    assert ganzoo.create("dcgan").generator.sample(1).shape == (1, 1, 28, 28)  # BatchNorm2d: fine
+
+
+def test_batch_size_one_with_batchnorm1d_is_refused_before_the_run_starts(tmp_path):
+    g = torch.Generator().manual_seed(0)
+    data = TensorDataset("mnist", torch.randint(0, 256, (8, 1, 28, 28), generator=g, dtype=torch.uint8),
+                         torch.randint(0, 10, (8,), generator=g), 10)
+    with pytest.raises(ConfigError, match="--batch-size 1 cannot train 'vanilla'.*--batch-size 2") as exc:
+        Trainer(TrainConfig(model="vanilla", dataset="mnist", steps=1, batch_size=1, out=str(tmp_path / "run"),
+                            **QUIET), dataset=data).fit()
+    assert "\n" not in str(exc.value) and not (tmp_path / "run").exists()
+
+
 def test_the_shipped_vanilla_bundle_builds_the_nets_its_config_names():
     # Whether vanilla-mnist was saved before g_norm existed (no key: the old nets) or after, its
     # weights (sha256-checked) must load into what its config says.
