@@ -54,14 +54,14 @@ def main(argv=None):
         cfg = json.loads((run / "config.json").read_text())
         if cfg.get("dataset", "mnist") != "mnist":  # scored against MNIST only
             continue
+        # the settings the run was built with (state.json); ones added since it was saved
+        # (dcgan's plan, vanilla's g_norm) take the value that rebuilds its nets
+        built = json.loads((run / "state.json").read_text())["model_config"] if (run / "state.json").is_file() \
+            else cfg.get("model_args", {})
+        model_args = {**ganzoo.get_spec(cfg["model"]).saved_defaults, **built}
         for w in ("generator.safetensors", "generator_ema.safetensors"):
             if (run / w).exists():
                 key = f"{run.name}/{w.split('.')[0]}"
-                # the settings the run was built with (state.json); ones added since it was saved
-                # (dcgan's plan, vanilla's g_norm) take the value that rebuilds its nets
-                built = json.loads((run / "state.json").read_text())["model_config"] if (run / "state.json").is_file() \
-                    else cfg.get("model_args", {})
-                model_args = {**ganzoo.get_spec(cfg["model"]).saved_defaults, **built}
                 out["runs"][key] = score(cfg["model"], run / w, args.data_dir, args.n, model_args)
                 print(key, out["runs"][key], flush=True)
     if args.snapshots:

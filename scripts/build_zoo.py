@@ -153,18 +153,17 @@ def main(argv: list[str] | None = None) -> None:
             ("label_accuracy",) if gan.spec.conditional else ())
         own = evaluate(gan.generator, dataset, data_dir, n=args.n, metrics=metrics, model_name=pid)
         comparison = []
-        if isinstance(base_name, dict):  # the bundle this one replaces, say
-            base_gan, _ = generator_of(RUNS / base_name["run"], base_name["weights"])
+        if base_name:
+            # a dict names the run, weights and label (the bundle this one replaces, say); a bare
+            # run name is the paper recipe's 30-epoch run, scored by its raw generator
+            base_run = base_name if isinstance(base_name, dict) else dict(
+                run=base_name, weights="generator", label="the paper recipe's raw generator after 30 epochs "
+                f"(`bench/zoo-runs/{base_name}/generator.safetensors`)")
+            base_gan, base_state = generator_of(RUNS / base_run["run"], base_run["weights"])
             base = evaluate(base_gan.generator, dataset, data_dir, n=args.n, metrics=metrics,
-                            model_name=base_name["label"])
-            base.receipt["label"] = f"for comparison: {base_name['label']}"
-            comparison = [base.receipt]
-        elif base_name:
-            base_gan, base_state = generator_of(RUNS / base_name, "generator")
-            base = evaluate(base_gan.generator, dataset, data_dir, n=args.n, metrics=metrics,
-                            model_name=f"{base_state['config']['model']}, paper recipe, 30 epochs, raw G")
-            base.receipt["label"] = ("for comparison: the paper recipe's raw generator after 30 epochs "
-                                     f"(`bench/zoo-runs/{base_name}/generator.safetensors`)")
+                            model_name=base_run["label"] if isinstance(base_name, dict) else
+                            f"{base_state['config']['model']}, paper recipe, 30 epochs, raw G")
+            base.receipt["label"] = f"for comparison: {base_run['label']}"
             comparison = [base.receipt]
         rows = [json.loads(line) for line in (RUNS / run_name / "metrics.jsonl").read_text().splitlines()]
         epochs = [r for r in rows if "epoch" in r][-1]["epoch"]  # eval and change rows have no epoch

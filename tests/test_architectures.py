@@ -23,6 +23,13 @@ def _layers(module: nn.Module, kind: type) -> list[nn.Module]:
     return [m for m in module.modules() if isinstance(m, kind)]
 
 
+def _random_mnist(n: int) -> TensorDataset:
+    """``n`` random 28x28 images with labels, named mnist: enough for a step or two of training."""
+    g = torch.Generator().manual_seed(0)
+    return TensorDataset("mnist", torch.randint(0, 256, (n, 1, 28, 28), generator=g, dtype=torch.uint8),
+                         torch.randint(0, 10, (n,), generator=g), 10)
+
+
 def test_map_sizes_doctest():
     assert doctest.testmod(ganzoo.nn).failed == 0
 
@@ -98,9 +105,7 @@ def test_one_sample_from_a_training_mode_batchnorm_generator_is_a_one_line_error
 
 
 def test_batch_size_one_with_batchnorm1d_is_refused_before_the_run_starts(tmp_path):
-    g = torch.Generator().manual_seed(0)
-    data = TensorDataset("mnist", torch.randint(0, 256, (8, 1, 28, 28), generator=g, dtype=torch.uint8),
-                         torch.randint(0, 10, (8,), generator=g), 10)
+    data = _random_mnist(8)
     with pytest.raises(ConfigError, match="--batch-size 1 cannot train 'vanilla'.*--batch-size 2") as exc:
         Trainer(TrainConfig(model="vanilla", dataset="mnist", steps=1, batch_size=1, out=str(tmp_path / "run"),
                             **QUIET), dataset=data).fit()
@@ -165,12 +170,7 @@ def test_shipped_bundles_on_old_nets_name_them(pid, key):
 def test_a_vanilla_run_saved_before_g_norm_resumes_with_its_old_nets(dataset, tmp_path):
     out = tmp_path / "run"
     small = {"g_hidden": [16, 16], "d_hidden": [16, 16]}
-    if dataset == "mnist":
-        g = torch.Generator().manual_seed(0)
-        data = TensorDataset("mnist", torch.randint(0, 256, (64, 1, 28, 28), generator=g, dtype=torch.uint8),
-                             torch.randint(0, 10, (64,), generator=g), 10)
-    else:
-        data = None
+    data = _random_mnist(64) if dataset == "mnist" else None
     Trainer(TrainConfig(model="vanilla", dataset=dataset, steps=1, batch_size=8, out=str(out), **QUIET,
                         model_args={**small, "g_norm": "none"}), dataset=data).fit()
     # what ganzoo wrote before g_norm existed: no `g_norm` anywhere in the checkpoint
@@ -187,9 +187,7 @@ def test_a_vanilla_run_saved_before_g_norm_resumes_with_its_old_nets(dataset, tm
 
 
 def test_a_run_saved_before_plan_resumes_with_its_old_nets(tmp_path):
-    g = torch.Generator().manual_seed(0)
-    data = TensorDataset("mnist", torch.randint(0, 256, (64, 1, 28, 28), generator=g, dtype=torch.uint8),
-                         torch.randint(0, 10, (64,), generator=g), 10)
+    data = _random_mnist(64)
     out = tmp_path / "run"
     Trainer(TrainConfig(model="dcgan", dataset="mnist", steps=1, batch_size=8, out=str(out), **QUIET,
                         model_args={"width": 8, "plan": "legacy"}), dataset=data).fit()
