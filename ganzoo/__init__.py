@@ -22,17 +22,17 @@ _LAZY = {
     "TrainConfig": "ganzoo.engine",
     "Trainer": "ganzoo.engine",
     "train": "ganzoo.engine",
-    "push_to_hub": "ganzoo.hub",
+    "push_to_hub": "ganzoo.zoo",
     "GAN": "ganzoo.interfaces",
     "Discriminator": "ganzoo.interfaces",
     "GANLoss": "ganzoo.interfaces",
     "Generator": "ganzoo.interfaces",
     "hookimpl": "ganzoo.plugins",
-    "ModelSpec": "ganzoo.registry",
-    "PretrainedEntry": "ganzoo.registry",
-    "TrainDefaults": "ganzoo.registry",
-    "create": "ganzoo.registry",
-    "create_loss": "ganzoo.registry",
+    "ModelSpec": "ganzoo.specs",
+    "PretrainedEntry": "ganzoo.specs",
+    "TrainDefaults": "ganzoo.specs",
+    "create": "ganzoo.factory",
+    "create_loss": "ganzoo.factory",
     "get_pretrained": "ganzoo.registry",
     "get_spec": "ganzoo.registry",
     "list_losses": "ganzoo.registry",
@@ -63,22 +63,18 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # for type checkers and the API reference's static analysis
     from ganzoo import plugins
     from ganzoo.engine import TrainConfig, Trainer, train
-    from ganzoo.hub import push_to_hub
+    from ganzoo.factory import create, create_loss
     from ganzoo.interfaces import GAN, Discriminator, GANLoss, Generator
     from ganzoo.plugins import hookimpl
     from ganzoo.registry import (
-        ModelSpec,
-        PretrainedEntry,
-        TrainDefaults,
-        create,
-        create_loss,
         get_pretrained,
         get_spec,
         list_losses,
         list_models,
         list_pretrained,
     )
-    from ganzoo.zoo import load, save
+    from ganzoo.specs import ModelSpec, PretrainedEntry, TrainDefaults
+    from ganzoo.zoo import load, push_to_hub, save
 
 __all__ = [
     "GAN",

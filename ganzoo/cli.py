@@ -63,7 +63,7 @@ class GanzooCLI(click.Group):
     """Adds plugins' commands (``ganzoo_register_commands``) the first time commands are listed,
     and turns ganzoo's errors from any command into one-line messages."""
 
-    _plugins_loaded = False
+    _plugins_key: tuple[Any, int] | None = None  # the plugin manager (and its generation) they came from
     _command_plugin: dict[str, str] = {}
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -88,22 +88,23 @@ class GanzooCLI(click.Group):
             ) from exc
 
     def forget_plugin_commands(self) -> None:
-        """Drop plugins' commands; they are added again on next use (after ``register_plugin``)."""
+        """Drop plugins' commands; they are added again on next use."""
         for name in [n for n in self.commands if n not in BUILTIN_COMMANDS]:
             del self.commands[name]
-        self._plugins_loaded = False
+        self._plugins_key = None
         self._command_plugin = {}
 
     def _load_plugin_commands(self) -> None:
-        if self._plugins_loaded:
-            return
-        self._plugins_loaded = True
         from ganzoo import registry
         from ganzoo.plugins import get_plugin_manager
 
         manager = get_plugin_manager()
         registry._get()  # the registration hooks first: a plugin broken there adds no command
-        self._command_plugin = {}
+        if self._plugins_key is not None:
+            if self._plugins_key[0] is manager and self._plugins_key[1] == manager.generation:
+                return
+            self.forget_plugin_commands()  # plugins changed since (register_plugin, reset): add theirs anew
+        self._plugins_key = (manager, manager.generation)
         broken_before = {i.name for i in manager.broken()}
         builtin = {name: self.commands[name] for name in BUILTIN_COMMANDS if name in self.commands}
         known = dict(self.commands)
@@ -125,6 +126,7 @@ class GanzooCLI(click.Group):
 
         manager.call_each("ganzoo_register_commands", cli=self, after=after)
         self.commands = dict(known)  # drops what a failing hook added before it raised
+        self._plugins_key = (manager, manager.generation)  # a plugin broken just now is part of this state
         for info in manager.broken():
             if info.name not in broken_before:
                 print(f"ganzoo: plugin {info.label!r} failed to add its commands: {info.error}", file=sys.stderr)

@@ -16,14 +16,23 @@ import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from ganzoo.errors import DataError, DataNotFoundError, UnknownNameError
+from ganzoo.errors import DataError, DataNotFoundError
 from ganzoo.plugins import hookimpl
+
+# The dataset registry's lookups and the spec type, re-exported: ganzoo.data is where plugin
+# authors and users have always found them.
+from ganzoo.registry import dataset_kinds, get_dataset_spec, list_datasets
+from ganzoo.specs import DatasetSpec
+
+__all__ = [
+    "DATA_ENV", "GRID25", "RING8", "TOYS", "DatasetSpec", "TensorDataset", "ToyMixture", "dataset_kinds",
+    "default_data_dir", "get_dataset_spec", "list_datasets", "load_dataset", "read_idx",
+]
 
 DATA_ENV = "GANZOO_DATA"
 
@@ -65,52 +74,6 @@ class TensorDataset:
         if self.kind == "image":
             return x.float().div_(127.5).sub_(1.0)
         return x.float()
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    """A registered dataset.
-
-    Attributes:
-        name: registry id (``"mnist"``).
-        description: one line for listings.
-        shape: native sample shape, ``(C, H, W)`` or ``(D,)``.
-        num_classes: number of labels, or ``None``.
-        load: ``load(root, split, download, image_shape)`` returning a :class:`TensorDataset`.
-            ``image_shape`` is the model's shape for resizable sources (``folder``), else ignored.
-        kind: what the samples are, so models pick a fitting training recipe for a dataset
-            they have never heard of: ``"points-2d"``, ``"points"`` (other dimensions),
-            ``"grey-images"``, ``"rgb-images"`` or ``"images"`` (any channels), or a kind of
-            your own. Left empty (or the older ``"image"`` / ``"points"``), it follows from
-            ``shape``. :attr:`kinds` is the lookup order of recipes.
-        plugin: filled in by the registry.
-
-    Example:
-        >>> from ganzoo.data import DatasetSpec
-        >>> DatasetSpec("moons", "two moons", (2,), None, load=print, kind="points").kinds
-        ('points-2d', 'points')
-    """
-
-    name: str
-    description: str
-    shape: tuple[int, ...] | None
-    num_classes: int | None
-    load: Callable[..., TensorDataset]
-    kind: str = ""
-    plugin: str = ""
-
-    @property
-    def kinds(self) -> tuple[str, ...]:
-        """The dataset's kinds, most specific first (recipes are looked up in this order)."""
-        shape = tuple(self.shape) if self.shape else None
-        if self.kind in ("", "image", "points"):
-            if shape is not None and len(shape) == 1:
-                return ("points-2d", "points") if shape == (2,) else ("points",)
-            if shape is not None and len(shape) == 3 and shape[0] in (1, 3):
-                return ({1: "grey-images", 3: "rgb-images"}[shape[0]], "images")
-            return ("points",) if self.kind == "points" else ("images",)
-        general = {"points-2d": ("points",), "grey-images": ("images",), "rgb-images": ("images",)}
-        return (self.kind, *general.get(self.kind, ()))
 
 
 # --------------------------------------------------------------------------- downloads
@@ -362,64 +325,6 @@ def ganzoo_register_datasets(register):
     for toy in TOYS.values():
         register(DatasetSpec(toy.name, f"2-D toy: {len(toy.centers)} Gaussians, std {toy.std}", (2,), None,
                              _toy_loader(toy), kind="points-2d"))
-
-
-def _invalidate() -> None:
-    """Kept for callers: the datasets live in the model registry, built with it."""
-    from ganzoo import registry
-
-    registry._invalidate()
-
-
-def check_dataset_registration(plugin_name: str, spec: Any, _unused: Any) -> list[tuple[str, str, DatasetSpec]]:
-    """Check one ``ganzoo_register_datasets`` registration (used by the registry)."""
-    from dataclasses import replace
-
-    from ganzoo.errors import PluginError
-    from ganzoo.plugins import check_name
-
-    if not isinstance(spec, DatasetSpec):
-        raise PluginError(
-            f"registered {type(spec).__name__} {spec!r:.60} as a dataset; "
-            "register() takes a ganzoo.data.DatasetSpec"
-        )
-    check_name("dataset", spec.name)
-    return [("datasets", spec.name, replace(spec, plugin=plugin_name))]
-
-
-def _get() -> dict[str, DatasetSpec]:
-    from ganzoo import registry
-
-    return registry._get().datasets
-
-
-def dataset_kinds(name: str) -> tuple[str, ...]:
-    """The kinds of registered dataset ``name``, most specific first; ``()`` if unknown.
-
-    Example:
-        >>> from ganzoo.data import dataset_kinds
-        >>> dataset_kinds("mnist")
-        ('grey-images', 'images')
-    """
-    spec = _get().get(name)
-    return spec.kinds if spec is not None else ()
-
-
-def list_datasets() -> list[str]:
-    """Registered dataset names, sorted."""
-    return sorted(_get())
-
-
-def get_dataset_spec(name: str) -> DatasetSpec:
-    """The :class:`DatasetSpec` registered under ``name``.
-
-    Raises:
-        UnknownNameError: with close matches.
-    """
-    datasets = _get()
-    if name not in datasets:
-        raise UnknownNameError("dataset", name, list(datasets), hint="`ganzoo datasets` shows all")
-    return datasets[name]
 
 
 def load_dataset(

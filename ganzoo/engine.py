@@ -44,8 +44,9 @@ from ganzoo.checkpoint import (
 from ganzoo.data import TensorDataset, get_dataset_spec, load_dataset
 from ganzoo.devices import pick_device
 from ganzoo.errors import CheckpointError, ConfigError, DataError, DivergenceError, GanzooError
+from ganzoo.factory import check_loss, create, create_loss
 from ganzoo.interfaces import GAN, takes_real_batch
-from ganzoo.registry import check_loss, create, create_loss, get_spec
+from ganzoo.registry import get_spec
 from ganzoo.rundir import RunDirLock, truncate_metrics
 
 LR_SCHEDULES = ("constant", "linear", "cosine")

@@ -23,8 +23,7 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
-    from ganzoo.data import DatasetSpec
-    from ganzoo.registry import LossFactory, ModelSpec
+    from ganzoo.specs import DatasetSpec, LossFactory, ModelSpec
 
 hookspec = pluggy.HookspecMarker("ganzoo")
 

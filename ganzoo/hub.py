@@ -1,4 +1,4 @@
-"""Publishing bundles to, and loading them from, the Hugging Face Hub (through ``huggingface_hub``).
+"""Bundle folders to and from the Hugging Face Hub (through ``huggingface_hub``).
 
 A Hub reference is ``hf-hub:org/name`` with an optional ``@revision`` (branch, tag
 or commit). Downloads go into ``huggingface_hub``'s cache and work offline from it
@@ -12,21 +12,19 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from ganzoo.errors import BundleError, HubError
-from ganzoo.zoo import (
+from ganzoo.bundle import (
     BUNDLE_FILE,
     CARD_FILES,
     COMPONENTS,
     HUB_PREFIX,
     LOCAL_REF,
-    model_card,
     read_bundle_meta,
-    save,
 )
+from ganzoo.card import model_card
+from ganzoo.errors import BundleError, HubError
 
 
 def parse_hub_ref(ref: str) -> tuple[str, str | None]:
@@ -104,11 +102,11 @@ def download_bundle(
 
     if component not in COMPONENTS:
         raise BundleError(f"component must be one of {', '.join(COMPONENTS)}, got {component!r}")
-    from ganzoo.weights import MAX_HEADER_BYTES, MAX_JSON_BYTES, MAX_MODEL_BYTES
+    from ganzoo import limits
 
     # The size is asked for at a commit. The download goes by the revision as given (so the cache
     # records the branch for offline use); a push in between shows as another commit and is refused.
-    pinned = _refuse_oversized(repo_id, BUNDLE_FILE, revision, token, MAX_JSON_BYTES, "a bundle's ganzoo.json")
+    pinned = _refuse_oversized(repo_id, BUNDLE_FILE, revision, token, limits.MAX_JSON_BYTES, "a bundle's ganzoo.json")
     meta_path = Path(_hub_call(BUNDLE_FILE, repo_id, revision, token, hf_hub_download, repo_id, BUNDLE_FILE,
                                revision=revision, token=token))
     if pinned is not None and meta_path.parent.name != pinned:
@@ -118,7 +116,7 @@ def download_bundle(
     if entry is None:
         raise BundleError(f"{HUB_PREFIX}{repo_id} has no {component} weights (it was published without them)")
     commit = meta_path.parent.name  # snapshots/<commit>/ganzoo.json: pin the weights to that commit
-    _refuse_oversized(repo_id, entry["file"], commit, token, MAX_MODEL_BYTES + MAX_HEADER_BYTES + 8,
+    _refuse_oversized(repo_id, entry["file"], commit, token, limits.MAX_MODEL_BYTES + limits.MAX_HEADER_BYTES + 8,
                       "a GAN's weights")
     _hub_call(entry["file"], repo_id, revision, token, hf_hub_download, repo_id, entry["file"], revision=commit,
               token=token)
@@ -215,71 +213,48 @@ def _is_hub_error(exc: Exception) -> bool:
 BUNDLE_PATTERNS = [BUNDLE_FILE, "*.safetensors", "README.md", "samples.png"]
 
 
-def push_to_hub(
-    source: Any,
-    repo_id: str,
-    *,
-    private: bool = False,
-    revision: str | None = None,
-    message: str | None = None,
-    token: str | None = None,
-    endpoint: str | None = None,
-    **save_kwargs: Any,
-) -> str:
-    """Publish a bundle (or a GAN, Trainer or run directory, saved as one first) to the Hub.
-
-    Creates the model repository if needed (and the branch ``revision``), then
-    uploads ``ganzoo.json``, the safetensors weights it lists, ``README.md`` and
-    ``samples.png`` in one commit. Nothing else in the folder is uploaded. A bundle folder
-    holding any link (symbolic link) is refused, every file must be a regular file, and each
-    weights file's sha256 is checked against ``ganzoo.json`` first: a corrupt bundle is not
-    published. The files are copied (and checked) into a private folder, which is what is
-    uploaded.
-
-    Args:
-        source: a bundle folder, a run directory, a :class:`ganzoo.GAN` or a :class:`ganzoo.Trainer`.
-        repo_id: ``"org/name"``.
-        private: create the repository as private.
-        revision: the branch to commit to (created from ``main`` when missing).
-        message: the commit message.
-        token: a Hub token; default: ``HF_TOKEN`` or the stored login.
-        endpoint: another Hub endpoint (default ``HF_ENDPOINT`` or huggingface.co).
-        **save_kwargs: passed to :func:`ganzoo.save` when ``source`` is not a bundle yet.
-
-    Returns:
-        The URL of the commit.
-
-    Example:
-        >>> import ganzoo
-        >>> url = ganzoo.push_to_hub("runs/dcgan-mnist-1", "me/dcgan-mnist")  # doctest: +SKIP
-    """
-    from huggingface_hub import HfApi, get_token
+def check_publish(repo_id: str, token: str | None) -> None:
+    """Refuse a bad repository id, or publishing without any token, before anything is saved or sent."""
+    from huggingface_hub import get_token
 
     if "/" not in repo_id or repo_id.count("/") != 1 or not all(repo_id.split("/")):
         raise HubError(f"bad repository id {repo_id!r}; expected org/name")
     if token is None and get_token() is None:
         raise HubError("no Hugging Face token found: set HF_TOKEN or run `hf auth login` (a token with write "
                        "access is needed to publish)")
-    with tempfile.TemporaryDirectory(prefix="ganzoo-publish-") as tmp:
-        if isinstance(source, (str, os.PathLike)) and os.path.lexists(Path(source) / BUNDLE_FILE):
-            bundle = Path(source)
-        else:
-            bundle = save(source, Path(tmp) / "saved", repo_id=repo_id, **save_kwargs)
-        folder = Path(tmp) / "bundle"
-        meta = stage_bundle(bundle, folder, repo_id)
-        api = HfApi(endpoint=endpoint, token=token)
 
-        def publish() -> Any:
-            api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
-            if revision and revision != "main":
-                api.create_branch(repo_id, branch=revision, exist_ok=True, repo_type="model")
-            return api.upload_folder(
-                folder_path=str(folder), repo_id=repo_id, repo_type="model", revision=revision,
-                commit_message=message or f"Upload {meta['model']} bundle with ganzoo",
-                allow_patterns=BUNDLE_PATTERNS,
-            )
 
-        info = _hub_call("repository", repo_id, revision, token, publish)
+def publish_folder(
+    bundle: Path,
+    repo_id: str,
+    staging: Path,
+    *,
+    private: bool = False,
+    revision: str | None = None,
+    message: str | None = None,
+    token: str | None = None,
+    endpoint: str | None = None,
+) -> str:
+    """Upload the bundle folder ``bundle`` to ``repo_id`` in one commit, from a checked copy in ``staging``.
+
+    Used by :func:`ganzoo.push_to_hub`, which documents the checks. Returns the commit's URL.
+    """
+    from huggingface_hub import HfApi
+
+    meta = stage_bundle(bundle, staging, repo_id)
+    api = HfApi(endpoint=endpoint, token=token)
+
+    def publish() -> Any:
+        api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
+        if revision and revision != "main":
+            api.create_branch(repo_id, branch=revision, exist_ok=True, repo_type="model")
+        return api.upload_folder(
+            folder_path=str(staging), repo_id=repo_id, repo_type="model", revision=revision,
+            commit_message=message or f"Upload {meta['model']} bundle with ganzoo",
+            allow_patterns=BUNDLE_PATTERNS,
+        )
+
+    info = _hub_call("repository", repo_id, revision, token, publish)
     return str(getattr(info, "commit_url", info))
 
 

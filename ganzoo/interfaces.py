@@ -10,8 +10,16 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor, nn
 
+# Capability names live with the specs (the bottom layer); re-exported here for losses.
+from ganzoo.specs import CAPABILITIES, LABELS, PER_SAMPLE_D, REAL_BATCH
+
 if TYPE_CHECKING:
-    from ganzoo.registry import ModelSpec
+    from ganzoo.specs import ModelSpec
+
+__all__ = [
+    "CAPABILITIES", "GAN", "LABELS", "PER_SAMPLE_D", "REAL_BATCH", "Discriminator", "GANLoss",
+    "Generator", "LossLogs", "takes_real_batch",
+]
 
 LossLogs = dict[str, Tensor]
 
@@ -131,22 +139,6 @@ class Discriminator(nn.Module):
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:  # pragma: no cover
         raise NotImplementedError
-
-
-# What a loss may need, and who provides it. A model offers the first two (inferred from its
-# networks unless its ModelSpec says otherwise); the engine always offers the real batch.
-PER_SAMPLE_D = "per-sample-d"
-LABELS = "labels"
-REAL_BATCH = "real-batch"
-
-CAPABILITIES: dict[str, str] = {
-    PER_SAMPLE_D: "D scores each sample on its own (no BatchNorm or other batch coupling in D); "
-    "needed by per-sample gradient penalties",
-    LABELS: "the model is class-conditional (G and D take labels)",
-    REAL_BATCH: "the generator step sees the real batch (relativistic losses, feature matching); "
-    "always offered by the engine",
-}
-"""Capability names a :class:`GANLoss` can list in ``needs``, with what each means."""
 
 
 class GANLoss:

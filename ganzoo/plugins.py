@@ -19,9 +19,9 @@ built-in name.
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import os
-import re
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,31 +30,14 @@ from typing import Any
 import pluggy
 
 from ganzoo import hookspecs
+from ganzoo.specs import NAME, check_name  # noqa: F401  (plugins and older callers import them from here)
 
 ENTRY_POINT_GROUP = "ganzoo"
 AUTOLOAD_ENV = "GANZOO_DISABLE_PLUGIN_AUTOLOAD"
+CORE_PLUGINS = ("ganzoo.losses", "ganzoo.data")
+"""ganzoo's own plugin modules (the standard losses and datasets), registered before any other."""
 
 hookimpl = pluggy.HookimplMarker("ganzoo")
-
-NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-"""What a registered name (model, loss, dataset, pretrained id, capability) must look like."""
-
-
-def check_name(kind: str, name: Any) -> str:
-    """Refuse a registered name that is not lowercase letters and digits joined by hyphens.
-
-    Raises:
-        PluginError: naming the bad name.
-    """
-    from ganzoo.errors import PluginError
-
-    if not isinstance(name, str) or not NAME.fullmatch(name):
-        raise PluginError(
-            f"registered a {kind} named {name!r:.60}; names are lowercase letters and digits "
-            "joined by hyphens (like 'wgan-gp')"
-        )
-    return name
-
 
 @dataclass
 class PluginInfo:
@@ -80,15 +63,16 @@ class PluginManager:
         self.pm = pluggy.PluginManager("ganzoo")
         self.pm.add_hookspecs(hookspecs)
         self.infos: dict[str, PluginInfo] = {}
-        # Bumped whenever a plugin is marked broken: registries built before then rebuild,
-        # so a plugin that fails in a later hook loses what earlier hooks registered too.
+        # Bumped whenever a plugin is added or marked broken: registries (and the CLI's plugin
+        # commands) built before then rebuild, so a plugin that fails in a later hook loses
+        # what earlier hooks registered too.
         self.generation = 0
-        # Core plugins, like pytest's built-in ones: the standard losses and datasets.
-        from ganzoo import data, losses
-
-        for core in (losses, data):
-            self.pm.register(core, name=core.__name__)
-            self._info_for(core.__name__)
+        # Core plugins, like pytest's built-in ones: the standard losses and datasets. They are
+        # found by module name, as entry points are, so this layer never imports the layers
+        # above it; unlike entry points they load even when autoload is switched off.
+        for module_name in CORE_PLUGINS:
+            self.pm.register(importlib.import_module(module_name), name=module_name)
+            self._info_for(module_name)
         if autoload is None:
             autoload = os.environ.get(AUTOLOAD_ENV, "").strip().lower() not in ("1", "true", "yes")
         if autoload:
@@ -134,6 +118,7 @@ class PluginManager:
             raise PluginError(f"plugin {name!r} cannot be registered: {' '.join(str(exc).split())}") from exc
         module = getattr(plugin, "__name__", type(plugin).__name__)
         self.infos[name] = PluginInfo(name=name, module=module)
+        self.generation += 1
         return name
 
     def _mark_broken(self, info: PluginInfo, exc: BaseException | str) -> None:
@@ -298,36 +283,25 @@ def get_plugin_manager() -> PluginManager:
 
 
 def register_plugin(plugin: Any, name: str | None = None) -> str:
-    """Register a plugin module or object directly and refresh the registries.
+    """Register a plugin module or object directly; the registries see it on their next use.
 
     Example:
         >>> import types, ganzoo
         >>> mod = types.ModuleType("my_plugin")
         >>> name = ganzoo.plugins.register_plugin(mod, name="my-plugin")
     """
-    name = get_plugin_manager().register(plugin, name)
-    _invalidate()
-    return name
+    return get_plugin_manager().register(plugin, name)
 
 
 def reset(autoload: bool | None = None) -> PluginManager:
-    """Forget all plugins and registries and discover again (for tests)."""
+    """Forget all plugins and registries and discover again (for tests).
+
+    The registries and the CLI's plugin commands belong to one manager: a new manager
+    means they are built again on next use.
+    """
     global _manager
     _manager = PluginManager(autoload=autoload)
-    _invalidate()
     return _manager
-
-
-def _invalidate() -> None:
-    import sys
-
-    from ganzoo import data, registry
-
-    registry._invalidate()
-    data._invalidate()
-    cli = sys.modules.get("ganzoo.cli")
-    if cli is not None:  # plugin commands are added again on next use
-        cli.cli.forget_plugin_commands()
 
 
 def list_plugins() -> list[PluginInfo]:

@@ -45,9 +45,10 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from ganzoo.errors import GanzooError, IncompatibleLossError
+from ganzoo.factory import check_loss as registry_check_loss
+from ganzoo.factory import create, create_loss
 from ganzoo.interfaces import GAN, REAL_BATCH, Discriminator, GANLoss, Generator, takes_real_batch
-from ganzoo.registry import check_loss as registry_check_loss
-from ganzoo.registry import create, create_loss, get_spec, list_losses, list_models
+from ganzoo.registry import get_spec, list_losses, list_models
 
 __all__ = [
     "CHECKS",

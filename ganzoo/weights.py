@@ -21,7 +21,6 @@ import json
 import math
 import os
 import stat
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -30,15 +29,12 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 
+from ganzoo import factory, limits
 from ganzoo.errors import BundleError, GanzooError
-
-MAX_HEADER_BYTES = 16 << 20  # ganzoo's own headers are a few KB
-MAX_MODEL_BYTES = 2 << 30  # parameters and buffers of one GAN (generator plus discriminator)
-MAX_JSON_BYTES = 4 << 20  # ganzoo.json, state.json, latest.json, config.json, a receipt
 
 
 def read_json(file: str | Path, what: str, error: type[GanzooError] = BundleError, hint: str = "") -> Any:
-    """A small JSON file from disk (at most :data:`MAX_JSON_BYTES`, any nesting), or a one-line error.
+    """A small JSON file from disk (at most :data:`ganzoo.limits.MAX_JSON_BYTES`, any nesting), or a one-line error.
 
     Every JSON file ganzoo reads back (bundles, checkpoints, run directories, receipts) comes
     through here, so a huge or deeply nested file is refused the same way everywhere.
@@ -56,13 +52,13 @@ def read_json(file: str | Path, what: str, error: type[GanzooError] = BundleErro
     hint = hint or f"; the {what} is corrupt: download or save it again"
     try:
         with open(file, "rb") as f:
-            raw = f.read(MAX_JSON_BYTES + 1)
+            raw = f.read(limits.MAX_JSON_BYTES + 1)
     except FileNotFoundError:
         raise
     except OSError as exc:
         raise error(f"cannot read {file} ({exc})") from exc
-    if len(raw) > MAX_JSON_BYTES:
-        raise error(f"{file} is larger than {MAX_JSON_BYTES >> 20} MB; it is not a {what}")
+    if len(raw) > limits.MAX_JSON_BYTES:
+        raise error(f"{file} is larger than {limits.MAX_JSON_BYTES >> 20} MB; it is not a {what}")
     try:
         return json.loads(raw)
     except RecursionError:
@@ -101,7 +97,7 @@ def regular_file_inside(file: Path, root: Path, what: str = "weights file") -> P
 def read_header(file: Path) -> dict[str, tuple[torch.dtype, tuple[int, ...]]]:
     """``{name: (dtype, shape)}`` from a safetensors file's header, without reading any tensor.
 
-    Refuses a header over :data:`MAX_HEADER_BYTES`, unknown dtypes, and entries whose bytes
+    Refuses a header over :data:`ganzoo.limits.MAX_HEADER_BYTES`, unknown dtypes, and entries whose bytes
     the file does not hold.
     """
     bad = f"{file} is not a readable safetensors file"
@@ -113,8 +109,8 @@ def read_header(file: Path) -> dict[str, tuple[torch.dtype, tuple[int, ...]]]:
             if len(head) < 8:
                 raise BundleError(f"{bad} (shorter than 8 bytes){hint}")
             n = int.from_bytes(head, "little")
-            if n > MAX_HEADER_BYTES:
-                raise BundleError(f"{bad}: its header declares {n} bytes, more than the {MAX_HEADER_BYTES} "
+            if n > limits.MAX_HEADER_BYTES:
+                raise BundleError(f"{bad}: its header declares {n} bytes, more than the {limits.MAX_HEADER_BYTES} "
                                   "allowed")
             if n > size - 8:
                 raise BundleError(f"{bad}: its header declares {n} bytes, the file has {size - 8}{hint}")
@@ -149,19 +145,6 @@ def read_header(file: Path) -> dict[str, tuple[torch.dtype, tuple[int, ...]]]:
                               f"does not hold{hint}")
         out[name] = (dtype, shape)
     return out
-
-
-def _tensors(module: nn.Module) -> Iterable[torch.Tensor]:
-    return itertools.chain(module.parameters(), module.buffers())
-
-
-def model_bytes(modules: Iterable[nn.Module]) -> int:
-    """Bytes of all parameters and buffers (persistent or not) of ``modules``, shared ones once."""
-    seen: dict[int, int] = {}
-    for module in modules:
-        for t in _tensors(module):
-            seen[id(t)] = t.numel() * t.element_size()
-    return sum(seen.values())
 
 
 def fit_problems(own: dict[str, tuple[torch.dtype, tuple[int, ...]]],
@@ -199,11 +182,9 @@ def check_fits(module: nn.Module, header: dict[str, tuple[torch.dtype, tuple[int
 
 def build_on_meta(model: str, config: dict[str, Any], source: str) -> Any:
     """``ganzoo.create(model, **config)`` on the meta device (no memory), its total size capped."""
-    from ganzoo.registry import create
-
     try:
         with torch.device("meta"):
-            gan = create(model, **config)
+            gan = factory.create(model, **config)
     except GanzooError as exc:
         raise BundleError(f"{source}: the model cannot be built from its config: {exc}") from exc
     except Exception as exc:  # noqa: BLE001  (a bad setting, or a constructor that reads tensor values)
@@ -211,15 +192,15 @@ def build_on_meta(model: str, config: dict[str, Any], source: str) -> Any:
         raise BundleError(f"{source}: model {model!r} cannot be built from this config ({type(exc).__name__}: "
                           f"{first}); check its settings (its plugin must also build on the meta device, "
                           "where ganzoo sizes a model before loading it)") from exc
-    total = model_bytes([gan.generator, gan.discriminator])
-    if total > MAX_MODEL_BYTES:
+    total = factory.model_bytes([gan.generator, gan.discriminator])
+    if total > limits.MAX_MODEL_BYTES:
         raise BundleError(f"{source}: its config asks for a model of {total / 2**20:,.0f} MiB, more than the "
-                          f"{MAX_MODEL_BYTES >> 20:,} MiB ganzoo loads; refusing to build it")
+                          f"{limits.MAX_MODEL_BYTES >> 20:,} MiB ganzoo loads; refusing to build it")
     return gan
 
 
 def _still_meta(module: nn.Module) -> bool:
-    if any(t.is_meta for t in _tensors(module)):
+    if any(t.is_meta for t in itertools.chain(module.parameters(), module.buffers())):
         return True
     return any(isinstance(v, torch.Tensor) and v.is_meta for m in module.modules() for v in vars(m).values())
 
@@ -245,8 +226,6 @@ def load_checked(model: str, config: dict[str, Any], files: dict[str, Path], sou
     Returns:
         The :class:`ganzoo.GAN`.
     """
-    from ganzoo.registry import create
-
     headers = {comp: read_header(file) for comp, file in files.items()}
     gan = build_on_meta(model, config, source)
     for comp, header in headers.items():
@@ -260,7 +239,7 @@ def load_checked(model: str, config: dict[str, Any], files: dict[str, Path], sou
         return gan
     # Some tensor is not in the state dict (a non-persistent buffer, a cached attribute): build
     # for real. Its size was checked on the meta device above.
-    gan = create(model, **config)
+    gan = factory.create(model, **config)
     for comp, sd in tensors.items():
         getattr(gan, comp).load_state_dict(sd)
     return gan

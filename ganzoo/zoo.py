@@ -1,4 +1,4 @@
-"""Bundles: a trained GAN as safetensors plus JSON, saved, loaded and found by name.
+"""Saving, loading and publishing GANs: :func:`save`, :func:`load`, :func:`push_to_hub`.
 
 A bundle is a folder (locally) or a model repository (on the Hugging Face Hub):
 
@@ -20,11 +20,10 @@ from __future__ import annotations
 import ctypes
 import errno
 import json
-import math
 import os
-import re
 import secrets
 import shutil
+import tempfile
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,31 +32,30 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
+from ganzoo import hub
+from ganzoo.bundle import (  # noqa: F401  (the bundle format's names, where callers found them before)
+    BUNDLE_FILE,
+    CARD_FILES,
+    COMPONENTS,
+    FORMAT,
+    FORMAT_VERSION,
+    HUB_PREFIX,
+    build_and_load,
+    check_config,
+    install_advice,
+    load_bundle,
+    read_bundle_meta,
+    spec_for,
+)
+from ganzoo.card import model_card
 from ganzoo.checkpoint import find_checkpoint, sha256_file, state_dict_tensors
-from ganzoo.errors import BundleError, ConfigError, GanzooError, UnknownNameError
+from ganzoo.errors import BundleError, ConfigError, UnknownNameError
 from ganzoo.interfaces import GAN, Discriminator, Generator
 from ganzoo.weights import load_checked, read_json, regular_file_inside
 
 if TYPE_CHECKING:
     from ganzoo.engine import Trainer
-    from ganzoo.registry import ModelSpec
-
-BUNDLE_FILE = "ganzoo.json"
-CARD_FILES = ("README.md", "samples.png")  # a bundle's other files, besides ganzoo.json and the weights
-FORMAT = "ganzoo-bundle"
-FORMAT_VERSION = 1
-HUB_PREFIX = "hf-hub:"
-LOCAL_REF = "path/to/this/folder"  # the model card's load example until the bundle has a Hub repository
-COMPONENTS = ("generator", "discriminator")
-# Limits on what a bundle may ask ganzoo to build: a hostile or broken config.json must not
-# make ganzoo allocate gigabytes before the weights are even read.
-MAX_ELEMENTS = 1 << 24  # elements of one sample
-MAX_DIM = 1 << 16  # latent_dim, num_classes, widths and other integer settings
-MAX_LIST = 64  # items of a list setting (e.g. hidden layer sizes)
-SHA256 = re.compile(r"[0-9a-f]{64}")
-# PEP 508 distribution names: only such a name is ever shown inside a suggested command.
-DISTRIBUTION_NAME = re.compile(r"[A-Z0-9]|[A-Z0-9][A-Z0-9._-]{0,98}[A-Z0-9]", re.IGNORECASE)
-VERSION_TEXT = re.compile(r"[0-9A-Za-z.+!_-]{1,64}")
+    from ganzoo.specs import ModelSpec
 
 
 # --------------------------------------------------------------------------- saving
@@ -354,286 +352,58 @@ def _save_samples(generator: Generator, path: Path) -> None:
         save_scatter(x, path)
 
 
-_TASK_TAG = {True: "image-generation", False: "unconditional-image-generation"}
+# --------------------------------------------------------------------------- publishing
 
 
-def model_card(meta: dict[str, Any], *, samples: bool = True, license: str = "apache-2.0",
-               repo_id: str | None = None) -> str:
-    """The README.md of a bundle: Hub metadata, how to load it, how it was made and measured."""
-    model, dataset = meta["model"], meta.get("dataset")
-    conditional = meta["config"].get("num_classes") is not None
-    tags = ["ganzoo", "gan", "pytorch", meta["family"], _TASK_TAG[conditional]]
-    if model != meta["family"]:
-        tags.append(model)
-    if dataset:
-        tags.append(dataset)
-    lines = ["---", "library_name: ganzoo", f"license: {license}", "tags:"]
-    lines += [f"- {t}" for t in dict.fromkeys(tags)]
-    if dataset:
-        lines += ["datasets:", f"- {dataset}"]
-    lines += ["---", ""]
-    title = meta.get("id") or f"{model} ({dataset or 'unknown data'})"
-    plugin = meta["plugin"] if isinstance(meta.get("plugin"), dict) else {}
-    dist = plugin.get("distribution") or "ganzoo"
-    version = plugin.get("version")
-    if isinstance(dist, str) and DISTRIBUTION_NAME.fullmatch(dist):
-        needs = f"Needs `pip install {dist}`" + (
-            f" ({version} made it)" if isinstance(version, str) and VERSION_TEXT.fullmatch(version) else "")
-    else:
-        needs = "Needs the ganzoo plugin that provides this model"
-    ref = meta.get("id") or (f"{HUB_PREFIX}{repo_id}" if repo_id else LOCAL_REF)
-    lines += [
-        f"# {title}",
-        "",
-        f"A `{model}` generator ({meta['family']} family; {meta.get('paper') or 'see the plugin'}) "
-        f"trained on {dataset or 'an unnamed dataset'} with ganzoo, a GAN model zoo for PyTorch.",
-        "",
-    ]
-    if samples:
-        lines += ["![samples](samples.png)", ""]
-    lines += [
-        "## Use",
-        "",
-        "```python",
-        "import ganzoo",
-        f'g = ganzoo.load("{ref}")  # a Generator in eval mode, float32, on the CPU',
-        "x = g.sample(16" + (", y=[3] * 16" if conditional else "") + ")  # images in [-1, 1]",
-        "```",
-        "",
-        f"or `ganzoo sample {ref} -o samples.png`. {needs}. "
-        "Only `ganzoo.json` and safetensors files are read; no code from this repository runs.",
-        "",
-        "## Model",
-        "",
-        f"- constructor arguments: `{json.dumps(meta['config'])}`",
-        "- weights: `generator.safetensors`"
-        + (" (exponential moving average of the trained generator)" if meta["weights"]["generator"].get("ema") else "")
-        + ("; `discriminator.safetensors` for fine-tuning" if "discriminator" in meta["weights"] else ""),
-        "",
-    ]
-    training = meta.get("training")
-    if training:
-        keys = ("dataset", "epochs", "steps", "batch_size", "loss", "lr_g", "lr_d", "betas", "n_critic",
-                "ema", "ema_decay", "precision", "seed", "device", "torch_version")
-        if training.get("lr_schedule", "constant") != "constant":
-            keys += ("lr_schedule", "lr_decay_start")
-        shown = {k: training[k] for k in keys if training.get(k) is not None}
-        lines += ["## Training", "", f"`ganzoo train {model}` with:", "", "```json",
-                  json.dumps(shown, indent=2), "```", ""]
-        if meta.get("training_command"):
-            lines += ["Command:", "", "```", meta["training_command"], "```", ""]
-        if meta.get("trained_on"):
-            lines += [f"Trained on: {meta['trained_on']}.", ""]
-    if meta.get("training_note"):
-        lines += [meta["training_note"], ""]
-    receipts = meta.get("evaluation") or []
-    if receipts:
-        lines += ["## Evaluation", ""]
-        for r in receipts:
-            lines += _receipt_table(r)
-        lines += ["`ganzoo eval REF --verify` recomputes these numbers from the receipt in `ganzoo.json`.", ""]
-    for r in meta.get("comparison") or []:
-        lines += ["### For comparison", ""] + _receipt_table(r)
-    return "\n".join(lines).rstrip() + "\n"
+def push_to_hub(
+    source: Any,
+    repo_id: str,
+    *,
+    private: bool = False,
+    revision: str | None = None,
+    message: str | None = None,
+    token: str | None = None,
+    endpoint: str | None = None,
+    **save_kwargs: Any,
+) -> str:
+    """Publish a bundle (or a GAN, Trainer or run directory, saved as one first) to the Hub.
 
+    Creates the model repository if needed (and the branch ``revision``), then
+    uploads ``ganzoo.json``, the safetensors weights it lists, ``README.md`` and
+    ``samples.png`` in one commit. Nothing else in the folder is uploaded. A bundle folder
+    holding any link (symbolic link) is refused, every file must be a regular file, and each
+    weights file's sha256 is checked against ``ganzoo.json`` first: a corrupt bundle is not
+    published. The files are copied (and checked) into a private folder, which is what is
+    uploaded.
 
-def _receipt_table(r: dict[str, Any]) -> list[str]:
-    try:
-        ref, proto, net = r["reference"], r["protocol"], r["feature_network"]
-        cross = r.get("cross_check") or []
-        names = [net["name"]] + [c["feature_network"]["name"] for c in cross]
-        head = (f"{proto['n']} samples (seed {proto['seed']}) against {ref['n']} {ref['dataset']} "
-                f"{ref['split']} images; features of `{net['name']}` (sha256 `{net['sha256'][:12]}…`)"
-                + "".join(f" and of the cross-check network `{c['feature_network']['name']}` (sha256 "
-                          f"`{c['feature_network']['sha256'][:12]}…`)" for c in cross)
-                + f"; ganzoo {r.get('versions', {}).get('ganzoo', '?')}.")
-        columns = [(r["metrics"], (r.get("floor") or {}).get("metrics", {}))]
-        columns += [(c["metrics"], (c.get("floor") or {}).get("metrics", {})) for c in cross]
-        if cross:
-            rows = ["| metric | " + " | ".join(f"`{n}` | real data" for n in names) + " |",
-                    "|---|" + "---:|---:|" * len(names)]
+    Args:
+        source: a bundle folder, a run directory, a :class:`ganzoo.GAN` or a :class:`ganzoo.Trainer`.
+        repo_id: ``"org/name"``.
+        private: create the repository as private.
+        revision: the branch to commit to (created from ``main`` when missing).
+        message: the commit message.
+        token: a Hub token; default: ``HF_TOKEN`` or the stored login.
+        endpoint: another Hub endpoint (default ``HF_ENDPOINT`` or huggingface.co).
+        **save_kwargs: passed to :func:`ganzoo.save` when ``source`` is not a bundle yet.
+
+    Returns:
+        The URL of the commit.
+
+    Example:
+        >>> import ganzoo
+        >>> url = ganzoo.push_to_hub("runs/dcgan-mnist-1", "me/dcgan-mnist")  # doctest: +SKIP
+    """
+    hub.check_publish(repo_id, token)
+    with tempfile.TemporaryDirectory(prefix="ganzoo-publish-") as tmp:
+        if isinstance(source, (str, os.PathLike)) and os.path.lexists(Path(source) / BUNDLE_FILE):
+            bundle = Path(source)
         else:
-            rows = ["| metric | value | real data (train vs test) |", "|---|---:|---:|"]
-        for k in r["metrics"]:
-            cells = []
-            for values, floor in columns:
-                v, f = values.get(k), floor.get(k)
-                cells += ["" if v is None else f"{v:.4g}", "" if f is None else f"{f:.4g}"]
-            rows.append(f"| {k} | " + " | ".join(cells) + " |")
-    except (KeyError, TypeError, ValueError, AttributeError):
-        return ["(an evaluation receipt in an unknown format; see ganzoo.json)", ""]
-    label = r.get("label")
-    notes = []
-    if cross:
-        notes = ["`real data`: train images against the test split, on the same network. `confident`: share "
-                 "of samples classified with softmax probability above 0.9. Where the networks rank models "
-                 "differently, the difference is within what the choice of network decides.", ""]
-    return ([f"**{label}**", ""] if label else []) + [head, "", *rows, "", *notes]
+            bundle = save(source, Path(tmp) / "saved", repo_id=repo_id, **save_kwargs)
+        return hub.publish_folder(bundle, repo_id, Path(tmp) / "bundle", private=private, revision=revision,
+                                  message=message, token=token, endpoint=endpoint)
 
 
 # --------------------------------------------------------------------------- loading
-
-
-def read_bundle_meta(folder: str | Path) -> dict[str, Any]:
-    """Read and check a bundle's ``ganzoo.json`` (format, names, file names, hashes); no module is built."""
-    folder = Path(folder)
-    file = folder / BUNDLE_FILE
-    try:
-        meta = read_json(file, "bundle")
-    except FileNotFoundError as exc:
-        raise BundleError(f"{folder} is not a ganzoo bundle: it has no {BUNDLE_FILE}") from exc
-    return check_meta(meta, str(file))
-
-
-def check_meta(meta: Any, source: str) -> dict[str, Any]:
-    """Check a parsed ``ganzoo.json``: format and version, model and config, weights' file names and sha256."""
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise BundleError(f"{source} is not a ganzoo bundle description (no \"format\": \"{FORMAT}\")")
-    version = meta.get("format_version")
-    if not isinstance(version, int) or version < 1:
-        raise BundleError(f"{source}: format_version must be a positive integer, got {version!r}")
-    if version > FORMAT_VERSION:
-        raise BundleError(f"{source} uses bundle format {version}; this ganzoo reads up to {FORMAT_VERSION}: "
-                          "upgrade ganzoo (`pip install -U ganzoo`)")
-    for key in ("model", "config", "weights"):
-        if key not in meta:
-            raise BundleError(f"{source} has no {key!r} entry")
-    if not isinstance(meta["model"], str) or not isinstance(meta["config"], dict):
-        raise BundleError(f"{source}: 'model' must be a name and 'config' an object")
-    weights = meta["weights"]
-    if not isinstance(weights, dict) or "generator" not in weights:
-        raise BundleError(f"{source}: 'weights' must name at least the generator's file")
-    for comp, entry in weights.items():
-        name = entry.get("file") if isinstance(entry, dict) else None
-        # Plain file names only: a bundle must not point ganzoo at files outside itself.
-        if (not isinstance(name, str) or not name.endswith(".safetensors") or "/" in name or "\\" in name
-                or name.startswith(".")):
-            raise BundleError(f"{source}: weights of {comp!r} must be a plain *.safetensors file name, got {name!r}")
-        digest = entry.get("sha256")
-        if not isinstance(digest, str) or not SHA256.fullmatch(digest):
-            raise BundleError(f"{source}: weights of {comp!r} must carry their sha256 (64 lowercase hex digits), "
-                              f"got {digest!r}; a bundle without it cannot be checked: save it again")
-    return meta
-
-
-def _check_config(spec: ModelSpec, config: dict[str, Any], source: str) -> dict[str, Any]:
-    """Validate constructor arguments read from a file before anything is built from them."""
-
-    def scalar(v: Any) -> bool:
-        return v is None or isinstance(v, (bool, int, float, str))
-
-    for key, value in config.items():
-        if not (scalar(value) or (isinstance(value, list) and all(scalar(v) for v in value))):
-            raise BundleError(f"{source}: setting {key!r} must be a number, string or list, got {value!r}")
-        if isinstance(value, list) and len(value) > MAX_LIST:
-            raise BundleError(f"{source}: setting {key!r} has {len(value)} items, more than {MAX_LIST}")
-        for v in value if isinstance(value, list) else [value]:
-            if isinstance(v, int) and not isinstance(v, bool) and not 0 <= v <= MAX_DIM:
-                raise BundleError(f"{source}: setting {key!r} = {value!r} is out of range [0, {MAX_DIM}]")
-            if isinstance(v, float) and not math.isfinite(v):
-                raise BundleError(f"{source}: setting {key!r} = {value!r} is not finite")
-    shape = config.get("data_shape")
-    if shape is not None:
-        if (not isinstance(shape, list) or not 1 <= len(shape) <= 4
-                or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in shape)
-                or math.prod(shape) > MAX_ELEMENTS):
-            raise BundleError(f"{source}: data_shape must be 1 to 4 positive sizes of at most {MAX_ELEMENTS} "
-                              f"elements in all, got {shape!r}")
-    for key in ("latent_dim", "num_classes"):
-        v = config.get(key)
-        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
-            raise BundleError(f"{source}: {key} must be a positive integer, got {v!r}")
-    try:  # a setting newer than the file means what it meant when the file was written
-        return spec.resolve_config({**spec.saved_defaults, **config})
-    except ConfigError as exc:
-        raise BundleError(f"{source}: {exc}") from exc
-
-
-def install_advice(plugin: Any) -> str:
-    """What to install for a bundle's model, from its ``plugin`` entry (untrusted text).
-
-    A ``pip install`` command is suggested only for a valid distribution name (PEP 508).
-
-    Example:
-        >>> install_advice({"distribution": "ganzoo-x", "version": "1.0"})
-        "the bundle says it comes from the distribution 'ganzoo-x' (version 1.0 made it): `pip install ganzoo-x`"
-        >>> install_advice({"distribution": "x; rm -rf ~"})
-        "the bundle names the distribution 'x; rm -rf ~', which is not a valid package name: find the plugin yourself"
-    """
-    plugin = plugin if isinstance(plugin, dict) else {}
-    dist, version = plugin.get("distribution"), plugin.get("version")
-    if not isinstance(dist, str) or not dist:
-        return "install the plugin that provides it"
-    if not DISTRIBUTION_NAME.fullmatch(dist):
-        return (f"the bundle names the distribution {dist[:100]!r}, which is not a valid package name: "
-                "find the plugin yourself")
-    made = f" (version {version} made it)" if isinstance(version, str) and VERSION_TEXT.fullmatch(version) else ""
-    return f"the bundle says it comes from the distribution {dist!r}{made}: `pip install {dist}`"
-
-
-def _spec_for(meta: dict[str, Any], source: str) -> ModelSpec:
-    from ganzoo.registry import get_spec
-
-    try:
-        return get_spec(meta["model"])
-    except GanzooError as exc:
-        # A "did you mean" among other models would mislead: the bundle names its model exactly.
-        cause = "" if isinstance(exc, UnknownNameError) else f" ({exc})"
-        raise BundleError(f"{source} needs the model {meta['model'][:100]!r}, which no installed plugin "
-                          f"provides; {install_advice(meta.get('plugin'))}.{cause}") from exc
-
-
-def load_bundle(
-    folder: str | Path,
-    *,
-    component: str = "generator",
-    device: torch.device | str | None = None,
-    expected_sha256: str | None = None,
-    root: str | Path | None = None,
-) -> Generator | Discriminator:
-    """Build the bundle's model from ``ganzoo.json`` and load one component's weights.
-
-    Checked, in this order, before anything is allocated: ``ganzoo.json`` (size, format, file
-    names, a sha256 for every weights file), the constructor arguments, the weights file (a
-    regular file inside ``root``, default ``folder``: a link leading out of it is refused), its
-    safetensors header against the model built on the meta device (total size, every name,
-    shape and dtype), its sha256 against ``ganzoo.json`` and ``expected_sha256`` when given.
-    Returns the module in eval mode, float32.
-    """
-    folder = Path(folder)
-    root = Path(root) if root is not None else folder
-    if component not in COMPONENTS:
-        raise ConfigError(f"component must be one of {', '.join(COMPONENTS)}, got {component!r}")
-    regular_file_inside(folder / BUNDLE_FILE, root, BUNDLE_FILE)
-    meta = read_bundle_meta(folder)
-    source = str(folder / BUNDLE_FILE)
-    spec = _spec_for(meta, source)
-    config = _check_config(spec, meta["config"], source)
-    entry = meta["weights"].get(component)
-    if entry is None:
-        raise BundleError(f"{folder} has no {component} weights (it was saved without them)"
-                          + ("; save it again with discriminator=True" if component == "discriminator" else ""))
-    file = regular_file_inside(folder / entry["file"], root)
-
-    def verify() -> None:
-        actual = sha256_file(file)
-        for expected, what in ((entry["sha256"], BUNDLE_FILE), (expected_sha256, "the pretrained entry")):
-            if expected and actual != expected:
-                raise BundleError(
-                    f"{folder / entry['file']} is corrupt or truncated: its sha256 is {actual[:16]}…, {what} "
-                    f"expects {expected[:16]}…. Download it again (for the Hub: force_download, or delete that "
-                    "file from the cache) or reinstall the package that ships it"
-                )
-
-    return _build_and_load(spec.name, config, component, file, source, device, verify)
-
-
-def _build_and_load(model: str, config: dict[str, Any], component: str, file: Path, source: str,
-                    device: Any, verify: Any = None) -> Generator | Discriminator:
-    """``component`` of ``model`` built from a checked config with ``file``'s weights: eval, float32."""
-    gan = load_checked(model, config, {component: file}, source, verify=verify)
-    module = gan.generator if component == "generator" else gan.discriminator
-    return module.float().eval().to(device or "cpu")
 
 
 def is_path_text(text: str) -> bool:
@@ -668,9 +438,7 @@ def _locate(ref: str, component: str) -> tuple[Path, str | None, Path]:
     from ganzoo.registry import get_pretrained
 
     if ref.startswith(HUB_PREFIX):
-        from ganzoo.hub import download_bundle, parse_hub_ref
-
-        folder = download_bundle(*parse_hub_ref(ref), component=component)
+        folder = hub.download_bundle(*hub.parse_hub_ref(ref), component=component)
         return folder, None, _hub_root(folder)
     if is_path_text(ref) or not _pretrained_id_exists(ref):
         if (Path(ref) / BUNDLE_FILE).is_file():
@@ -686,9 +454,7 @@ def _locate(ref: str, component: str) -> tuple[Path, str | None, Path]:
         if not entry.hub_repo:
             raise BundleError(f"pretrained {ref!r} ships no weights in plugin {spec.plugin!r} and names "
                               "no Hub repository; reinstall the plugin")
-        from ganzoo.hub import download_bundle
-
-        folder = download_bundle(entry.hub_repo, entry.revision, component=component)
+        folder = hub.download_bundle(entry.hub_repo, entry.revision, component=component)
         return folder, expected, _hub_root(folder)
     return folder, expected, folder
 
@@ -737,7 +503,7 @@ def load(
         UnknownNameError: an unknown pretrained id (with close matches).
         BundleError: a missing, corrupt or mismatched bundle; a model whose plugin is
             not installed (the error names the distribution); anything refused before
-            loading (see :func:`load_bundle`).
+            loading (see :func:`ganzoo.bundle.load_bundle`).
         HubError: a Hub repository or revision that does not exist, a refused token,
             or offline with nothing cached.
 
@@ -775,7 +541,7 @@ def _run_state(ckpt: Path) -> tuple[dict[str, Any], str, dict[str, Any]]:
         raise BundleError(f"{source} is not a ganzoo checkpoint state ({type(exc).__name__}: {exc})") from exc
     if not isinstance(model, str) or not isinstance(config, dict) or not isinstance(state["config"], dict):
         raise BundleError(f"{source}: 'model' must be a name and 'model_config' an object")
-    return state, model, _check_config(_spec_for({"model": model, "plugin": state.get("plugin")}, source),
+    return state, model, check_config(spec_for({"model": model, "plugin": state.get("plugin")}, source),
                                        config, source)
 
 
@@ -790,4 +556,4 @@ def _load_run(path: Path, component: str, device: Any, ema: bool) -> Generator |
     _, model, config = _run_state(ckpt)
     name = _run_generator_file(ckpt, ema) if component == "generator" else "discriminator"
     file = regular_file_inside(ckpt / f"{name}.safetensors", path, "checkpoint file")
-    return _build_and_load(model, config, component, file, str(ckpt / "state.json"), device)
+    return build_and_load(model, config, component, file, str(ckpt / "state.json"), device)

@@ -292,21 +292,21 @@ def test_a_bad_ganzoo_json_is_named_by_the_users_folder_not_the_staging_copy(hub
 
 
 def test_an_oversized_hub_file_is_refused_before_it_is_downloaded(hub, tmp_path, monkeypatch):
-    import ganzoo.weights
+    import ganzoo.limits
 
     folder = _tiny(tmp_path)
     ganzoo.push_to_hub(folder, "big/weights")
     ganzoo.push_to_hub(folder, "big/meta")
     size = (folder / "generator.safetensors").stat().st_size
     # Stand-ins for 2 GiB of weights and a 4 MiB ganzoo.json, without writing gigabytes.
-    monkeypatch.setattr(ganzoo.weights, "MAX_MODEL_BYTES", size // 2)
-    monkeypatch.setattr(ganzoo.weights, "MAX_HEADER_BYTES", 0)
+    monkeypatch.setattr(ganzoo.limits, "MAX_MODEL_BYTES", size // 2)
+    monkeypatch.setattr(ganzoo.limits, "MAX_HEADER_BYTES", 0)
     with pytest.raises(BundleError, match=r"refusing to download hf-hub:big/weights: the Hub says generator.safetensors is [\d,]+ bytes"):
         ganzoo.load("hf-hub:big/weights")
     gets = [path for method, path in hub.requests if method == "GET"]
     assert not any("/big/weights/resolve/" in path and path.endswith(".safetensors") for path in gets), gets
     assert not list(hub.cache_dir.glob("models--big--weights/snapshots/*/generator.safetensors"))
-    monkeypatch.setattr(ganzoo.weights, "MAX_JSON_BYTES", 10)
+    monkeypatch.setattr(ganzoo.limits, "MAX_JSON_BYTES", 10)
     res = CliRunner().invoke(cli, ["sample", "hf-hub:big/meta", "-o", str(tmp_path / "s.png")])
     assert res.exit_code != 0 and "ganzoo.json is" in res.output and "Traceback" not in res.output, res.output
     assert not list(hub.cache_dir.glob("models--big--meta/snapshots/*/ganzoo.json"))

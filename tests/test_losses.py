@@ -265,11 +265,11 @@ def test_a_capability_of_a_plugins_own_is_offered_only_when_the_spec_says_so():
     gan = ganzoo.create("vanilla", loss=CustomLoss())
     gan.spec = dataclasses.replace(gan.spec, offers=("per-sample-d", "spectral-norm-d"))
     gan.loss = NeedsSomethingNew()
-    ganzoo.registry.check_loss(gan)  # offered now: no error
+    ganzoo.factory.check_loss(gan)  # offered now: no error
     gan.spec = dataclasses.replace(gan.spec, offers=())
     gan.loss = NeedsPerSampleD()
     with pytest.raises(IncompatibleLossError, match="omits it"):
-        ganzoo.registry.check_loss(gan)
+        ganzoo.factory.check_loss(gan)
 
 
 def test_an_incompatible_loss_can_be_forced_with_a_warning():

@@ -244,11 +244,11 @@ def test_model_from_a_missing_plugin_names_the_distribution(tmp_path):
 
 
 def test_config_is_validated_before_building(tmp_path, monkeypatch):
-    import ganzoo.registry
+    import ganzoo.factory
 
     built = []
-    real_create = ganzoo.registry.create
-    monkeypatch.setattr(ganzoo.registry, "create", lambda *a, **k: built.append(a) or real_create(*a, **k))
+    real_create = ganzoo.factory.create
+    monkeypatch.setattr(ganzoo.factory, "create", lambda *a, **k: built.append(a) or real_create(*a, **k))
     folder = _bundle_copy(tmp_path)
     meta = json.loads((folder / "ganzoo.json").read_text())
     for bad, msg in [

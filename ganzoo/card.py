@@ -1,0 +1,124 @@
+"""A bundle's model card (``README.md``): Hub metadata, how to load it, how it was made and measured."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ganzoo.bundle import DISTRIBUTION_NAME, HUB_PREFIX, LOCAL_REF, VERSION_TEXT
+
+_TASK_TAG = {True: "image-generation", False: "unconditional-image-generation"}
+
+
+def model_card(meta: dict[str, Any], *, samples: bool = True, license: str = "apache-2.0",
+               repo_id: str | None = None) -> str:
+    """The README.md of a bundle: Hub metadata, how to load it, how it was made and measured."""
+    model, dataset = meta["model"], meta.get("dataset")
+    conditional = meta["config"].get("num_classes") is not None
+    tags = ["ganzoo", "gan", "pytorch", meta["family"], _TASK_TAG[conditional]]
+    if model != meta["family"]:
+        tags.append(model)
+    if dataset:
+        tags.append(dataset)
+    lines = ["---", "library_name: ganzoo", f"license: {license}", "tags:"]
+    lines += [f"- {t}" for t in dict.fromkeys(tags)]
+    if dataset:
+        lines += ["datasets:", f"- {dataset}"]
+    lines += ["---", ""]
+    title = meta.get("id") or f"{model} ({dataset or 'unknown data'})"
+    plugin = meta["plugin"] if isinstance(meta.get("plugin"), dict) else {}
+    dist = plugin.get("distribution") or "ganzoo"
+    version = plugin.get("version")
+    if isinstance(dist, str) and DISTRIBUTION_NAME.fullmatch(dist):
+        needs = f"Needs `pip install {dist}`" + (
+            f" ({version} made it)" if isinstance(version, str) and VERSION_TEXT.fullmatch(version) else "")
+    else:
+        needs = "Needs the ganzoo plugin that provides this model"
+    ref = meta.get("id") or (f"{HUB_PREFIX}{repo_id}" if repo_id else LOCAL_REF)
+    lines += [
+        f"# {title}",
+        "",
+        f"A `{model}` generator ({meta['family']} family; {meta.get('paper') or 'see the plugin'}) "
+        f"trained on {dataset or 'an unnamed dataset'} with ganzoo, a GAN model zoo for PyTorch.",
+        "",
+    ]
+    if samples:
+        lines += ["![samples](samples.png)", ""]
+    lines += [
+        "## Use",
+        "",
+        "```python",
+        "import ganzoo",
+        f'g = ganzoo.load("{ref}")  # a Generator in eval mode, float32, on the CPU',
+        "x = g.sample(16" + (", y=[3] * 16" if conditional else "") + ")  # images in [-1, 1]",
+        "```",
+        "",
+        f"or `ganzoo sample {ref} -o samples.png`. {needs}. "
+        "Only `ganzoo.json` and safetensors files are read; no code from this repository runs.",
+        "",
+        "## Model",
+        "",
+        f"- constructor arguments: `{json.dumps(meta['config'])}`",
+        "- weights: `generator.safetensors`"
+        + (" (exponential moving average of the trained generator)" if meta["weights"]["generator"].get("ema") else "")
+        + ("; `discriminator.safetensors` for fine-tuning" if "discriminator" in meta["weights"] else ""),
+        "",
+    ]
+    training = meta.get("training")
+    if training:
+        keys = ("dataset", "epochs", "steps", "batch_size", "loss", "lr_g", "lr_d", "betas", "n_critic",
+                "ema", "ema_decay", "precision", "seed", "device", "torch_version")
+        if training.get("lr_schedule", "constant") != "constant":
+            keys += ("lr_schedule", "lr_decay_start")
+        shown = {k: training[k] for k in keys if training.get(k) is not None}
+        lines += ["## Training", "", f"`ganzoo train {model}` with:", "", "```json",
+                  json.dumps(shown, indent=2), "```", ""]
+        if meta.get("training_command"):
+            lines += ["Command:", "", "```", meta["training_command"], "```", ""]
+        if meta.get("trained_on"):
+            lines += [f"Trained on: {meta['trained_on']}.", ""]
+    if meta.get("training_note"):
+        lines += [meta["training_note"], ""]
+    receipts = meta.get("evaluation") or []
+    if receipts:
+        lines += ["## Evaluation", ""]
+        for r in receipts:
+            lines += _receipt_table(r)
+        lines += ["`ganzoo eval REF --verify` recomputes these numbers from the receipt in `ganzoo.json`.", ""]
+    for r in meta.get("comparison") or []:
+        lines += ["### For comparison", ""] + _receipt_table(r)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _receipt_table(r: dict[str, Any]) -> list[str]:
+    try:
+        ref, proto, net = r["reference"], r["protocol"], r["feature_network"]
+        cross = r.get("cross_check") or []
+        names = [net["name"]] + [c["feature_network"]["name"] for c in cross]
+        head = (f"{proto['n']} samples (seed {proto['seed']}) against {ref['n']} {ref['dataset']} "
+                f"{ref['split']} images; features of `{net['name']}` (sha256 `{net['sha256'][:12]}…`)"
+                + "".join(f" and of the cross-check network `{c['feature_network']['name']}` (sha256 "
+                          f"`{c['feature_network']['sha256'][:12]}…`)" for c in cross)
+                + f"; ganzoo {r.get('versions', {}).get('ganzoo', '?')}.")
+        columns = [(r["metrics"], (r.get("floor") or {}).get("metrics", {}))]
+        columns += [(c["metrics"], (c.get("floor") or {}).get("metrics", {})) for c in cross]
+        if cross:
+            rows = ["| metric | " + " | ".join(f"`{n}` | real data" for n in names) + " |",
+                    "|---|" + "---:|---:|" * len(names)]
+        else:
+            rows = ["| metric | value | real data (train vs test) |", "|---|---:|---:|"]
+        for k in r["metrics"]:
+            cells = []
+            for values, floor in columns:
+                v, f = values.get(k), floor.get(k)
+                cells += ["" if v is None else f"{v:.4g}", "" if f is None else f"{f:.4g}"]
+            rows.append(f"| {k} | " + " | ".join(cells) + " |")
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return ["(an evaluation receipt in an unknown format; see ganzoo.json)", ""]
+    label = r.get("label")
+    notes = []
+    if cross:
+        notes = ["`real data`: train images against the test split, on the same network. `confident`: share "
+                 "of samples classified with softmax probability above 0.9. Where the networks rank models "
+                 "differently, the difference is within what the choice of network decides.", ""]
+    return ([f"**{label}**", ""] if label else []) + [head, "", *rows, "", *notes]

@@ -1,0 +1,25 @@
+"""The sizes ganzoo accepts from files it did not write: the caps checked before anything is allocated.
+
+Each cap is read at the moment of the check (``limits.MAX_JSON_BYTES``, not a copy taken at
+import), so a test or an application may lower one for a while.
+"""
+
+from __future__ import annotations
+
+MAX_HEADER_BYTES = 16 << 20
+"""A safetensors header (ganzoo's own are a few KB)."""
+
+MAX_MODEL_BYTES = 2 << 30
+"""Parameters and buffers of one GAN (generator plus discriminator), built or loaded."""
+
+MAX_JSON_BYTES = 4 << 20
+"""``ganzoo.json``, ``state.json``, ``latest.json``, ``config.json``, a receipt."""
+
+MAX_ELEMENTS = 1 << 24
+"""Elements of one sample (a bundle's ``data_shape``)."""
+
+MAX_DIM = 1 << 16
+"""``latent_dim``, ``num_classes``, widths and other integer settings of a bundle."""
+
+MAX_LIST = 64
+"""Items of a list setting of a bundle (e.g. hidden layer sizes)."""

@@ -1,0 +1,311 @@
+"""Plain types and specs: what plugins register, and the names and capabilities they use.
+
+The bottom of ganzoo's layers: this module imports nothing of ganzoo but its errors, so the
+hook specifications, the registries and every plugin can stand on it. The registries fill in
+the fields marked "filled in by the registry".
+"""
+
+from __future__ import annotations
+
+import inspect
+import operator
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ganzoo.errors import ConfigError, PluginError
+
+if TYPE_CHECKING:
+    from ganzoo.data import TensorDataset
+    from ganzoo.interfaces import Discriminator, GANLoss, Generator
+
+LossFactory = Callable[..., "GANLoss"]
+
+NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+"""What a registered name (model, loss, dataset, pretrained id, capability) must look like."""
+
+
+def check_name(kind: str, name: Any) -> str:
+    """Refuse a registered name that is not lowercase letters and digits joined by hyphens.
+
+    Raises:
+        PluginError: naming the bad name.
+    """
+    if not isinstance(name, str) or not NAME.fullmatch(name):
+        raise PluginError(
+            f"registered a {kind} named {name!r:.60}; names are lowercase letters and digits "
+            "joined by hyphens (like 'wgan-gp')"
+        )
+    return name
+
+
+# What a loss may need, and who provides it. A model offers the first two (inferred from its
+# networks unless its ModelSpec says otherwise); the engine always offers the real batch.
+PER_SAMPLE_D = "per-sample-d"
+LABELS = "labels"
+REAL_BATCH = "real-batch"
+
+CAPABILITIES: dict[str, str] = {
+    PER_SAMPLE_D: "D scores each sample on its own (no BatchNorm or other batch coupling in D); "
+    "needed by per-sample gradient penalties",
+    LABELS: "the model is class-conditional (G and D take labels)",
+    REAL_BATCH: "the generator step sees the real batch (relativistic losses, feature matching); "
+    "always offered by the engine",
+}
+"""Capability names a :class:`GANLoss` can list in ``needs``, with what each means."""
+
+
+def check_needs(loss_name: str, needs: Any) -> tuple[str, ...]:
+    """Refuse a loss's ``needs`` that is not a tuple, list or frozenset of capability names.
+
+    Names outside :data:`ganzoo.specs.CAPABILITIES` are allowed (a model's
+    ``ModelSpec.offers`` may list a plugin's own capability) but must look like names.
+
+    Raises:
+        PluginError: naming the loss and the bad value.
+    """
+    if not isinstance(needs, (tuple, list, frozenset)) or not all(
+        isinstance(n, str) and NAME.fullmatch(n) for n in needs
+    ):
+        raise PluginError(
+            f"loss {loss_name!r} has needs={needs!r:.80}; it must be a tuple of capability names "
+            f"such as ({', '.join(repr(c) for c in CAPABILITIES)},) (a bare string is not a tuple: "
+            "write ('labels',))"
+        )
+    return tuple(needs)
+
+
+@dataclass(frozen=True)
+class TrainDefaults:
+    """Recommended training hyper-parameters for a model, from its paper.
+
+    Attributes:
+        loss: registered loss name.
+        lr_g: generator learning rate (Adam).
+        lr_d: discriminator learning rate (Adam).
+        betas: Adam's (beta1, beta2).
+        batch_size: batch size.
+        n_critic: discriminator steps per generator step (``None``: the loss's own).
+        ema: keep an exponential moving average of the generator's weights.
+        ema_decay: its decay per generator step.
+        model_args: constructor settings this recipe needs (e.g. ``{"latent_dim": 2}``);
+            the user's own ``model_args`` win.
+        steps: run length in generator steps when the user gives neither steps nor epochs.
+        epochs: run length in epochs, likewise (``1.0`` when neither is set here).
+        lr_schedule: ``"constant"``, or ``"linear"`` / ``"cosine"`` decay of both
+            learning rates to zero at the end of the run.
+        lr_decay_start: fraction of the run trained at the full rate before the decay starts.
+    """
+
+    loss: str = "non-saturating"
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    batch_size: int = 64
+    n_critic: int | None = None
+    ema: bool = True
+    ema_decay: float = 0.999
+    model_args: dict[str, Any] = field(default_factory=dict)
+    steps: int | None = None
+    epochs: float | None = None
+    lr_schedule: str = "constant"
+    lr_decay_start: float = 0.0
+
+
+@dataclass(frozen=True)
+class PretrainedEntry:
+    """A pretrained generator: where its bundle lives and how it was made.
+
+    Attributes:
+        id: exact key for :func:`ganzoo.load` (``"dcgan-mnist"``), never parsed.
+        dataset: the dataset it was trained on.
+        hub_repo: its canonical Hugging Face Hub repository (``"org/name"``).
+        revision: the branch, tag or commit of ``hub_repo`` to load.
+        bundle: a bundle folder shipped inside the plugin package (loaded offline
+            before the Hub is tried); ``""`` when only the Hub has it.
+        sha256: the sha256 of the bundle's ``generator.safetensors``, checked at load.
+        description: one line for ``ganzoo list --pretrained``.
+    """
+
+    id: str
+    dataset: str
+    hub_repo: str = ""
+    revision: str = "main"
+    bundle: str = ""
+    sha256: str = ""
+    description: str = ""
+
+    @classmethod
+    def shipped(cls, package_file: str, id: str, **fields: Any) -> PretrainedEntry:
+        """An entry whose bundle ships in the plugin package, in ``pretrained/<id>/`` beside ``package_file``.
+
+        Example:
+            >>> e = PretrainedEntry.shipped("/site/ganzoo_x/__init__.py", "x-mnist", dataset="mnist")
+            >>> e.bundle
+            '/site/ganzoo_x/pretrained/x-mnist'
+        """
+        from pathlib import Path
+
+        return cls(id=id, bundle=str(Path(package_file).resolve().parent / "pretrained" / id), **fields)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything ganzoo knows about one registered model.
+
+    Attributes:
+        name: registry id, lowercase with hyphens (``"wgan-gp"``).
+        family: the family it belongs to (several names may share one family).
+        paper: citation of the paper it follows.
+        build: ``build(**config)`` returns ``(generator, discriminator)``.
+        defaults: default constructor arguments; must include ``data_shape``,
+            ``latent_dim`` and ``num_classes`` (``None`` when unconditional).
+        train: the paper's recommended :class:`TrainDefaults`.
+        recipes: :class:`TrainDefaults` that replace ``train``, keyed by dataset name
+            (``"ring8"``) or dataset kind (``"points-2d"``, ``"grey-images"``,
+            ``"rgb-images"``, ``"images"``, ``"points"``; see
+            :attr:`ganzoo.data.DatasetSpec.kind`). The dataset's own name wins, then its
+            kinds from the most to the least specific, then ``train``.
+        compatible_losses: the losses this model was designed and tested with (``ganzoo
+            info`` shows them; the conformance kit runs each). Other losses train it too
+            when it offers what they need (see ``offers``).
+        offers: capabilities this model offers to losses (names from
+            :data:`ganzoo.specs.CAPABILITIES`). ``None`` (the default): inferred from
+            the built networks: ``"per-sample-d"`` unless D has BatchNorm, ``"labels"`` when
+            conditional. Set it when D couples samples in a way ganzoo cannot see
+            (minibatch statistics), or to offer a capability of your own.
+        datasets: datasets it was designed for.
+        pretrained: pretrained generators, by id.
+        description: one line for ``ganzoo list``.
+        plugin: filled in by the registry: the plugin that registered it.
+        cuda_graph: ``False`` when the networks' forward cannot be replayed from a CUDA
+            graph (Python control flow on tensor values, host syncs, state kept in Python);
+            the engine then trains the model eagerly on CUDA, with a notice.
+        saved_defaults: settings that a saved configuration (a bundle's ``ganzoo.json``, a
+            checkpoint) is read with when it lacks them, instead of ``defaults``: a setting
+            added after models were saved, such as dcgan's ``plan``, must rebuild the networks
+            those files were saved from.
+        kinds_of: filled in by the registry: a registered dataset's kinds by its name
+            (:func:`ganzoo.registry.dataset_kinds`), which :meth:`recipe` looks recipes up by.
+    """
+
+    name: str
+    family: str
+    paper: str
+    build: Callable[..., tuple[Generator, Discriminator]]
+    defaults: dict[str, Any]
+    train: TrainDefaults = field(default_factory=TrainDefaults)
+    compatible_losses: tuple[str, ...] = ("non-saturating", "minimax", "hinge", "lsgan")
+    datasets: tuple[str, ...] = ()
+    pretrained: dict[str, PretrainedEntry] = field(default_factory=dict)
+    description: str = ""
+    plugin: str = ""
+    recipes: dict[str, TrainDefaults] = field(default_factory=dict)
+    cuda_graph: bool = True
+    offers: tuple[str, ...] | None = None
+    saved_defaults: dict[str, Any] = field(default_factory=dict)
+    kinds_of: Callable[[str], tuple[str, ...]] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def conditional(self) -> bool:
+        return self.defaults.get("num_classes") is not None
+
+    def recipe(self, dataset: str | None) -> TrainDefaults:
+        """The training recipe for ``dataset``: by its name, else by its kind, else ``train``.
+
+        Example:
+            >>> import ganzoo
+            >>> ganzoo.get_spec("vanilla").recipe("ring8").batch_size  # its own recipe
+            256
+            >>> ganzoo.get_spec("vanilla").recipe("mnist").batch_size  # the paper's
+            64
+        """
+        if not dataset:
+            return self.train
+        if dataset in self.recipes:
+            return self.recipes[dataset]
+        for kind in self.kinds_of(dataset) if self.kinds_of is not None else ():
+            if kind in self.recipes:
+                return self.recipes[kind]
+        return self.train
+
+    def resolve_config(self, overrides: dict[str, Any]) -> dict[str, Any]:
+        """Defaults updated with ``overrides``, rejecting keys the builder does not take."""
+        params = inspect.signature(self.build).parameters
+        takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+        allowed = set(params) | set(self.defaults)
+        for key in overrides:
+            if key not in allowed and not takes_any:
+                raise ConfigError(
+                    f"model {self.name!r} has no setting {key!r}; its settings are: "
+                    + ", ".join(sorted(allowed))
+                )
+        config = {**self.defaults, **overrides}
+        if "data_shape" in config:
+            config["data_shape"] = _shape(self.name, config["data_shape"])
+        return config
+
+
+def _shape(model: str, value: Any) -> tuple[int, ...]:
+    """``data_shape`` as a tuple of whole numbers >= 1, or a one-line ConfigError."""
+    try:
+        if isinstance(value, (str, bytes)) or any(isinstance(s, bool) for s in value):
+            raise TypeError
+        shape = tuple(operator.index(s) for s in value)  # ints, numpy ints; not floats or text
+        if shape and min(shape) >= 1:
+            return shape
+    except TypeError:
+        pass
+    raise ConfigError(
+        f"model {model!r}: data_shape must be a sequence of whole numbers >= 1, got {value!r}; "
+        "e.g. data_shape=(2,) or (1, 28, 28) (on the command line: --model-arg data_shape=[1,28,28])"
+    )
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A registered dataset.
+
+    Attributes:
+        name: registry id (``"mnist"``).
+        description: one line for listings.
+        shape: native sample shape, ``(C, H, W)`` or ``(D,)``.
+        num_classes: number of labels, or ``None``.
+        load: ``load(root, split, download, image_shape)`` returning a :class:`TensorDataset`.
+            ``image_shape`` is the model's shape for resizable sources (``folder``), else ignored.
+        kind: what the samples are, so models pick a fitting training recipe for a dataset
+            they have never heard of: ``"points-2d"``, ``"points"`` (other dimensions),
+            ``"grey-images"``, ``"rgb-images"`` or ``"images"`` (any channels), or a kind of
+            your own. Left empty (or the older ``"image"`` / ``"points"``), it follows from
+            ``shape``. :attr:`kinds` is the lookup order of recipes.
+        plugin: filled in by the registry.
+
+    Example:
+        >>> from ganzoo.specs import DatasetSpec
+        >>> DatasetSpec("moons", "two moons", (2,), None, load=print, kind="points").kinds
+        ('points-2d', 'points')
+    """
+
+    name: str
+    description: str
+    shape: tuple[int, ...] | None
+    num_classes: int | None
+    load: Callable[..., TensorDataset]
+    kind: str = ""
+    plugin: str = ""
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The dataset's kinds, most specific first (recipes are looked up in this order)."""
+        shape = tuple(self.shape) if self.shape else None
+        if self.kind in ("", "image", "points"):
+            if shape is not None and len(shape) == 1:
+                return ("points-2d", "points") if shape == (2,) else ("points",)
+            if shape is not None and len(shape) == 3 and shape[0] in (1, 3):
+                return ({1: "grey-images", 3: "rgb-images"}[shape[0]], "images")
+            return ("points",) if self.kind == "points" else ("images",)
+        general = {"points-2d": ("points",), "grey-images": ("images",), "rgb-images": ("images",)}
+        return (self.kind, *general.get(self.kind, ()))
+
+
