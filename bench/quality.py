@@ -22,8 +22,8 @@ import torch
 from ganzoo import Generator
 from ganzoo.data import load_dataset
 from ganzoo.metrics import evaluate
-from ganzoo.metrics.evaluate import feature_network
 from ganzoo.metrics.feature_metrics import confident_share
+from ganzoo.metrics.networks import feature_network
 
 N, SEED, BATCH = 10_000, 0, 500
 

@@ -29,8 +29,10 @@ import torch
 
 import ganzoo
 from ganzoo.metrics import evaluate, rank_disagreements
+from ganzoo.metrics.cache import default_cache_dir
 from ganzoo.metrics.classifier import dataset_networks
-from ganzoo.metrics.evaluate import _floor, _reference, default_cache_dir, feature_network
+from ganzoo.metrics.networks import feature_network
+from ganzoo.metrics.real_data import _floor, _reference
 
 METRICS = ("fid", "kid", "precision", "recall", "confident")
 

@@ -21,14 +21,10 @@ import tempfile
 from pathlib import Path
 
 from ganzoo.metrics.classifier import dataset_networks
-from ganzoo.metrics.evaluate import (
-    _FLOOR_VERSION,
-    METRICS,
-    feature_network,
-    real_vs_real,
-    reference_stats,
-)
 from ganzoo.metrics.feature_metrics import PR_NEIGHBOURS
+from ganzoo.metrics.networks import feature_network
+from ganzoo.metrics.protocol import _FLOOR_VERSION, METRICS
+from ganzoo.metrics.real_data import real_vs_real, reference_stats
 from ganzoo.metrics.shipped import SHIPPED_DIR, write_shipped, write_shipped_floor
 
 FLOOR_N = 10_000

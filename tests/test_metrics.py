@@ -20,7 +20,7 @@ from ganzoo.interfaces import Generator
 from ganzoo.metrics import evaluate, load_classifier, rank_disagreements, verify_receipt
 from ganzoo.metrics import feature_metrics as fm
 from ganzoo.metrics.classifier import MnistClassifier, ResNetClassifier, classifier_files
-from ganzoo.metrics.evaluate import _read_cached, reference_stats
+from ganzoo.metrics.real_data import _read_cached, reference_stats
 
 
 def _gen(seed: int = 0) -> torch.Generator:

@@ -16,7 +16,9 @@ import ganzoo
 from ganzoo.errors import DataError
 from ganzoo.metrics import evaluate, verify_receipt
 from ganzoo.metrics.classifier import dataset_networks, load_classifier
-from ganzoo.metrics.evaluate import _FLOOR_VERSION, METRICS, _content_sha256, _features_of_images
+from ganzoo.metrics.networks import _features_of_images
+from ganzoo.metrics.protocol import _FLOOR_VERSION, METRICS
+from ganzoo.metrics.real_data import _content_sha256
 from ganzoo.metrics.shipped import floor_file, reference_file, shipped_floor, shipped_reference
 
 

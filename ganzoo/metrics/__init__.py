@@ -25,21 +25,7 @@ Example:
 from __future__ import annotations
 
 from ganzoo.metrics.classifier import MnistClassifier, ResNetClassifier, load_classifier
-from ganzoo.metrics.evaluate import (
-    DEFAULT_METRICS,
-    DEFAULT_TOLERANCE,
-    METRICS,
-    EvalResult,
-    Reference,
-    Verification,
-    evaluate,
-    feature_network,
-    network_values,
-    rank_disagreements,
-    real_vs_real,
-    reference_stats,
-    verify_receipt,
-)
+from ganzoo.metrics.evaluate import EvalResult, evaluate
 from ganzoo.metrics.feature_metrics import (
     confident_share,
     fid,
@@ -50,6 +36,10 @@ from ganzoo.metrics.feature_metrics import (
     label_accuracy,
     precision_recall,
 )
+from ganzoo.metrics.networks import feature_network
+from ganzoo.metrics.protocol import DEFAULT_METRICS, DEFAULT_TOLERANCE, METRICS
+from ganzoo.metrics.real_data import Reference, real_vs_real, reference_stats
+from ganzoo.metrics.receipts import Verification, network_values, rank_disagreements, verify_receipt
 from ganzoo.metrics.toy import toy_metrics
 
 __all__ = [

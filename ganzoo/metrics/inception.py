@@ -34,6 +34,7 @@ from torch import Tensor, nn
 
 from ganzoo.checkpoint import sha256_file
 from ganzoo.errors import EvalError
+from ganzoo.metrics.cache import cache_root
 
 WEIGHTS_NAME = "pt_inception-2015-12-05.safetensors"
 PTH_NAME = "pt_inception-2015-12-05-6726825d.pth"
@@ -149,8 +150,6 @@ def _file_names(state: dict[str, Tensor]) -> dict[str, Tensor]:
 
 
 def default_weights_path() -> Path:
-    from ganzoo.metrics.evaluate import cache_root
-
     env = os.environ.get(WEIGHTS_ENV)
     return Path(env).expanduser() if env else cache_root() / "weights" / WEIGHTS_NAME
 

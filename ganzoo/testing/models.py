@@ -1,181 +1,40 @@
-"""A conformance kit: the checks every registered model must pass.
-
-Plugin authors run it on their own models; ganzoo's test suite runs it on every
-model in the registry. :func:`check_model` builds a model and runs all checks;
-each check is also a public function taking a :class:`ganzoo.GAN`, so pytest
-can parametrise over them and report each one separately. A failed check
-raises :class:`ConformanceError` (an ``AssertionError``) naming the model, the
-check and what was wrong.
-
-The checks use small batches and run on the model's device (CPU for a model
-fresh from :func:`ganzoo.create`). They leave the model as they found it:
-weights, BatchNorm statistics and train/eval modes are restored, and
-parameters' ``.grad`` is not touched.
-
-Example:
-    In a plugin's test suite::
-
-        import ganzoo
-        import pytest
-        from ganzoo.testing import CHECKS, check_model
-
-        def test_mygan_conforms():
-            check_model("mygan")
-
-        @pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
-        def test_mygan_at_32(check):
-            check(ganzoo.create("mygan", data_shape=(3, 32, 32)))
-"""
+"""The model checks (:data:`CHECKS`) and :func:`check_model`, which runs them all on a model."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import functools
-import json
 import os
-import re
 import tempfile
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
-from torch import Tensor, nn
+from torch import Tensor
 
-from ganzoo.errors import GanzooError, IncompatibleLossError
+from ganzoo.errors import GanzooError
 from ganzoo.factory import check_loss as registry_check_loss
 from ganzoo.factory import create, create_loss
-from ganzoo.interfaces import GAN, REAL_BATCH, Discriminator, GANLoss, Generator, takes_real_batch
-from ganzoo.registry import get_spec, list_losses, list_models
-
-__all__ = [
-    "CHECKS",
-    "ConformanceError",
-    "ConformanceReport",
-    "check_conditioning",
-    "check_dataset",
-    "check_determinism",
-    "check_discriminator_output",
-    "check_gradients",
-    "check_image_range",
-    "check_interface",
-    "check_loss",
-    "check_losses_finite",
-    "check_model",
-    "check_output_shape",
-    "check_safetensors_roundtrip",
-]
-
-_BATCH = 4  # > 1, so BatchNorm in train mode has statistics to compute
-_NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-
-
-class ConformanceError(AssertionError):
-    """A model broke the ganzoo model contract; the message names the model and the check."""
-
-
-class _Failed(Exception):
-    """Raised inside a check; the decorator turns it into a ConformanceError with context."""
-
-
-def _require(condition: Any, message: str) -> None:
-    if not condition:
-        raise _Failed(message)
-
-
-def _who(gan: GAN) -> str:
-    return f"model {gan.name!r} (data_shape={gan.config.get('data_shape')})"
-
-
-def _check(fn: Callable[[GAN], str | None]) -> Callable[[GAN], str | None]:
-    @functools.wraps(fn)
-    def run(gan: GAN) -> str | None:
-        try:
-            with _preserved(gan):
-                return fn(gan)
-        except ConformanceError:
-            raise
-        except _Failed as exc:
-            raise ConformanceError(f"{_who(gan)} failed {fn.__name__}: {exc}") from None
-        except Exception as exc:
-            raise ConformanceError(
-                f"{_who(gan)} failed {fn.__name__}: it raised {type(exc).__name__}: {exc}"
-            ) from exc
-
-    return run
-
-
-@contextlib.contextmanager
-def _preserved(gan: GAN) -> Iterator[None]:
-    """Restore weights, buffers and train/eval modes of both networks afterwards."""
-    nets = [gan.generator, gan.discriminator]
-    states = [{k: v.detach().clone() for k, v in net.state_dict().items()} for net in nets]
-    modes = [[m.training for m in net.modules()] for net in nets]
-    try:
-        yield
-    finally:
-        for net, state, mode in zip(nets, states, modes):
-            net.load_state_dict(state)
-            for m, training in zip(net.modules(), mode):
-                m.training = training
-
-
-def _device(module: nn.Module) -> torch.device:
-    for p in module.parameters():
-        return p.device
-    for b in module.buffers():
-        return b.device
-    return torch.device("cpu")
-
-
-def _rng(device: torch.device, seed: int) -> torch.Generator:
-    return torch.Generator(device=device).manual_seed(seed)
-
-
-def _inputs(gan: GAN, n: int = _BATCH, seed: int = 0) -> tuple[Tensor, Tensor | None, Tensor]:
-    """Noise, labels (``None`` when unconditional) and stand-in real data for ``n`` samples."""
-    g = gan.generator
-    device = _device(g)
-    rng = _rng(device, seed)
-    z = torch.randn(n, g.latent_dim, generator=rng, device=device)
-    y = None
-    if g.num_classes is not None:
-        y = torch.arange(n, device=device) % g.num_classes
-    if len(g.output_shape) == 3:
-        real = torch.rand(n, *g.output_shape, generator=rng, device=device) * 2 - 1
-    else:
-        real = torch.randn(n, *g.output_shape, generator=rng, device=device)
-    return z, y, real
-
-
-def _same(a: Tensor, b: Tensor) -> bool:
-    if a.device.type == "cpu":
-        return torch.equal(a, b)
-    return a.shape == b.shape and torch.allclose(a, b, rtol=1e-5, atol=1e-6)
-
-
-def _raises(fn: Callable[[], Any], exc_type: type[BaseException] = Exception) -> bool:
-    try:
-        fn()
-    except exc_type:
-        return True
-    return False
-
-
-def _trainable(module: nn.Module) -> list[tuple[str, nn.Parameter]]:
-    return [(name, p) for name, p in module.named_parameters() if p.requires_grad]
-
-
-def _grads(loss: Tensor, params: list[tuple[str, nn.Parameter]]) -> list[tuple[str, Tensor | None]]:
-    grads = torch.autograd.grad(loss, [p for _, p in params], allow_unused=True, retain_graph=True)
-    return [(name, g) for (name, _), g in zip(params, grads)]
-
-
-def _names(names: list[str]) -> str:
-    shown = ", ".join(names[:5])
-    return shown + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+from ganzoo.interfaces import GAN, Discriminator, GANLoss, Generator
+from ganzoo.registry import get_spec, list_losses
+from ganzoo.testing._helpers import (
+    _BATCH,
+    _NAME,
+    _check,
+    _device,
+    _Failed,
+    _generator_loss,
+    _grads,
+    _inputs,
+    _names,
+    _raises,
+    _require,
+    _require_finite_logs,
+    _rng,
+    _same,
+    _trainable,
+)
+from ganzoo.testing.report import ConformanceError, ConformanceReport
 
 
 @_check
@@ -412,12 +271,6 @@ def check_gradients(gan: GAN) -> None:
         )
 
 
-def _generator_loss(loss: GANLoss, d: Discriminator, fake: Tensor, y: Tensor | None, real: Tensor) -> Any:
-    """Call ``generator_loss`` as the engine does: with the real batch when it takes it."""
-    if takes_real_batch(loss):
-        return loss.generator_loss(d, fake, y, real=real)
-    return loss.generator_loss(d, fake, y)
-
 
 def _losses_to_try(gan: GAN) -> list[tuple[str, GANLoss]]:
     losses = [(gan.loss_name or gan.loss.name, gan.loss)]
@@ -426,19 +279,6 @@ def _losses_to_try(gan: GAN) -> list[tuple[str, GANLoss]]:
     ]
     return losses
 
-
-def _require_finite_logs(label: str, logs: Any) -> None:
-    _require(
-        isinstance(logs, dict),
-        f"{label} must return (loss, logs) with a dict of logs, got {type(logs).__name__}",
-    )
-    for key, value in logs.items():
-        _require(
-            isinstance(value, Tensor) and value.dim() == 0,
-            f"{label} log {key!r} is not a scalar tensor",
-        )
-        _require(not value.requires_grad, f"{label} log {key!r} is not detached")
-        _require(bool(torch.isfinite(value)), f"{label} log {key!r} is {float(value)}")
 
 
 @_check
@@ -593,31 +433,6 @@ CHECKS: tuple[Callable[[GAN], str | None], ...] = (
 """Every check, in the order :func:`check_model` runs them."""
 
 
-@dataclass
-class ConformanceReport:
-    """What :func:`check_model` ran: one ``(check, outcome)`` pair per check, in order.
-
-    ``outcome`` is ``"passed"``, or ``"not applicable: ..."`` for a check that does not concern
-    this kind of model (image range for a model of points). ``str(report)`` is a summary.
-    """
-
-    model: str
-    overrides: dict[str, Any] = field(default_factory=dict)
-    results: list[tuple[str, str]] = field(default_factory=list)
-
-    @property
-    def passed(self) -> list[str]:
-        """Names of the checks that ran and passed."""
-        return [name for name, outcome in self.results if outcome == "passed"]
-
-    def __str__(self) -> str:
-        settings = ", ".join(f"{k}={v!r}" for k, v in self.overrides.items())
-        head = (f"{self.model}{f' ({settings})' if settings else ''} passes the conformance kit: "
-                f"{len(self.passed)} of {len(self.results)} checks passed"
-                f"{f', {len(self.results) - len(self.passed)} not applicable' if len(self.passed) < len(self.results) else ''}")
-        return "\n".join([head] + [f"  {name:<28} {outcome}" for name, outcome in self.results])
-
-
 def check_model(name: str, **overrides: Any) -> ConformanceReport:
     """Build model ``name`` with ``overrides`` and run every check in :data:`CHECKS` on it.
 
@@ -627,7 +442,7 @@ def check_model(name: str, **overrides: Any) -> ConformanceReport:
             ``data_shape=(3, 32, 32)`` or ``loss="hinge"``.
 
     Returns:
-        A :class:`ConformanceReport` naming each check and its outcome; print it for a summary.
+        A :class:`~ganzoo.testing.ConformanceReport` naming each check and its outcome; print it for a summary.
 
     Raises:
         ConformanceError: (an ``AssertionError``) at the first failed check,
@@ -656,176 +471,3 @@ def check_model(name: str, **overrides: Any) -> ConformanceReport:
         note = check(gan)
         report.results.append((check.__name__, note or "passed"))
     return report
-
-
-# --------------------------------------------------------------------------- losses and datasets
-
-
-def check_loss(name: str, *, models: list[str] | tuple[str, ...] | None = None, **loss_kwargs: Any) -> list[str]:
-    """Check the registered loss ``name``: its settings, its config round trip, and a training
-    step's forward and backward on every model that offers what it needs.
-
-    Args:
-        name: a registered loss name.
-        models: the models to try it on (default: every registered model). Models that
-            do not offer what the loss needs are skipped; at least one must fit.
-        **loss_kwargs: constructor arguments for the loss.
-
-    Returns:
-        The models it was checked on.
-
-    Raises:
-        ConformanceError: naming the loss, the model and the problem.
-
-    Example:
-        >>> from ganzoo.testing import check_loss
-        >>> check_loss("hinge", models=["vanilla"])
-        ['vanilla']
-    """
-    who = f"loss {name!r}"
-    if name not in list_losses():
-        create_loss(name)  # the unknown-name error, with suggestions
-    try:
-        loss = create_loss(name, **loss_kwargs)
-    except Exception as exc:
-        raise ConformanceError(f"{who} failed to build with {loss_kwargs or 'its defaults'}: "
-                               f"{type(exc).__name__}: {exc}") from exc
-    try:
-        config = loss.config()
-        json.dumps(config)
-    except Exception as exc:
-        raise ConformanceError(f"{who}: config() must return JSON values (the run records them): {exc}") from exc
-    again = create_loss(name, **config).config()
-    if again != config:
-        raise ConformanceError(f"{who}: rebuilt from its config() {config} it reports {again}; "
-                               "config() must return the constructor's arguments")
-    if not (isinstance(loss.n_critic, int) and loss.n_critic >= 1):
-        raise ConformanceError(f"{who}: n_critic must be an int >= 1, got {loss.n_critic!r}")
-    if loss.output not in ("logit", "score"):
-        raise ConformanceError(f"{who}: output must be 'logit' or 'score', got {loss.output!r}")
-    if not all(isinstance(n, str) for n in loss.needs):
-        raise ConformanceError(f"{who}: needs must be capability names (strings), got {loss.needs!r}")
-    if REAL_BATCH in loss.needs and not takes_real_batch(loss):
-        raise ConformanceError(f"{who} needs 'real-batch' but its generator_loss takes no real= argument")
-    checked: list[str] = []
-    for model in models if models is not None else list_models():
-        try:
-            gan = create(model, loss=name, loss_kwargs=loss_kwargs)
-        except IncompatibleLossError:
-            continue
-        _check_loss_on(gan, who)
-        checked.append(model)
-    if not checked:
-        raise ConformanceError(f"{who} fits none of the models {list(models or list_models())}: check its needs")
-    return checked
-
-
-def _check_loss_on(gan: GAN, who: str) -> None:
-    loss, g, d = gan.loss, gan.generator, gan.discriminator
-    where = f"{who} on model {gan.name!r}"
-    with _preserved(gan):
-        g.train()
-        d.train()
-        z, y, real = _inputs(gan)
-        fake = g(z, y)
-        try:
-            d_loss, d_logs = loss.discriminator_loss(d, real, fake.detach(), y)
-            g_loss, g_logs = _generator_loss(loss, d, fake, y, real)
-        except Exception as exc:
-            raise ConformanceError(f"{where}: it raised {type(exc).__name__}: {exc}") from exc
-        for part, value, logs, net, key in (("discriminator", d_loss, d_logs, d, "loss_d"),
-                                            ("generator", g_loss, g_logs, g, "loss_g")):
-            label = f"{where}: {part}_loss"
-            try:
-                _require(isinstance(value, Tensor) and value.dim() == 0, f"{label} is not a scalar tensor")
-                _require(bool(torch.isfinite(value)), f"{label} is {float(value.detach())}")
-                _require_finite_logs(label, logs)
-                _require(key in logs, f"{label} must log {key!r} (the engine watches it for NaN)")
-                grads = [gr for _, gr in _grads(value, _trainable(net)) if gr is not None]
-                _require(grads and any(bool(gr.ne(0).any()) for gr in grads),
-                         f"{label} gives the {part} no gradient")
-                _require(all(bool(torch.isfinite(gr).all()) for gr in grads), f"{label} gives non-finite gradients")
-            except _Failed as exc:
-                raise ConformanceError(str(exc)) from None
-        if REAL_BATCH in loss.needs:
-            d.eval()  # no dropout noise: the only change is the real batch
-            with torch.no_grad():
-                other = _generator_loss(loss, d, fake.detach(), y, real.flip(0) * 0.5 + 0.25)[0]
-                same = _generator_loss(loss, d, fake.detach(), y, real)[0]
-            if bool(torch.equal(other, same)):
-                raise ConformanceError(f"{where}: it needs 'real-batch' but its generator loss ignores the real batch")
-
-
-def check_dataset(name: str, data_dir: str | os.PathLike | None = None, *, split: str = "train",
-                  download: bool = False) -> Any:
-    """Load the registered dataset ``name`` and check it against its :class:`~ganzoo.data.DatasetSpec`.
-
-    Checks the name, the declared kind and shape, the tensors' dtypes and shapes (``uint8
-    (N, C, H, W)`` images or ``float32 (N, D)`` points), labels in ``[0, num_classes)``,
-    and that the model-range conversion gives [-1, 1] images.
-
-    Args:
-        name: a registered dataset name.
-        data_dir: its root folder (default: ganzoo's data folder).
-        split: the split to load.
-        download: let the loader download (off by default: tests run offline).
-
-    Returns:
-        The loaded :class:`~ganzoo.data.TensorDataset`.
-
-    Raises:
-        ConformanceError: naming the dataset and the problem.
-
-    Example:
-        >>> from ganzoo.testing import check_dataset
-        >>> check_dataset("ring8").shape
-        (2,)
-    """
-    from ganzoo.data import TensorDataset, get_dataset_spec, load_dataset
-
-    spec = get_dataset_spec(name)
-    who = f"dataset {name!r}"
-    try:
-        _require(_NAME.fullmatch(spec.name), f"the name must be lowercase words joined by hyphens, got {spec.name!r}")
-        kinds = spec.kinds
-        _require(kinds and all(isinstance(k, str) and k for k in kinds), f"its kinds {kinds!r} are not names")
-        images = "images" in kinds
-        points = "points" in kinds
-        _require(images or points or spec.kind, "it declares no kind")
-        if spec.shape is not None:
-            _require(len(spec.shape) in (1, 3), f"shape must be (C, H, W) or (D,), got {spec.shape}")
-        try:
-            ds = load_dataset(name, data_dir, split=split, download=download,
-                              image_shape=None if spec.shape else (3, 32, 32))
-        except GanzooError:
-            raise
-        except Exception as exc:
-            raise _Failed(f"load() raised {type(exc).__name__}: {exc} (raise ganzoo.errors.DataError "
-                          "with the fix for a missing or bad file)") from exc
-        _require(isinstance(ds, TensorDataset), "load() must return a ganzoo.data.TensorDataset")
-        _require(len(ds) > 0, "it is empty")
-        if spec.shape is not None:
-            _require(ds.shape == tuple(spec.shape), f"samples have shape {ds.shape}, the spec says {spec.shape}")
-        if ds.kind == "image":
-            _require(ds.data.dtype == torch.uint8 and ds.data.dim() == 4,
-                     f"images must be uint8 (N, C, H, W), got {ds.data.dtype} {tuple(ds.data.shape)}")
-            x = ds.to_model_range(ds.data[:16].clone())
-            _require(float(x.min()) >= -1 and float(x.max()) <= 1, "images do not map to [-1, 1]")
-        else:
-            _require(ds.kind == "points", f"TensorDataset.kind must be 'image' or 'points', got {ds.kind!r}")
-            _require(ds.data.dtype == torch.float32 and ds.data.dim() == 2,
-                     f"points must be float32 (N, D), got {ds.data.dtype} {tuple(ds.data.shape)}")
-            _require(bool(torch.isfinite(ds.data).all()), "points must be finite")
-        _require((ds.kind == "image") == images,
-                 f"it declares the kinds {kinds} but loads {'images' if ds.kind == 'image' else 'points'}")
-        if ds.labels is not None:
-            _require(ds.labels.dtype == torch.int64 and ds.labels.shape == (len(ds),),
-                     f"labels must be int64 of shape ({len(ds)},), got {ds.labels.dtype} {tuple(ds.labels.shape)}")
-            k = ds.num_classes or spec.num_classes
-            _require(k is not None, "it has labels but no num_classes")
-            _require(int(ds.labels.min()) >= 0 and int(ds.labels.max()) < k, f"labels fall outside [0, {k})")
-        if spec.num_classes is not None:
-            _require(ds.labels is not None, f"the spec says {spec.num_classes} classes but it loads no labels")
-    except _Failed as exc:
-        raise ConformanceError(f"{who}: {exc}") from None
-    return ds

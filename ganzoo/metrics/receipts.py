@@ -1,0 +1,212 @@
+"""Reading evaluation receipts: their numbers per feature network, rankings, verification.
+
+:func:`verify_receipt` recomputes a receipt (made by :func:`ganzoo.metrics.evaluate.evaluate`)
+with the same protocol and checks each number within its tolerance; :func:`rank_disagreements`
+names the pairs of models that two feature networks order differently.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ganzoo.errors import EvalError
+from ganzoo.interfaces import Generator
+from ganzoo.metrics.classifier import CROSS_CHECK_NETWORKS
+from ganzoo.metrics.evaluate import EvalResult, _fmt, evaluate
+from ganzoo.metrics.networks import feature_network
+from ganzoo.metrics.protocol import DEFAULT_TOLERANCE, METRICS
+from ganzoo.weights import read_json
+
+
+def network_values(result: EvalResult | dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Feature network name to its metrics, for an :class:`~ganzoo.metrics.evaluate.EvalResult` or a receipt dict.
+
+    Example:
+        >>> network_values({"feature_network": {"name": "a"}, "metrics": {"fid": 3.0},
+        ...                 "cross_check": [{"feature_network": {"name": "b"}, "metrics": {"fid": 4.0}}]})
+        {'a': {'fid': 3.0}, 'b': {'fid': 4.0}}
+    """
+    receipt = result.receipt if isinstance(result, EvalResult) else result
+    out = {receipt["feature_network"]["name"]: dict(receipt["metrics"])}
+    for c in receipt.get("cross_check") or []:
+        out[c["feature_network"]["name"]] = dict(c["metrics"])
+    return out
+
+
+def rank_disagreements(results: dict[str, EvalResult | dict[str, Any]], metric: str = "fid") -> list[str]:
+    """Pairs of models that two feature networks order differently by ``metric``.
+
+    Disagreement is information: when ganzoo's first network says model A beats model B and
+    the cross-check network says the opposite, the difference between them is within what the
+    choice of feature network decides, and neither ranking should be quoted alone.
+
+    Args:
+        results: model name to its :class:`~ganzoo.metrics.evaluate.EvalResult` (or receipt dict), all on the same dataset.
+        metric: the number to rank by.
+
+    Returns:
+        One sentence per disagreeing pair (empty when all networks agree).
+
+    Example:
+        >>> a = {"feature_network": {"name": "n1"}, "metrics": {"fid": 3.0},
+        ...      "cross_check": [{"feature_network": {"name": "n2"}, "metrics": {"fid": 9.0}}]}
+        >>> b = {"feature_network": {"name": "n1"}, "metrics": {"fid": 4.0},
+        ...      "cross_check": [{"feature_network": {"name": "n2"}, "metrics": {"fid": 8.0}}]}
+        >>> rank_disagreements({"A": a, "B": b})
+        ['n1 orders A < B by fid (3 vs 4), n2 the other way (9 vs 8)']
+    """
+    values = {model: network_values(r) for model, r in results.items()}
+    models = list(values)
+    out = []
+    for i, a in enumerate(models):
+        for b in models[i + 1 :]:
+            nets = [net for net in values[a] if net in values[b]
+                    and metric in values[a][net] and metric in values[b][net]]
+            signs = {net: (values[a][net][metric] > values[b][net][metric])
+                     - (values[a][net][metric] < values[b][net][metric]) for net in nets}
+            for j, n1 in enumerate(nets):
+                for n2 in nets[j + 1 :]:
+                    if signs[n1] * signs[n2] < 0:
+                        rel = "<" if signs[n1] < 0 else ">"
+                        out.append(f"{n1} orders {a} {rel} {b} by {metric} ({values[a][n1][metric]:.4g} vs "
+                                   f"{values[b][n1][metric]:.4g}), {n2} the other way "
+                                   f"({values[a][n2][metric]:.4g} vs {values[b][n2][metric]:.4g})")
+    return out
+
+
+@dataclass
+class Verification:
+    """What :func:`verify_receipt` returns.
+
+    Attributes:
+        ok: every recorded number was reproduced within its tolerance.
+        checks: one row per number: ``name``, ``recorded``, ``recomputed``, ``allowed``
+            (the absolute difference tolerated) and ``ok``.
+        notes: differences in setting that may explain a mismatch (versions, device).
+        result: the recomputed :class:`EvalResult`.
+    """
+
+    ok: bool
+    checks: list[dict[str, Any]]
+    notes: list[str]
+    result: EvalResult
+
+    def table(self) -> str:
+        w = max(22, *(len(c["name"]) + 2 for c in self.checks)) if self.checks else 22
+        rows = [f"{'number':<{w}}{'recorded':>12}{'recomputed':>12}{'allowed':>10}  ok"]
+        for c in self.checks:
+            rows.append(f"{c['name']:<{w}}{_fmt(c['recorded']):>12}{_fmt(c['recomputed']):>12}"
+                        f"{_fmt(c['allowed']):>10}  {'yes' if c['ok'] else 'NO'}")
+        rows += [f"note: {note}" for note in self.notes]
+        rows.append("verified" if self.ok else "NOT verified: numbers differ beyond tolerance")
+        return "\n".join(rows)
+
+
+def verify_receipt(
+    receipt: dict[str, Any] | str | Path,
+    generator: Generator,
+    *,
+    tolerance: dict[str, tuple[float, float]] | None = None,
+    data_dir: str | Path | None = None,
+    device: torch.device | str | None = None,
+    cache_dir: str | Path | None = None,
+    download: bool = False,
+) -> Verification:
+    """Recompute an evaluation receipt with the same protocol and check its numbers.
+
+    A number passes if ``|recomputed - recorded| <= atol + rtol * |recorded|`` with
+    ``(rtol, atol)`` from ``tolerance``, merged over the receipt's own ``tolerance``, merged
+    over :data:`DEFAULT_TOLERANCE` (1% for FID, KID and IS; 0.005 absolute for precision,
+    recall and label accuracy).
+    The defaults hold for a rerun on the same kind of device (CPU or CUDA), which draws
+    the same noise; the floor is checked too.
+
+    Args:
+        receipt: a receipt dict (``EvalResult.receipt``) or the path of its JSON file.
+        generator: the generator the receipt claims to describe.
+        tolerance: per-number ``(rtol, atol)`` overrides.
+        data_dir: dataset root, as for :func:`~ganzoo.metrics.evaluate.evaluate`.
+        device: where the feature network runs, as for :func:`~ganzoo.metrics.evaluate.evaluate`.
+        cache_dir: where reference statistics live, as for :func:`~ganzoo.metrics.evaluate.evaluate`.
+        download: fetch missing dataset files (default off: verifying uses the data at hand or
+            the statistics that ship with ganzoo, and says which files are missing otherwise).
+
+    Raises:
+        EvalError: the receipt is unreadable, or was made with a different feature network
+            or reference data than this installation has (its numbers are not comparable).
+
+    Example:
+        >>> v = verify_receipt("receipt.json", generator)  # doctest: +SKIP
+        >>> print(v.table())  # doctest: +SKIP
+    """
+    if not isinstance(receipt, dict):
+        try:
+            receipt = read_json(receipt, "ganzoo evaluation receipt", EvalError,
+                                "; receipts come from `ganzoo eval --json`")
+        except FileNotFoundError as exc:
+            raise EvalError(f"cannot read receipt {receipt}: no such file") from exc
+    try:
+        proto, net_rec, ref_rec = receipt["protocol"], receipt["feature_network"], receipt["reference"]
+        recorded = receipt["metrics"]
+        recorded_floor = receipt["floor"]["metrics"] if receipt["floor"] else {}
+    except (KeyError, TypeError) as exc:
+        raise EvalError(f"not a ganzoo evaluation receipt (missing {exc}); receipts come from ganzoo.metrics.evaluate") from exc
+    dataset = ref_rec["dataset"]
+    cross = receipt.get("cross_check") or []
+    try:
+        wanted = [(None, net_rec)] + [(c["feature_network"]["name"], c["feature_network"]) for c in cross]
+    except (KeyError, TypeError) as exc:
+        raise EvalError(f"the receipt's cross_check entries are malformed (missing {exc})") from exc
+    for name, entry in wanted:
+        if name is not None and name not in CROSS_CHECK_NETWORKS.get(dataset, ()):
+            raise EvalError(f"the receipt was made with cross-check network {name!r}, which this ganzoo does "
+                            "not ship: use the ganzoo version named in the receipt")
+        _, record, _ = feature_network(dataset, name=name)
+        if record["sha256"] != entry.get("sha256"):
+            raise EvalError(
+                f"the receipt was made with feature network {entry.get('name')} sha256 "
+                f"{str(entry.get('sha256'))[:12]}..., this ganzoo ships sha256 {record['sha256'][:12]}...: "
+                "its numbers cannot be reproduced here. Use the ganzoo version named in the receipt"
+            )
+    tol = {**DEFAULT_TOLERANCE, **{k: tuple(v) for k, v in (receipt.get("tolerance") or {}).items()},
+           **(tolerance or {})}
+    result = evaluate(
+        generator, dataset, data_dir, n=proto["n"], seed=proto["seed"], batch_size=proto["batch_size"],
+        device=device, metrics=[m for m in recorded if m in METRICS], model_name=receipt.get("model"),
+        cache_dir=cache_dir, floor=bool(recorded_floor), download=download, cross_check=bool(cross),
+    )
+    if result.receipt["reference"]["sha256"] != ref_rec["sha256"]:
+        raise EvalError(
+            f"the {dataset} {ref_rec['split']} split here has sha256 {result.receipt['reference']['sha256'][:12]}..., "
+            f"the receipt's has {ref_rec['sha256'][:12]}...: a different reference set; check --data-dir"
+        )
+    compared = [("", recorded, result.metrics), ("floor.", recorded_floor, result.floor)]
+    for c in cross:
+        name = c["feature_network"]["name"]
+        now = result.cross_check.get(name, {"metrics": {}, "floor": {}})
+        compared += [(f"{name}.", c.get("metrics") or {}, now["metrics"]),
+                     (f"{name}.floor.", (c.get("floor") or {}).get("metrics") or {}, now["floor"])]
+    checks = []
+    for prefix, old, new in compared:
+        for name, value in old.items():
+            rtol, atol = tol.get(name, (0.01, 0.0))
+            got = new.get(name, math.nan)
+            allowed = atol + rtol * abs(value)
+            checks.append({"name": prefix + name, "recorded": value, "recomputed": got,
+                           "allowed": allowed, "ok": bool(abs(got - value) <= allowed)})
+    notes = []
+    for key in ("ganzoo", "torch"):
+        then, now = receipt.get("versions", {}).get(key), result.receipt["versions"][key]
+        if then != now:
+            notes.append(f"{key} {then} made the receipt, {now} verified it")
+    then_dev = str(receipt.get("device", "")).split(":")[0]
+    now_dev = result.receipt["device"].split(":")[0]
+    if then_dev and then_dev != now_dev:
+        notes.append(f"the receipt sampled on {then_dev}, this run on {now_dev}: the noise differs, "
+                     "so only sampling-level agreement can be expected")
+    return Verification(ok=all(c["ok"] for c in checks), checks=checks, notes=notes, result=result)
