@@ -188,6 +188,18 @@ def write_config(run_dir: Path, config: TrainConfig, gan: GAN, used: dict[str, A
                    "torch_version": torch.__version__}, f, indent=2, default=str)
 
 
+def run_record(config: TrainConfig, gan: GAN) -> dict[str, Any]:
+    """What a checkpoint's ``state.json`` says of the run besides its position and Adam's metadata."""
+    return {
+        "config": config.to_json(),
+        "model_config": {k: list(v) if isinstance(v, tuple) else v for k, v in gan.config.items()},
+        "loss": gan.loss.name,
+        "plugin": plugin_record(gan),
+        "ganzoo_version": __version__,
+        "torch_version": torch.__version__,
+    }
+
+
 def plugin_record(gan: GAN) -> dict[str, Any]:
     """The plugin (name, distribution, version) of the run's model, so a later load can say what to install."""
     from ganzoo.plugins import get_plugin_manager

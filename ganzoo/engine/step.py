@@ -160,11 +160,19 @@ class TrainStep:
                 group["lr"].copy_(scale * base)
 
     @torch.no_grad()
-    def fill_learning_rates(self) -> None:
-        """Set the constant rates of the config (a resume may have changed them)."""
-        for opt, lr in ((self.opt_g, self.config.lr_g), (self.opt_d, self.config.lr_d)):
-            for group in opt.param_groups:
-                group["lr"].fill_(lr)
+    def resume_learning_rates(self, saved: dict[str, Any]) -> None:
+        """After a checkpoint's Adam state is loaded: this config's rates (a resume may change them).
+
+        Args:
+            saved: the checkpoint's config (its ``lr_g`` and ``lr_d``).
+        """
+        cfg = self.config
+        if cfg.lr_schedule == "constant":  # the change is recorded in config.changes
+            for opt, lr in ((self.opt_g, cfg.lr_g), (self.opt_d, cfg.lr_d)):
+                for group in opt.param_groups:
+                    group["lr"].fill_(lr)
+        elif (saved.get("lr_g"), saved.get("lr_d")) != (cfg.lr_g, cfg.lr_d):
+            self.set_learning_rates()
 
     def learning_rates(self) -> tuple[float, float]:
         """The generator's and discriminator's current learning rates (syncs with the device)."""

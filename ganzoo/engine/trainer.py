@@ -31,9 +31,9 @@ from ganzoo.engine.rundir import (
     RunDirLock,
     create_run_dir,
     divergence_error,
-    plugin_record,
     read_training_checkpoint,
     restart_log,
+    run_record,
     write_config,
     write_samples,
     write_training_checkpoint,
@@ -394,17 +394,10 @@ class Trainer:
                "ema_step": self.ema_step.cpu(), "step_t": self.step_t.cpu()}
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
-        record = {
-            "config": self.config.to_json(),
-            "model_config": {k: list(v) if isinstance(v, tuple) else v for k, v in self.gan.config.items()},
-            "loss": self.gan.loss.name,
-            "plugin": plugin_record(self.gan),
-            "ganzoo_version": __version__,
-            "torch_version": torch.__version__,
-        }
         return write_training_checkpoint(
             self.run_dir, {"step": self.step, "epoch": self.epoch, "cursor": self.cursor}, self._nets(),
-            {"g": self.opt_g, "d": self.opt_d}, rng, record, keep=self.config.keep_checkpoints)
+            {"g": self.opt_g, "d": self.opt_d}, rng, run_record(self.config, self.gan),
+            keep=self.config.keep_checkpoints)
 
     def _nets(self) -> dict[str, nn.Module | None]:
         return {"generator": self.G, "discriminator": self.D, "generator_ema": self.G_ema}
@@ -412,11 +405,7 @@ class Trainer:
     def _load_checkpoint(self, path: Path) -> None:
         state = read_training_checkpoint(path, self._nets(), {"g": self.opt_g, "d": self.opt_d}, self._restore_rng)
         self.step, self.epoch, self.cursor = state["step"], state["epoch"], state["cursor"]
-        saved = state["config"]
-        if self.config.lr_schedule == "constant":  # a resume may change the rates (recorded in config.changes)
-            self.stepper.fill_learning_rates()
-        elif (saved.get("lr_g"), saved.get("lr_d")) != (self.config.lr_g, self.config.lr_d):
-            self.stepper.set_learning_rates()
+        self.stepper.resume_learning_rates(state["config"])
         if self.rank:  # each process has its own noise stream
             torch.manual_seed(self.config.seed + self.rank + 1_000_003 * self.step)
 
