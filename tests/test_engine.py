@@ -170,7 +170,7 @@ def test_models_and_losses_can_opt_out_of_the_cuda_graph(tmp_path):
     """The reason the CUDA path would train eagerly (checked on any device: it is plain logic)."""
     import dataclasses
 
-    from ganzoo.cuda_graph import _cannot_capture
+    from ganzoo.engine.fastpath import _cannot_capture
 
     cfg = TrainConfig(model="vanilla", dataset="ring8", steps=1, out=str(tmp_path / "r"), **QUIET)
     gan = ganzoo.create("vanilla", data_shape=(2,))

@@ -1,0 +1,346 @@
+"""The run directory: one writer at a time, its config.json, metrics log, sample grids and checkpoints.
+
+A training holds an OS lock on ``<run>/.lock`` for as long as it may write the run
+directory. The operating system drops the lock when the process ends, however it ends
+(``kill -9`` included), so a lock is never stale. A second training of the same directory
+(``--out`` or ``--resume``) is refused while the first one runs.
+
+The log (``metrics.jsonl``) always matches the checkpoint: a resume drops the rows of steps
+after it. Checkpoints are written and read through :mod:`ganzoo.checkpoint`.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import torch
+from torch import Tensor, nn
+
+from ganzoo import __version__
+from ganzoo.checkpoint import (
+    find_checkpoint,
+    load_optimizer,
+    load_tensors,
+    optimizer_tensors,
+    read_checkpoint,
+    state_dict_tensors,
+    write_checkpoint,
+)
+from ganzoo.errors import CheckpointError, ConfigError, DivergenceError, GanzooError
+
+if TYPE_CHECKING:
+    from ganzoo.engine.config import TrainConfig
+    from ganzoo.interfaces import GAN
+
+LOCK_FILE = ".lock"
+
+try:  # POSIX
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+try:  # Windows
+    import msvcrt
+except ImportError:
+    msvcrt = None  # type: ignore[assignment]
+
+
+class RunDirLock:
+    """An exclusive, non-blocking lock on a run directory, released by :meth:`release` or at exit.
+
+    Example:
+        >>> import tempfile
+        >>> from ganzoo.engine.rundir import RunDirLock
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     lock = RunDirLock(d)
+        ...     lock.release()
+    """
+
+    def __init__(self, run_dir: str | os.PathLike) -> None:
+        self.path = Path(run_dir) / LOCK_FILE
+        self._file: IO[str] | None = None
+        f = open(self.path, "a+")
+        try:
+            _lock(f)
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK, errno.EDEADLK):
+                # A file system without locks (some network mounts): train unlocked, as before.
+                print(f"ganzoo: cannot lock {self.path} ({exc.strerror}); nothing stops a second training "
+                      "from writing this run directory", file=sys.stderr)
+                self._file = f
+                return
+            f.seek(0)
+            holder = f.read().strip()
+            f.close()
+            who = f" (process {holder})" if holder.isdigit() else ""
+            raise CheckpointError(
+                f"{self.path.parent} is in use by another training{who}; wait for it to finish or stop it "
+                "(Ctrl-C saves a checkpoint), or choose another --out"
+            ) from None
+        f.seek(0)
+        f.truncate()
+        f.write(str(os.getpid()))
+        f.flush()
+        self._file = f
+
+    @property
+    def held(self) -> bool:
+        return self._file is not None
+
+    def release(self) -> None:
+        """Give the lock up (closing the file releases it)."""
+        if self._file is not None:
+            f, self._file = self._file, None
+            f.close()
+
+    def __del__(self) -> None:
+        self.release()
+
+
+def _lock(f: IO[str]) -> None:
+    if fcntl is not None:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    elif msvcrt is not None:  # pragma: no cover - Windows: lock the first byte
+        f.seek(0)
+        msvcrt.locking(f.fileno(), msvcrt.LK_NBLCK, 1)
+    # elsewhere: no lock (documented)
+
+
+def truncate_metrics(path: Path, step: int) -> int:
+    """Drop the rows of ``metrics.jsonl`` after ``step`` (and any torn last line); returns how many.
+
+    A run killed after its last checkpoint logged steps that a resume repeats; without this the
+    log would hold two rows for each of them.
+    """
+    if not path.is_file():
+        return 0
+    keep, dropped = [], 0
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+            ok = isinstance(row, dict) and isinstance(row.get("step"), int) and row["step"] <= step
+        except (ValueError, RecursionError):  # a torn line, or one nested too deeply to read
+            ok = False
+        if ok:
+            keep.append(line)
+        else:
+            dropped += 1
+    if dropped:
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "w") as f:
+            f.write("".join(line + "\n" for line in keep))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    return dropped
+
+
+# ---------------------------------------------------------------------- creation and config.json
+
+
+def create_run_dir(cfg: TrainConfig, resume_dir: Path | None, *, is_main: bool,
+                   hold_lock: Callable[[Path], None]) -> Path:
+    """The run directory, created, locked and checked writable (a new run: checked empty).
+
+    Args:
+        cfg: the resolved config (``out``, or ``runs/<model>-<dataset>-<time>`` when unset).
+        resume_dir: the directory being resumed, or None for a new run.
+        is_main: only the main process creates and locks the directory.
+        hold_lock: locks a directory for this training (raises if another one holds it).
+    """
+    if cfg.out:
+        run_dir = Path(cfg.out)
+    else:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        run_dir = Path("runs") / f"{cfg.model}-{cfg.dataset}-{stamp}"
+    if resume_dir is None and (run_dir / "ganzoo.json").exists():  # checked before anything is written
+        raise ConfigError(f"{run_dir} is a bundle folder (it holds ganzoo.json); a run there would mix "
+                          "with the bundle's files: choose another --out")
+    if is_main:
+        try:
+            (run_dir / "samples").mkdir(parents=True, exist_ok=True)
+            hold_lock(run_dir)
+            probe = run_dir / ".write-test"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as exc:
+            raise ConfigError(f"cannot write the run directory {run_dir}: {exc}; pass a writable --out") from exc
+        if resume_dir is None and (run_dir / "checkpoints").exists():
+            raise CheckpointError(
+                f"{run_dir} already holds a run; pass --resume {run_dir} to continue it, "
+                "or choose another --out"
+            )
+    return run_dir
+
+
+def write_config(run_dir: Path, config: TrainConfig, gan: GAN, used: dict[str, Any]) -> None:
+    """Write ``config.json``: the config, with ``used`` replacing the choices it left to ganzoo."""
+    with open(run_dir / "config.json", "w") as f:
+        json.dump({**config.to_json(), **used, "plugin": plugin_record(gan),
+                   "ganzoo_version": __version__,
+                   "torch_version": torch.__version__}, f, indent=2, default=str)
+
+
+def run_record(config: TrainConfig, gan: GAN) -> dict[str, Any]:
+    """What a checkpoint's ``state.json`` says of the run besides its position and Adam's metadata."""
+    return {
+        "config": config.to_json(),
+        "model_config": {k: list(v) if isinstance(v, tuple) else v for k, v in gan.config.items()},
+        "loss": gan.loss.name,
+        "plugin": plugin_record(gan),
+        "ganzoo_version": __version__,
+        "torch_version": torch.__version__,
+    }
+
+
+def plugin_record(gan: GAN) -> dict[str, Any]:
+    """The plugin (name, distribution, version) of the run's model, so a later load can say what to install."""
+    from ganzoo.plugins import get_plugin_manager
+
+    info = get_plugin_manager().info(gan.spec.plugin)
+    return {"name": gan.spec.plugin, "distribution": info.distribution, "version": info.version}
+
+
+# ---------------------------------------------------------------------- the metrics log
+
+
+def restart_log(run_dir: Path, step: int, change: dict[str, Any], *, quiet: bool) -> None:
+    """On resume: drop the log rows of steps after the checkpoint, and record this resume's changes."""
+    path = run_dir / "metrics.jsonl"
+    truncate_metrics(path, step)
+    if change:
+        what = {k: v for k, v in change.items() if k != "step"}
+        with open(path, "a") as f:
+            f.write(json.dumps({"step": step, "change": what}) + "\n")
+        if not quiet:
+            print(f"ganzoo: resumed at step {step} with "
+                  + ", ".join(f"{k} {v['from']:g} -> {v['to']:g}" for k, v in what.items()), file=sys.stderr)
+
+
+class MetricsLog:
+    """The run's ``metrics.jsonl`` (and TensorBoard's, when asked); does nothing off the main process."""
+
+    def __init__(self, run_dir: Path, *, is_main: bool, tensorboard: bool) -> None:
+        self._tb = _tensorboard(run_dir) if (tensorboard and is_main) else None
+        self._file = open(run_dir / "metrics.jsonl", "a") if is_main else None
+
+    def write(self, row: dict[str, Any], *, tensorboard: bool = False) -> None:
+        """Append ``row`` (flushed: a killed run keeps its rows); its scalars to TensorBoard if asked."""
+        if self._file:
+            self._file.write(json.dumps(row) + "\n")
+            self._file.flush()
+        if self._tb and tensorboard:
+            for k, v in row.items():
+                if k not in ("step", "epoch", "time"):
+                    self._tb.add_scalar(k, v, row["step"])
+
+    def close(self) -> None:
+        if self._file:
+            self._file.close()
+        if self._tb:
+            self._tb.close()
+
+
+def _tensorboard(run_dir: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except Exception:
+        print("ganzoo: --tensorboard needs the tensorboard package (pip install tensorboard); logging to metrics.jsonl only", file=sys.stderr)
+        return None
+    return SummaryWriter(str(run_dir / "tensorboard"))
+
+
+def write_samples(run_dir: Path, step: int, x: Tensor, *, num_classes: int, data: Tensor) -> Path:
+    """Save generated samples as ``samples/step-N.png``: an image grid, or points over the data's."""
+    from ganzoo.images import save_grid, save_scatter
+
+    path = run_dir / "samples" / f"step-{step:08d}.png"
+    if x.dim() == 4:
+        # One row per class for conditional models (the fixed labels come in equal runs).
+        nrow = num_classes and len(x) // num_classes or int(math.sqrt(len(x))) or 1
+        save_grid(x, path, nrow=nrow)
+    else:
+        save_scatter(x, path, reference=data[:2000].float())
+    return path
+
+
+# ---------------------------------------------------------------------- checkpoints
+
+
+def write_training_checkpoint(run_dir: Path, position: dict[str, int], nets: dict[str, nn.Module | None],
+                              optimizers: dict[str, torch.optim.Optimizer], rng: dict[str, Tensor],
+                              record: dict[str, Any], keep: int) -> Path:
+    """Write ``checkpoints/step-N`` through :func:`ganzoo.checkpoint.write_checkpoint`.
+
+    Args:
+        run_dir: the run directory.
+        position: ``step``, ``epoch`` and ``cursor`` (where the data order stands).
+        nets: file name (``generator``...) to module; None entries are left out.
+        optimizers: tensor-name prefix (``g``, ``d``) to optimizer.
+        rng: the random and counter state saved as ``rng.safetensors``.
+        record: the rest of ``state.json`` (config, versions...).
+        keep: how many older checkpoints to keep.
+    """
+    files = {name: state_dict_tensors(m) for name, m in nets.items() if m is not None}
+    files["optimizers"], metas = {}, {}
+    for prefix, opt in optimizers.items():
+        tensors, metas[f"optim_{prefix}"] = optimizer_tensors(opt, prefix)
+        files["optimizers"].update(tensors)
+    files["rng"] = rng
+    state = {**position, **metas, **record}
+    return write_checkpoint(run_dir / "checkpoints", position["step"], files, state, keep=keep)
+
+
+def read_training_checkpoint(path: Path, nets: dict[str, nn.Module | None],
+                             optimizers: dict[str, torch.optim.Optimizer],
+                             restore_rng: Callable[[dict[str, Tensor]], None]) -> dict[str, Any]:
+    """Load a checkpoint into ``nets`` and ``optimizers``, hand its rng file to ``restore_rng``; its state."""
+    state, files = read_checkpoint(path)
+    for name, module in nets.items():
+        if module is None:
+            continue
+        if name not in files:
+            raise CheckpointError(f"checkpoint {path} has no {name}.safetensors")
+        load_tensors(module, files[name], path / f"{name}.safetensors")
+    try:
+        for prefix, opt in optimizers.items():
+            load_optimizer(opt, prefix, files["optimizers"], state[f"optim_{prefix}"])
+        restore_rng(files["rng"])
+    except (KeyError, ValueError, TypeError, RuntimeError, IndexError) as exc:
+        raise CheckpointError(
+            f"checkpoint {path} has damaged optimizer or random-number state ({type(exc).__name__}: {exc}); "
+            f"resume from an older checkpoint folder in {path.parent}"
+        ) from exc
+    return state
+
+
+def divergence_error(what: str, cfg: TrainConfig, run_dir: Path) -> DivergenceError:
+    """The error that stops a diverged run, with the way on: the last good checkpoint, or a new start."""
+    last = last_good_checkpoint(run_dir)
+    lr = f"--lr-g {cfg.lr_g / 10:g} --lr-d {cfg.lr_d / 10:g}"
+    return DivergenceError(
+        f"{what}; training stopped. "
+        + (f"The last good checkpoint ({last}, checked finite) is intact: continue from it with lower "
+           f"learning rates, `ganzoo train {cfg.model} --resume {run_dir} {lr}`, or start again with "
+           "--precision fp32 or another loss" if last else
+           f"No checkpoint was written. Try lower learning rates ({lr}), --precision fp32 or another loss")
+    )
+
+
+def last_good_checkpoint(run_dir: Path) -> Path | None:
+    """The checkpoint a resume would continue from, if its tensors are all finite."""
+    try:
+        path = find_checkpoint(run_dir)
+        _, files = read_checkpoint(path)
+    except GanzooError:
+        return None
+    finite = all(torch.isfinite(t).all() for tensors in files.values() for t in tensors.values()
+                 if t.is_floating_point())
+    return path if finite else None
