@@ -2,7 +2,7 @@
 
 Two sets, both from ``bench/gpu_bench.py`` on an H200 (see bench/RESULTS.md):
 
-* the zoo runs in ``bench/zoo-runs/``: the raw generator after 30 paper-recipe epochs
+* the zoo runs in ``bench/results/zoo-runs/``: the raw generator after 30 paper-recipe epochs
   (``generator.safetensors``) against its EMA (``generator_ema.safetensors``), and the
   100-epoch DCGAN;
 * the quality-vs-training-seconds snapshots (``--snapshots DIR``, the ``snapshots-*.tar``
@@ -43,7 +43,7 @@ def score(model: str, weights: Path, data_dir: str, n: int, model_args: dict | N
 def main(argv=None):
     p = argparse.ArgumentParser()
     p.add_argument("--data-dir", default=str(HERE.parent.parent / "shared" / "data" / "mnist"))
-    p.add_argument("--runs", default=str(HERE / "zoo-runs"))
+    p.add_argument("--runs", default=str(HERE / "results" / "zoo-runs"))
     p.add_argument("--snapshots")
     p.add_argument("--n", type=int, default=10_000)
     p.add_argument("--json")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One device call on a lent GPU machine (torch preinstalled, no network), two jobs at once:
 #  1. the GPU trains the zoo's wgan-gp and vanilla MNIST generators for EPOCHS epochs of their
-#     paper recipes (the 30-epoch runs are in bench/zoo-runs/); each run is stopped after
+#     paper recipes (the 30-epoch runs are in bench/results/zoo-runs/); each run is stopped after
 #     LIMIT seconds at the latest (SIGTERM: the engine writes a checkpoint and exits);
 #  2. the machine's CPU cores run the 2-D toy benchmark with vanilla's own toy recipe
 #     (`ganzoo train vanilla --dataset ring8` defaults), 10 seeds, one thread per run.

@@ -25,7 +25,7 @@ Run (from the repository root; one process, one thread)::
 
     python bench/toy_bench.py                                   # the full benchmark (25-30 min on a shared 2-core CPU)
     python bench/toy_bench.py --seeds 2 --losses hinge --datasets grid25 --steps 1000
-    python bench/toy_bench.py --json runs/toy.json --figures bench/figures
+    python bench/toy_bench.py --json runs/toy.json --figures bench/results/figures
 
 ``--seeds 10`` runs seeds 0..9; ``--seeds 3,7`` runs exactly those seeds.
 With ``--figures DIR``, one scatter plot per dataset is saved there. It shows

@@ -1,7 +1,7 @@
 """Build the pretrained bundles that ship inside the built-in plugins, with evaluation receipts.
 
 The generators were trained on a lent GPU by ganzoo's own engine (commands below and in
-``scripts/train_zoo.sh``); their run folders are in ``bench/zoo-runs/``. For each pretrained id
+``scripts/train_zoo.sh``); their run folders are in ``bench/results/zoo-runs/``. For each pretrained id
 this script loads the chosen generator (the EMA weights of the longer run), scores it with
 ganzoo's fixed protocol (10,000 samples, seed 0, against the 10,000 MNIST test images, features
 of both of ganzoo's MNIST classifiers: the receipt's ``cross_check`` holds the second's
@@ -27,14 +27,14 @@ from ganzoo.checkpoint import find_checkpoint
 from ganzoo.metrics import evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
-RUNS = ROOT / "bench" / "zoo-runs"
+RUNS = ROOT / "bench" / "results" / "zoo-runs"
 H200 = "NVIDIA H200 (lent device machine), torch 2.11.0+cu130, bf16 autocast + CUDA graph, 2026-11-26"
 H100 = "NVIDIA H100 80GB HBM3 (lent device machine), torch 2.11.0+cu130, bf16 autocast + CUDA graph, 2026-11-26"
 CPU = "2-core AMD EPYC CPU (the project's development VM), torch 2.14.1, float32, 2026-12-01"
 TRAIN = ("ganzoo train {model} --dataset mnist --data-dir DATA --epochs {epochs} --device cuda --seed 0 "
          "--out RUN --sample-every {sample} --checkpoint-every {ckpt} --log-every {log} -q")
 
-# id -> run folder in bench/zoo-runs, weights file, dataset, comparison run (raw G; None: none),
+# id -> run folder in bench/results/zoo-runs, weights file, dataset, comparison run (raw G; None: none),
 # where it was trained, the training command.
 ZOO = {
     # Both runs were given more epochs than they had time for: `timeout -s TERM 360` stopped them
@@ -45,7 +45,7 @@ ZOO = {
         run="dcgan-pad-20ep-mnist", weights="generator_ema", dataset="mnist", card=CPU,
         baseline=dict(run="dcgan-276ep-mnist", weights="generator_ema",
                       label="the dcgan-mnist this bundle replaced (ganzoo 0.1's 28x28 nets, plan legacy, "
-                            "276 epochs on a GPU, EMA G; `bench/zoo-runs/dcgan-276ep-mnist`)"),
+                            "276 epochs on a GPU, EMA G; `bench/results/zoo-runs/dcgan-276ep-mnist`)"),
         command=("ganzoo train dcgan --dataset mnist --data-dir DATA --epochs 5 --batch-size 128 --lr-g 2e-4 "
                  "--lr-d 2e-4 --beta1 0.5 --beta2 0.999 --loss non-saturating --model-arg plan=pad --seed 0 --out RUN "
                  "--sample-every 1000000 --checkpoint-every 1000000 --log-every 100 -q && ganzoo train dcgan "
@@ -76,7 +76,7 @@ ZOO = {
 }
 
 # Candidates: generators scored like the zoo's but not shipped (--candidate); their receipts are
-# written to bench/results/candidates/<id>/ (no weights: those stay in bench/zoo-runs).
+# written to bench/results/candidates/<id>/ (no weights: those stay in bench/results/zoo-runs).
 CANDIDATES = {
     # Today's image MLPs (BatchNorm in G, no dropout in D), 60 epochs on the CPU (scripts/train_zoo.sh
     # vanilla-cpu), beside the shipped 100-epoch GPU bundle on the old MLPs. Not shipped: better recall
@@ -85,7 +85,7 @@ CANDIDATES = {
         run="vanilla-bn-60ep-mnist", weights="generator_ema", dataset="mnist", card=CPU,
         baseline=dict(run="vanilla-100ep-mnist", weights="generator_ema",
                       label="the shipped vanilla-mnist (ganzoo 0.1's MLPs, g_norm none, dropout 0.3, "
-                            "100 epochs on a GPU, EMA G; `bench/zoo-runs/vanilla-100ep-mnist`)"),
+                            "100 epochs on a GPU, EMA G; `bench/results/zoo-runs/vanilla-100ep-mnist`)"),
         command=("ganzoo train vanilla --dataset mnist --data-dir DATA --epochs 60 --batch-size 64 --lr-g 2e-4 "
                  "--lr-d 2e-4 --beta1 0.5 --beta2 0.999 --loss non-saturating --model-arg g_norm=batch "
                  "--model-arg dropout=0 --checkpoint-every 938 --eval-every 9370 --eval-n 2000 --sample-every 9370 "
@@ -94,7 +94,7 @@ CANDIDATES = {
 
 
 def export_run(run: Path, name: str) -> Path:
-    """Copy a finished run's newest checkpoint (weights, state) and its logs to ``bench/zoo-runs/<name>``."""
+    """Copy a finished run's newest checkpoint (weights, state) and its logs to ``bench/results/zoo-runs/<name>``."""
     import shutil
 
     ckpt = find_checkpoint(run)
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--candidate", action="store_true",
                    help="build CANDIDATES' entries into bench/results/candidates/ instead of the plugins")
     p.add_argument("--export", nargs=2, metavar=("RUN", "NAME"),
-                   help="first copy a finished run's newest checkpoint to bench/zoo-runs/NAME")
+                   help="first copy a finished run's newest checkpoint to bench/results/zoo-runs/NAME")
     args = p.parse_args(argv)
     entries = CANDIDATES if args.candidate else ZOO
     unknown = sorted(set(args.only or ()) - set(entries))
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
             # run name is the paper recipe's 30-epoch run, scored by its raw generator
             base_run = base_name if isinstance(base_name, dict) else dict(
                 run=base_name, weights="generator", label="the paper recipe's raw generator after 30 epochs "
-                f"(`bench/zoo-runs/{base_name}/generator.safetensors`)")
+                f"(`bench/results/zoo-runs/{base_name}/generator.safetensors`)")
             base_gan, base_state = generator_of(RUNS / base_run["run"], base_run["weights"])
             base = evaluate(base_gan.generator, dataset, data_dir, n=args.n, metrics=metrics,
                             model_name=base_run["label"] if isinstance(base_name, dict) else
@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> None:
                     extra={"training": {k: v for k, v in training.items() if k not in ("data_dir", "out", "resume")},
                            "trained_on": card, "training_command": command, "training_note": note,
                            "comparison": comparison,
-                           "source_run": f"bench/zoo-runs/{run_name}/{weights}.safetensors"})
+                           "source_run": f"bench/results/zoo-runs/{run_name}/{weights}.safetensors"})
         meta = json.loads((folder / "ganzoo.json").read_text())
         if args.candidate:  # the receipt and card only; the weights are the run's (source_run)
             (folder / "generator.safetensors").unlink()

@@ -1,0 +1,39 @@
+"""The ``ganzoo`` command line: a thin layer over the Python API.
+
+Public for command plugins and their tests: :data:`cli` (the top-level group; use it with
+``click.testing.CliRunner``), :func:`friendly_errors`, :func:`parse_model_args` and
+:func:`model_arg_option`. Every command, built-in or plugin, runs under the group's error
+handling: a :class:`ganzoo.errors.GanzooError` prints as one line, without a traceback.
+
+One module per command group, each importing only :mod:`ganzoo.cli._common` (and the group,
+:mod:`ganzoo.cli._group`) from this package:
+
+- :mod:`ganzoo.cli.models`: ``list``, ``info``, ``plugins``, ``losses``, ``datasets``
+- :mod:`ganzoo.cli.training`: ``train``, ``bench``
+- :mod:`ganzoo.cli.evaluate`: ``eval`` (and the toy metrics of ``save --eval``)
+- :mod:`ganzoo.cli.bundles`: ``sample``, ``save``, ``pin``, ``publish``
+
+The commands import torch and the rest of ganzoo inside their bodies, so ``ganzoo --help``
+stays fast.
+"""
+
+from __future__ import annotations
+
+from ganzoo.cli._common import TRACEBACK_ENV, friendly_errors, model_arg_option, parse_model_args
+from ganzoo.cli._group import BUILTIN_COMMANDS, GanzooCLI, cli
+from ganzoo.cli.bundles import pin, publish, sample, save_cmd
+from ganzoo.cli.evaluate import eval_cmd
+from ganzoo.cli.models import datasets, info, list_cmd, losses, plugins
+from ganzoo.cli.training import bench, train
+
+__all__ = ["BUILTIN_COMMANDS", "TRACEBACK_ENV", "GanzooCLI", "cli", "friendly_errors", "main", "model_arg_option",
+           "parse_model_args"]
+
+for _command in (list_cmd, info, plugins, losses, datasets, train, bench, eval_cmd, sample, save_cmd, pin, publish):
+    cli.add_command(_command)
+del _command
+
+
+def main() -> None:
+    cli(prog_name="ganzoo")
+

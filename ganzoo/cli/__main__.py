@@ -1,0 +1,5 @@
+"""``python -m ganzoo.cli`` (the same as ``ganzoo`` and ``python -m ganzoo``)."""
+
+from ganzoo.cli import main
+
+main()

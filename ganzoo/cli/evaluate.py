@@ -1,0 +1,132 @@
+"""Scoring a generator: ``ganzoo eval`` (FID, KID, IS, precision, recall; receipts) and the toy metrics."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ganzoo.cli._common import _check_writable, friendly_errors
+
+
+def _bundle_receipt(ref: str) -> dict:
+    """The first evaluation receipt recorded in the bundle that REF names."""
+    from pathlib import Path
+
+    from ganzoo.bundle import BUNDLE_FILE, read_bundle_meta
+    from ganzoo.zoo import bundle_folder
+
+    if Path(ref).exists() and not (Path(ref) / BUNDLE_FILE).is_file():
+        raise click.UsageError(f"{ref!r} is not a bundle with receipts; give the receipt file: --verify RECEIPT.json")
+    folder, _ = bundle_folder(ref)
+    receipts = read_bundle_meta(folder).get("evaluation") or []
+    if not receipts:
+        raise click.UsageError(f"the bundle {folder} records no evaluation; run `ganzoo eval {ref}` instead")
+    return receipts[0]
+
+
+def _resolve_generator(ref: str, ema: bool):
+    """A pretrained id, bundle, run directory or hf-hub: reference; else a model name (untrained)."""
+    from pathlib import Path
+
+    import ganzoo
+
+    if Path(ref).exists() or ref.startswith("hf-hub:") or ref in ganzoo.list_pretrained():
+        return ganzoo.load(ref, ema=ema), Path(ref).name
+    if ref in ganzoo.list_models():
+        click.echo(f"note: {ref!r} is a model name, not a trained generator: scoring an untrained one", err=True)
+        return ganzoo.create(ref).generator.eval(), ref
+    from ganzoo.errors import UnknownNameError
+
+    raise UnknownNameError("model or pretrained id", ref, ganzoo.list_models() + ganzoo.list_pretrained(),
+                           hint="or give a bundle folder, a run directory or hf-hub:org/name")
+
+
+@click.command("eval", short_help="Score a generator (FID, KID, IS, precision, recall).")
+@click.argument("ref", required=False)
+@click.option("--dataset", default="mnist", show_default=True,
+              help="mnist, fashion-mnist (ganzoo's classifiers) or cifar10 (Inception-v3, see --inception-weights).")
+@click.option("--inception-weights", type=click.Path(dir_okay=False, exists=True),
+              help="FID Inception-v3 weights (safetensors) for cifar10; default $GANZOO_INCEPTION_WEIGHTS or "
+                   "~/.cache/ganzoo/weights/pt_inception-2015-12-05.safetensors.")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Dataset root (default $GANZOO_DATA).")
+@click.option("-n", "--n", "n", type=int, default=10_000, show_default=True, help="Generated samples.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--batch-size", type=int, default=500, show_default=True)
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--metrics", help="Comma-separated subset of: fid, kid, is, precision, recall, confident, label_accuracy.")
+@click.option("--no-ema", is_flag=True, help="Score the raw generator of a run instead of its EMA.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the receipt here.")
+@click.option("--verify", "verify", is_flag=False, flag_value="-", default=None, metavar="[RECEIPT]",
+              help="Recompute a receipt (a JSON file; without one, the receipt in REF's bundle) and check it.")
+@friendly_errors
+def eval_cmd(ref: str | None, dataset: str, inception_weights: str | None, data_dir: str | None, n: int, seed: int, batch_size: int, device: str,
+             metrics: str | None, no_ema: bool, json_out: str | None, verify: str | None) -> None:
+    """Score a generator (REF: pretrained id, bundle, run directory or hf-hub:org/name) with ganzoo's fixed protocol.
+
+    Prints FID, KID, IS, precision, recall and the confident share (and label accuracy
+    for conditional models) beside the real-vs-real floor, on each of the dataset's
+    feature networks (MNIST family: two, built independently), and writes a receipt with --json.
+    `ganzoo eval RUN --verify receipt.json` recomputes a receipt and checks it.
+    """
+    from ganzoo.metrics import evaluate, verify_receipt
+
+    if inception_weights:
+        import os
+
+        os.environ["GANZOO_INCEPTION_WEIGHTS"] = inception_weights
+    if ref is None:
+        raise click.UsageError("give a run directory (or model name) to evaluate")
+    from ganzoo.devices import pick_device
+
+    device = pick_device(device)
+    if json_out:  # checked now: an evaluation takes minutes, and its receipt must not be lost at the end
+        _check_writable(Path(json_out), "--json")
+    generator, name = _resolve_generator(ref, ema=not no_ema)
+    if data_dir is None:  # a run remembers where its data was
+        data_dir = _run_data_dir(ref)
+    if verify:
+        result = verify_receipt(_bundle_receipt(ref) if verify == "-" else verify, generator, data_dir=data_dir,
+                                device=device)
+        click.echo(result.table())
+        if not result.ok:
+            sys.exit(1)
+        return
+    chosen = tuple(m.strip() for m in metrics.split(",")) if metrics else None
+    result = evaluate(generator, dataset, data_dir, n=n, seed=seed, batch_size=batch_size, device=device,
+                      metrics=chosen, model_name=name)
+    click.echo(result.table())
+    if json_out:
+        with open(json_out, "w") as f:
+            f.write(result.to_json())
+        click.echo(f"receipt written to {json_out}")
+
+
+def _run_data_dir(ref: str) -> str | None:
+    """The dataset root a run directory REF trained on (its config.json), or None."""
+    cfg = Path(ref) / "config.json"
+    if not cfg.is_file():
+        return None
+    from ganzoo.errors import CheckpointError
+    from ganzoo.weights import read_json
+
+    saved = read_json(cfg, "run configuration", CheckpointError, "; give --data-dir")
+    return saved.get("data_dir") if isinstance(saved, dict) else None
+
+
+def _toy_eval(g: Any, dataset: str) -> str:
+    """``save --eval`` for a 2-D point model: the toy metrics, printed (bundles record image receipts)."""
+    from ganzoo.data import TOYS
+
+    note = "not recorded in the bundle: its evaluation receipts are for image datasets"
+    if dataset not in TOYS:
+        return f"no sample-quality metrics for the point dataset {dataset!r}; the bundle has no receipt"
+    import torch
+
+    from ganzoo.metrics import toy_metrics
+
+    m = toy_metrics(g.sample(2500, generator=torch.Generator().manual_seed(0)), dataset)
+    return (f"{dataset}: {m['modes_covered']} of {m['num_modes']} modes covered, {m['high_quality']:.1%} "
+            f"high-quality samples, reverse KL {m['reverse_kl']:.3f} (2,500 samples, seed 0; {note})")
