@@ -26,8 +26,7 @@ def _lint_imports(cwd: Path, pythonpath: list[Path] | None = None) -> subprocess
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     if pythonpath:
         env["PYTHONPATH"] = os.pathsep.join(str(p) for p in pythonpath)
-    return subprocess.run([str(exe), "--no-cache"], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run([str(exe), "--no-cache"], cwd=cwd, env=env, capture_output=True, text=True)
 
 
 def _copy_sources(tmp_path: Path) -> Path:
