@@ -1,0 +1,195 @@
+"""The GAN doctor: each finding code on a log or a run built to show it, and no false alarm on good runs.
+
+The good runs are the shipped zoo's own training logs and generators (bench/results/zoo-runs/:
+their FIDs are in the bundles' receipts); the broken ones are made on purpose, each with the
+failure it must report.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+from safetensors.torch import load_file, save_file
+
+from ganzoo.checkpoint import find_checkpoint
+from ganzoo.cli import cli
+from ganzoo.doctor import CODES, diagnose, diagnose_log, read_log
+from ganzoo.engine import TrainConfig, Trainer
+from ganzoo.errors import ConfigError
+
+REPO = Path(__file__).resolve().parent.parent
+ZOO_RUNS = REPO / "bench" / "results" / "zoo-runs"
+SHIPPED = ["dcgan-mnist", "wgan-gp-mnist", "vanilla-mnist", "cgan-mnist", "dcgan-fashion-mnist", "cgan-fashion-mnist"]
+CFG = {"model": "dcgan", "loss": "non-saturating", "lr_g": 2e-4, "lr_d": 2e-4, "ema": True}
+
+
+def _rows(n: int = 40, **series) -> list[dict]:
+    """A calm log: D(x) 0.7, D(G(z)) 0.3, steady losses and gradients; ``series`` overrides by key."""
+    rows = []
+    for i in range(n):
+        row = {"step": 100 * (i + 1), "loss_d": 1.1, "loss_g": 1.4, "D(x)": 0.7 + 0.01 * (i % 3),
+               "D(G(z))": 0.3 - 0.01 * (i % 2), "grad_norm_d": 3.0, "grad_norm_g": 2.0 + 0.1 * (i % 4)}
+        for key, values in series.items():
+            row[key] = values(i)
+        rows.append(row)
+    return rows
+
+
+def _codes(diagnosis) -> dict[str, str]:
+    return {f.code: f.severity for f in diagnosis.findings}
+
+
+def test_a_calm_log_is_healthy():
+    d = diagnose_log(_rows(), CFG)
+    assert d.verdict == "healthy" and d.exit_code == 0 and not d.findings
+
+
+def test_d_winning_to_the_end_fails_with_advice():
+    late = lambda i: i >= 15  # noqa: E731
+    rows = _rows(**{"D(x)": lambda i: 0.995 if late(i) else 0.7, "D(G(z))": lambda i: 0.004 if late(i) else 0.3,
+                    "grad_norm_g": lambda i: 0.05 if late(i) else 2.0})
+    d = diagnose_log(rows, {**CFG, "loss": "minimax"})
+    finding = next(f for f in d.findings if f.code == "discriminator-wins")
+    assert finding.severity == "failing" and d.exit_code == 2
+    assert finding.steps == (1600, 4000) and finding.evidence["rows"] == 25
+    assert "--loss non-saturating" in finding.advice and "--lr-d 5e-05" in finding.advice
+    assert _codes(d)["vanishing-generator-gradient"] == "warning"  # 40x: between the 20x and 100x thresholds
+
+
+def test_a_short_win_is_not_a_finding():
+    rows = _rows(**{"D(x)": lambda i: 0.99 if i in (5, 6) else 0.7, "D(G(z))": lambda i: 0.01 if i in (5, 6) else 0.3})
+    assert "discriminator-wins" not in _codes(diagnose_log(rows, CFG))
+
+
+def test_critic_scores_are_not_read_as_probabilities():
+    rows = _rows(**{"D(x)": lambda i: 0.99, "D(G(z))": lambda i: 0.0})  # a critic's scores may sit anywhere
+    assert "discriminator-wins" not in _codes(diagnose_log(rows, {**CFG, "loss": "wgan-gp"}))
+    assert "discriminator-wins" in _codes(diagnose_log(rows, CFG))
+
+
+def test_vanishing_generator_gradient():
+    rows = _rows(**{"grad_norm_g": lambda i: 5.0 * 0.8 ** i})  # 5 -> 0.001
+    finding = next(f for f in diagnose_log(rows, {**CFG, "loss": "minimax"}).findings
+                   if f.code == "vanishing-generator-gradient")
+    assert finding.severity == "failing" and finding.evidence["fall"] > 100
+    assert "--loss non-saturating" in finding.advice
+
+
+def test_oscillation_needs_swings_not_a_drift():
+    swinging = _rows(**{"D(x)": lambda i: 0.15 if i % 2 else 0.85})
+    assert _codes(diagnose_log(swinging, CFG)) == {"oscillation": "warning"}
+    drifting = _rows(**{"D(x)": lambda i: 0.2 + 0.6 * i / 39})  # a trend, however large, is no swing
+    assert "oscillation" not in _codes(diagnose_log(drifting, CFG))
+
+
+def test_divergence_recorded_by_the_engine():
+    rows = _rows(10) + [{"step": 1100, "diverged": "the generator loss became NaN or infinite at step 1,037"}]
+    d = diagnose_log(rows, CFG, run="runs/x")
+    finding = d.findings[0]
+    assert finding.code == "divergence" and d.verdict == "failing"
+    assert "--resume runs/x --lr-g 2e-05 --lr-d 2e-05" in finding.advice
+
+
+def test_no_progress_from_the_evaluations():
+    fids = [12.0, 6.0, 4.0, 4.5, 5.2, 6.1]
+    rows = _rows(10) + [{"step": 1000 * (i + 1), "eval": {"fid": f}} for i, f in enumerate(fids)]
+    finding = next(f for f in diagnose_log(rows, CFG).findings if f.code == "no-progress")
+    assert finding.steps == (3000, 6000) and finding.evidence["best"] == 4.0
+    improving = _rows(10) + [{"step": 1000 * (i + 1), "eval": {"fid": f}} for i, f in enumerate(sorted(fids)[::-1])]
+    assert "no-progress" not in _codes(diagnose_log(improving, CFG))
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_the_shipped_zoo_s_training_logs_raise_no_finding(name):
+    run = ZOO_RUNS / name
+    d = diagnose_log(read_log(run), json.loads((run / "config.json").read_text()))
+    assert d.verdict == "healthy", d.text()
+
+
+def test_every_code_is_documented():
+    text = (REPO / "docs" / "guides" / "doctor.md").read_text()
+    assert all(f"`{code}`" in text for code in CODES)
+
+
+# ----------------------------------------------------------------------------- runs
+
+
+def _toy_run(tmp_path: Path, steps: int = 30) -> Path:
+    out = tmp_path / "run"
+    Trainer(TrainConfig(model="vanilla", dataset="ring8", steps=steps, batch_size=64, quiet=True, log_every=5,
+                        sample_every=10**6, checkpoint_every=10**6, out=str(out),
+                        model_args={"g_hidden": [32, 32], "d_hidden": [32, 32]})).fit()
+    return out
+
+
+def _collapse_generator(run: Path) -> None:
+    """Zero the last layer's weights of the saved generators: every sample becomes the same point."""
+    ckpt = find_checkpoint(run)
+    for file in ckpt.glob("generator*.safetensors"):
+        tensors = load_file(str(file))
+        last = [k for k, v in tensors.items() if k.endswith("weight") and v.dim() == 2][-1]
+        tensors[last] = torch.zeros_like(tensors[last])
+        save_file(tensors, str(file))
+
+
+def test_a_collapsed_toy_generator_is_mode_collapse(tmp_path):
+    run = _toy_run(tmp_path)
+    _collapse_generator(run)
+    d = diagnose(run, n=256)
+    finding = next(f for f in d.findings if f.code == "mode-collapse")
+    assert finding.severity == "failing" and finding.evidence["modes_covered"] <= 1, d.text()
+    assert any("ring8 modes" in c for c in d.checked)
+
+
+def test_the_cli_exit_status_follows_the_verdict(tmp_path):
+    run = _toy_run(tmp_path)
+    _collapse_generator(run)
+    res = CliRunner().invoke(cli, ["doctor", str(run), "--json", "-n", "256"])
+    assert res.exit_code == 2, res.output
+    report = json.loads(res.output)
+    assert report["verdict"] == "failing" and "mode-collapse" in {f["code"] for f in report["findings"]}
+    res = CliRunner().invoke(cli, ["doctor", str(run), "--no-samples"])
+    assert res.exit_code in (0, 1, 2) and "ganzoo doctor:" in res.output  # the log alone
+    res = CliRunner().invoke(cli, ["doctor", str(tmp_path)])
+    assert res.exit_code == 3 and "not a run directory" in res.output and "Traceback" not in res.output
+
+
+def test_bad_sample_count_is_one_line(tmp_path):
+    run = _toy_run(tmp_path, steps=5)
+    with pytest.raises(ConfigError, match="n=3"):
+        diagnose(run, n=3)
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("name", ["dcgan-mnist", "cgan-mnist"])
+def test_shipped_generators_are_not_collapsed(name, mnist_dir, monkeypatch):
+    monkeypatch.setenv("GANZOO_DATA", str(mnist_dir))
+    d = diagnose(ZOO_RUNS / name, n=256)
+    assert d.verdict == "healthy", d.text()
+    assert any("spread" in c for c in d.checked)
+
+
+@pytest.mark.data
+def test_a_generator_missing_classes_is_partial_collapse(mnist_dir, monkeypatch, tmp_path):
+    """The shipped dcgan-mnist generator, its samples of three classes dropped: found by the feature network."""
+    import ganzoo.doctor as doctor_module
+    from ganzoo.metrics import load_classifier
+
+    monkeypatch.setenv("GANZOO_DATA", str(mnist_dir))
+    net, _ = load_classifier("mnist")
+    real_sample_batch = __import__("ganzoo.sampling", fromlist=["sample_batch"]).sample_batch
+
+    def without_some_digits(g, n, **kw):
+        x, y, nrow = real_sample_batch(g, 4 * n, **kw)
+        with torch.inference_mode():
+            keep = ~torch.isin(net(x).argmax(1), torch.tensor([0, 1, 2]))
+        return x[keep][:n], y, nrow
+
+    monkeypatch.setattr("ganzoo.sampling.sample_batch", without_some_digits)
+    d = doctor_module.diagnose(ZOO_RUNS / "dcgan-mnist", n=256)
+    finding = next(f for f in d.findings if f.code == "mode-collapse")
+    assert finding.severity == "warning" and set(finding.evidence["missing"]) == {0, 1, 2}, d.text()
