@@ -12,7 +12,7 @@ One module per command group, each importing only :mod:`ganzoo.cli._common` (and
 - :mod:`ganzoo.cli.training`: ``train``, ``bench``
 - :mod:`ganzoo.cli.evaluate`: ``eval`` (and the toy metrics of ``save --eval``)
 - :mod:`ganzoo.cli.bundles`: ``sample``, ``save``, ``pin``, ``publish``
-- :mod:`ganzoo.cli.doctor`: ``doctor``
+- :mod:`ganzoo.cli.runs`: ``doctor``, ``report``
 
 The commands import torch and the rest of ganzoo inside their bodies, so ``ganzoo --help``
 stays fast.
@@ -23,16 +23,16 @@ from __future__ import annotations
 from ganzoo.cli._common import TRACEBACK_ENV, friendly_errors, model_arg_option, parse_model_args
 from ganzoo.cli._group import BUILTIN_COMMANDS, GanzooCLI, cli
 from ganzoo.cli.bundles import pin, publish, sample, save_cmd
-from ganzoo.cli.doctor import doctor
 from ganzoo.cli.evaluate import eval_cmd
 from ganzoo.cli.models import datasets, info, list_cmd, losses, plugins
+from ganzoo.cli.runs import doctor, report
 from ganzoo.cli.training import bench, train
 
 __all__ = ["BUILTIN_COMMANDS", "TRACEBACK_ENV", "GanzooCLI", "cli", "friendly_errors", "main", "model_arg_option",
            "parse_model_args"]
 
 for _command in (list_cmd, info, plugins, losses, datasets, train, bench, eval_cmd, sample, save_cmd, pin, publish,
-                 doctor):
+                 doctor, report):
     cli.add_command(_command)
 del _command
 

@@ -1,4 +1,4 @@
-"""``ganzoo doctor``: is a run failing, why, and what to change (:mod:`ganzoo.doctor`)."""
+"""Reading runs: ``ganzoo doctor`` (is it failing, why, what to change) and ``ganzoo report`` (an HTML page)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import click
 
-from ganzoo.cli._common import _one_line
+from ganzoo.cli._common import _one_line, friendly_errors
 
 
 class DoctorError(click.ClickException):
@@ -44,3 +44,20 @@ def doctor(run: str, as_json: bool, no_samples: bool, n: int, device: str) -> No
         raise DoctorError(_one_line(exc)) from exc
     click.echo(json.dumps(diagnosis.to_json(), indent=2) if as_json else diagnosis.text())
     raise click.exceptions.Exit(diagnosis.exit_code)
+
+
+@click.command("report", short_help="Write an HTML report of one or more runs (curves, samples, diagnosis).")
+@click.argument("runs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("-o", "--out", default="report.html", show_default=True, type=click.Path(dir_okay=False),
+              help="The HTML file to write.")
+@click.option("--no-samples", is_flag=True, help="The doctor reads the logs only (no checkpoint, no data).")
+@friendly_errors
+def report(runs: tuple[str, ...], out: str, no_samples: bool) -> None:
+    """Write one self-contained HTML page about RUNS: summary, the doctor's findings, curves,
+    the sample timeline and the config; several runs are overlaid, with their config
+    differences in a table. Nothing in the page is loaded from the network.
+    """
+    from ganzoo.report import write_report
+
+    path = write_report(list(runs), out, samples=not no_samples)
+    click.echo(f"wrote {path} ({path.stat().st_size / 1024:,.0f} KB): open it in a browser")
