@@ -23,3 +23,24 @@ MAX_DIM = 1 << 16
 
 MAX_LIST = 64
 """Items of a list setting of a bundle (e.g. hidden layer sizes)."""
+
+# --------------------------------------------------------------------------- the evaluation protocol
+# What one evaluation may ask for. `ganzoo eval --verify` takes these numbers from a receipt that
+# anyone may have written, so each is checked (with the seed) before a dataset, a feature network
+# or the generator is loaded: a request beyond them is refused in one line, naming the limit.
+# The protocol's own values (10,000 samples in chunks of 500, 100 KID subsets of 1,000) are far below.
+
+MAX_EVAL_SAMPLES = 100_000
+"""Generated samples of one evaluation (``n``, also a receipt's ``protocol.n``); FID-50k needs 50,000."""
+
+MAX_EVAL_BATCH_SIZE = 10_000
+"""Samples per ``generator.sample`` call of an evaluation (``batch_size``)."""
+
+MAX_KID_SUBSETS = 1_000
+"""Random subsets KID averages over (``protocol.kid.subsets`` of a receipt; the protocol uses 100)."""
+
+MAX_KID_SUBSET_SIZE = 100_000
+"""Samples per KID subset (``protocol.kid.subset_size``; the protocol uses at most 1,000)."""
+
+MAX_SEED = 2**64 - 1
+"""The largest seed of sampling noise (``--seed``): what a ``torch.Generator`` accepts."""

@@ -7,6 +7,7 @@ import math
 import torch
 from torch import Tensor
 
+from ganzoo import limits
 from ganzoo.errors import ConfigError
 from ganzoo.interfaces import Generator
 
@@ -25,6 +26,14 @@ def check_sample_count(g: Generator, n: int) -> None:
             f"{n} samples of shape {tuple(g.output_shape)} would take {n * per / 2**30:.1f} GiB; at most {limit} "
             "per call: draw more in parts with different seeds (--seed)"
         )
+
+
+def check_seed(seed: int) -> int:
+    """``seed`` if a ``torch.Generator`` takes it (``-2**63`` to :data:`ganzoo.limits.MAX_SEED`), else a :class:`ConfigError`."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not -(2**63) <= seed <= limits.MAX_SEED:
+        raise ConfigError(f"seed must be a whole number from -2**63 to 2**64 - 1 ({limits.MAX_SEED}, "
+                          f"ganzoo.limits.MAX_SEED), got {seed!r}")
+    return seed
 
 
 def _labels(g: Generator, n: int, labels: list[int] | None) -> tuple[Tensor | None, int | None]:
@@ -54,6 +63,7 @@ def sample_batch(
     Runs under inference mode, in batches of ``batch_size``, with bf16 autocast on CUDA.
     """
     check_sample_count(g, n)
+    check_seed(seed)
     device = torch.device(device) if device is not None else g._device()
     y, per_row = _labels(g, n, labels)
     rng = torch.Generator(device="cpu").manual_seed(seed)
@@ -88,6 +98,7 @@ def latent_walk(
     if rows < 1 or steps < 2:
         raise ConfigError(f"a latent walk needs rows >= 1 and steps >= 2, got {rows} and {steps}")
     check_sample_count(g, rows * steps)
+    check_seed(seed)
     device = torch.device(device) if device is not None else g._device()
     rng = torch.Generator(device="cpu").manual_seed(seed)
     a, b = torch.randn(rows, g.latent_dim, generator=rng), torch.randn(rows, g.latent_dim, generator=rng)

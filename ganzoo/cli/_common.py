@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import secrets
+import shutil
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -112,29 +116,88 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
-def _check_writable(path: Path, option: str) -> None:
+def _check_writable(path: Path, option: str, overwrite: bool | None = None) -> None:
     """Refuse an output file that cannot be written, before the work that would fill it.
 
-    Also refused: a link (writing through it would replace whatever it points at), and an
-    existing file that a bundle or run directory is made of (its ganzoo.json, config,
-    checkpoints, weights): an output must never destroy what was saved.
+    Also refused: a link (writing through it would replace whatever it points at), anything
+    that exists and is not a regular file (a FIFO would block the writer forever, a device
+    would take the bytes), an existing file that a bundle or run directory is made of (its
+    ganzoo.json, config, checkpoints, weights): an output must never destroy what was saved.
+    With ``overwrite=False`` any existing file is refused (the command's ``--overwrite``
+    allows replacing it); ``None``: an existing regular file may be replaced.
+    Nothing is opened that could block: the path is examined with ``lstat`` first.
     """
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise click.BadParameter(f"cannot write {path}: {exc.strerror or exc}", param_hint=option) from None
     if path.is_symlink():
         raise click.BadParameter(f"{path} is a link; give a new file name", param_hint=option)
-    if path.is_dir():
+    if st is not None and stat.S_ISDIR(st.st_mode):
         raise click.BadParameter(f"{path} is a folder; give a file name", param_hint=option)
-    existed = path.exists()
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        raise click.BadParameter(f"{path} exists and is not a regular file (a FIFO, socket or device); "
+                                 "give a file name", param_hint=option)
+    existed = st is not None
     if existed and _is_saved_state(path):
         raise click.BadParameter(f"{path} is part of the bundle or run in {path.parent}; writing there would "
                                  "destroy it: give another file name", param_hint=option)
+    if existed and overwrite is False:
+        raise click.BadParameter(f"{path} exists; give --overwrite to replace it, or another file name",
+                                 param_hint=option)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a"):
-            pass
+        # O_NONBLOCK: should a FIFO appear here after the check above, opening it fails instead of waiting
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NONBLOCK", 0), 0o666)
+        os.close(fd)
     except OSError as exc:
         raise click.BadParameter(f"cannot write {path}: {exc.strerror or exc}", param_hint=option) from None
     if not existed:
         path.unlink(missing_ok=True)
+
+
+def write_atomic(path: Path, write: Callable[[Path], Any]) -> None:
+    """Write ``path`` whole or not at all: ``write(tmp)`` fills a temporary file beside it, then a rename.
+
+    The temporary file keeps ``path``'s suffix (writers that choose the format by it still do),
+    is flushed to disk (fsync) before the rename and removed on any failure, and takes the
+    permission bits of the file it replaces. A failure (a full disk, a lost mount) is one line,
+    and the previous file is left as it was.
+    """
+    path = Path(path)
+    existed = path.is_file()
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp{path.suffix}")
+    kept = "the previous file is intact" if existed else "nothing was written"
+    try:
+        write(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        if existed:
+            shutil.copymode(path, tmp)
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {path}: {exc.strerror or exc} ({kept})") from None
+    except RuntimeError as exc:  # torch.save reports a failed write ("unexpected pos ...") as a RuntimeError
+        raise click.ClickException(f"cannot write {path}: {_one_line(exc)} (the disk may be full; {kept})") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Flush a folder's entries (the rename) to disk, where the system allows it."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _is_saved_state(path: Path) -> bool:

@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from ganzoo.cli._common import _check_writable, friendly_errors
-from ganzoo.cli.evaluate import _toy_eval
+from ganzoo.cli._common import _check_writable, friendly_errors, write_atomic
+from ganzoo.cli.evaluate import _data_dir_setting, _toy_eval
 
 
 def _parse_labels(text: str | None) -> list[int] | None:
@@ -53,23 +53,26 @@ def _sample_target(out: str | None, fmt: str | None) -> tuple[Path, str]:
 @click.option("--format", "fmt", type=click.Choice(SAMPLE_FORMATS), help="Default: from --out, else png.")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--no-ema", is_flag=True, help="For run directories: the raw generator instead of its EMA.")
+@click.option("--overwrite", is_flag=True, help="Replace the output file if it exists.")
 @friendly_errors
 def sample(ref: str, n: int | None, out: str | None, labels: str | None, seed: int, interpolate: bool, steps: int,
-           fmt: str | None, device: str, no_ema: bool) -> None:
+           fmt: str | None, device: str, no_ema: bool, overwrite: bool) -> None:
     """Draw samples from REF (pretrained id, bundle, run directory or hf-hub:org/name).
 
     Writes a PNG grid (for 2-D point models a scatter plot), or the raw samples in [-1, 1]
-    with --format npz (arrays `images`, `labels`) or pt (a dict of tensors).
+    with --format npz (arrays `images`, `labels`) or pt (a dict of tensors). An existing
+    file is replaced only with --overwrite, and whole or not at all.
     """
     import ganzoo
     from ganzoo.devices import pick_device
-    from ganzoo.sampling import check_sample_count, latent_walk, sample_batch
+    from ganzoo.sampling import check_sample_count, check_seed, latent_walk, sample_batch
 
     out_path, fmt = _sample_target(out, fmt)
     rows = _walk_rows(n, interpolate, steps)
+    check_seed(seed)
     dev = pick_device(device)
     chosen = _parse_labels(labels)
-    _check_writable(out_path, "-o")
+    _check_writable(out_path, "-o", overwrite=overwrite)
     g = ganzoo.load(ref, device=dev, ema=not no_ema)
     count = rows * steps if interpolate else (n or 64)
     check_sample_count(g, count)
@@ -102,23 +105,23 @@ def _write_samples(x: Any, y: Any, nrow: int, image: bool, out_path: Path, fmt: 
     """Samples ``x`` (labels ``y``) to ``out_path``: raw (npz, pt), a PNG grid of images, or a scatter of points."""
     from ganzoo.images import save_grid, save_scatter
 
-    try:
+    def write(tmp: Path) -> None:  # the final file appears only once whole (write_atomic)
         if fmt == "npz":
             import numpy as np
 
             arrays = {"images": x.numpy()} | ({"labels": y.numpy()} if y is not None else {})
-            with open(out_path, "wb") as f:  # a file object: numpy adds no second suffix
+            with open(tmp, "wb") as f:  # a file object: numpy adds no second suffix
                 np.savez(f, **arrays)
         elif fmt == "pt":
             import torch
 
-            torch.save({"images": x, "labels": y}, out_path)
+            torch.save({"images": x, "labels": y}, tmp)
         elif image:
-            save_grid(x, out_path, nrow=nrow)
+            save_grid(x, tmp, nrow=nrow)
         else:
-            save_scatter(x, out_path)
-    except OSError as exc:
-        raise click.ClickException(f"cannot write {out_path}: {exc}") from exc
+            save_scatter(x, tmp)
+
+    write_atomic(out_path, write)
 
 
 @click.command("save", short_help="Turn a run directory into a bundle (safetensors, model card).")
@@ -152,7 +155,8 @@ def save_cmd(run: str, bundle: str, do_eval: bool, data_dir: str | None, no_disc
         if len(g.output_shape) == 1:  # 2-D points: the toy metrics, not image metrics
             click.echo(_toy_eval(g, dataset))
         else:
-            evaluation = evaluate(g, dataset, data_dir or state["config"].get("data_dir"))
+            evaluation = evaluate(g, dataset, data_dir or _data_dir_setting(
+                state["config"].get("data_dir"), f"{find_checkpoint(run) / 'state.json'}"))
             click.echo(evaluation.table())
     path = ganzoo.save(run, bundle, evaluation=evaluation, discriminator=not no_discriminator, ema=not no_ema,
                        overwrite=overwrite, pretrained_id=pretrained_id)

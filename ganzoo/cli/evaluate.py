@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from ganzoo.cli._common import _check_writable, friendly_errors
+from ganzoo.cli._common import _check_writable, friendly_errors, write_atomic
 
 
 def _bundle_receipt(ref: str) -> dict:
@@ -72,6 +72,8 @@ def eval_cmd(ref: str | None, dataset: str, inception_weights: str | None, data_
     `ganzoo eval RUN --verify receipt.json` recomputes a receipt and checks it.
     """
     from ganzoo.metrics import evaluate, verify_receipt
+    from ganzoo.metrics.protocol import check_protocol
+    from ganzoo.metrics.receipts import read_receipt
 
     if inception_weights:
         import os
@@ -79,17 +81,21 @@ def eval_cmd(ref: str | None, dataset: str, inception_weights: str | None, data_
         os.environ["GANZOO_INCEPTION_WEIGHTS"] = inception_weights
     if ref is None:
         raise click.UsageError("give a run directory (or model name) to evaluate")
+    # Everything that sizes the work is checked before anything is loaded: a receipt's protocol
+    # (anyone may have written it) or -n/--batch-size/--seed, against the protocol maximum.
+    receipt = read_receipt(_bundle_receipt(ref) if verify == "-" else verify) if verify else None
+    if receipt is None:
+        check_protocol(n, seed, batch_size)
     from ganzoo.devices import pick_device
 
     device = pick_device(device)
     if json_out:  # checked now: an evaluation takes minutes, and its receipt must not be lost at the end
         _check_writable(Path(json_out), "--json")
-    generator, name = _resolve_generator(ref, ema=not no_ema)
     if data_dir is None:  # a run remembers where its data was
         data_dir = _run_data_dir(ref)
-    if verify:
-        result = verify_receipt(_bundle_receipt(ref) if verify == "-" else verify, generator, data_dir=data_dir,
-                                device=device)
+    generator, name = _resolve_generator(ref, ema=not no_ema)
+    if receipt is not None:
+        result = verify_receipt(receipt, generator, data_dir=data_dir, device=device)
         click.echo(result.table())
         if not result.ok:
             sys.exit(1)
@@ -99,8 +105,8 @@ def eval_cmd(ref: str | None, dataset: str, inception_weights: str | None, data_
                       metrics=chosen, model_name=name)
     click.echo(result.table())
     if json_out:
-        with open(json_out, "w") as f:
-            f.write(result.to_json())
+        text = result.to_json()
+        write_atomic(Path(json_out), lambda tmp: tmp.write_text(text))
         click.echo(f"receipt written to {json_out}")
 
 
@@ -113,7 +119,17 @@ def _run_data_dir(ref: str) -> str | None:
     from ganzoo.weights import read_json
 
     saved = read_json(cfg, "run configuration", CheckpointError, "; give --data-dir")
-    return saved.get("data_dir") if isinstance(saved, dict) else None
+    return _data_dir_setting(saved.get("data_dir"), str(cfg)) if isinstance(saved, dict) else None
+
+
+def _data_dir_setting(value: Any, source: str) -> str | None:
+    """A run's recorded ``data_dir`` (text or null), else a one-line error naming ``source`` and the fix."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and "\0" not in value:
+        return value
+    raise click.ClickException(f"{source} records data_dir {value!r}, which is not a folder name; give the "
+                               "dataset root with --data-dir")
 
 
 def _toy_eval(g: Any, dataset: str) -> str:

@@ -39,10 +39,14 @@ The protocol (what makes two numbers comparable):
   and just above it the estimate is still very noisy. This
   is a floor for a meaningful number, not a recommendation; FID is biased
   upwards at small ``n``, so only numbers with the same ``n`` compare.
+* **Maximum.** ``n``, ``batch_size`` and the seed are bounded (:mod:`ganzoo.limits`:
+  ``MAX_EVAL_SAMPLES`` 100,000, ``MAX_EVAL_BATCH_SIZE`` 10,000, ``MAX_SEED``), and checked
+  before a dataset, feature network or sample is touched; so is a receipt's protocol
+  before :func:`verify_receipt` recomputes it.
 
 :func:`evaluate` returns an :class:`EvalResult` whose ``receipt`` records each
 number with everything needed to reproduce it; :func:`verify_receipt`
-recomputes a receipt and checks it within stated tolerances.
+recomputes a receipt and checks it within ganzoo's tolerances (never the receipt's own).
 
 Example:
     >>> import ganzoo
@@ -84,6 +88,7 @@ from ganzoo.metrics.protocol import (
     METRICS,
     RECEIPT_VERSION,
     REFERENCE_SPLIT,
+    check_protocol,
     min_samples,
 )
 from ganzoo.metrics.real_data import _compute, _floor, _reference
@@ -170,9 +175,7 @@ def _check_request(generator: Any, metrics: Sequence[str] | None, n: int, batch_
             f"label_accuracy needs a class-conditional generator (such as 'cgan'); "
             f"{type(generator).__name__} takes no labels. Drop 'label_accuracy' from metrics"
         )
-    for name, value, low in (("n", n, 1), ("batch_size", batch_size, 1), ("seed", seed, 0)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise EvalError(f"{name} must be an integer >= {low}, got {value!r}")
+    check_protocol(n, seed, batch_size)  # bounded (ganzoo.limits) before anything is loaded
     if dataset in INCEPTION_DATASETS and "label_accuracy" in names:
         raise EvalError(f"label_accuracy needs a classifier of {dataset}'s own classes; the Inception "
                         "network's 1008 ImageNet-era logits are not those. Drop 'label_accuracy'")
@@ -253,9 +256,11 @@ def evaluate(
         dataset: ``"mnist"`` or ``"fashion-mnist"``.
         data_dir: dataset root (default ``$GANZOO_DATA``); missing files are downloaded as for
             training, when online.
-        n: number of generated samples (at least :func:`min_samples`, 256).
-        seed: seed of the sampling noise.
-        batch_size: samples per ``generator.sample`` call (changes the noise; recorded).
+        n: number of generated samples (at least :func:`min_samples`, 256; at most
+            :data:`ganzoo.limits.MAX_EVAL_SAMPLES`).
+        seed: seed of the sampling noise (0 to :data:`ganzoo.limits.MAX_SEED`).
+        batch_size: samples per ``generator.sample`` call (changes the noise; recorded; at most
+            :data:`ganzoo.limits.MAX_EVAL_BATCH_SIZE`).
         device: where the feature network runs (default: the generator's device).
         metrics: names from :data:`METRICS`; default :data:`DEFAULT_METRICS`, plus
             ``label_accuracy`` for a conditional generator.
@@ -274,7 +279,8 @@ def evaluate(
         An :class:`EvalResult` with ``metrics``, ``floor``, ``cross_check`` and ``receipt``.
 
     Raises:
-        EvalError: an unsupported dataset or image shape, too few samples, label accuracy
+        EvalError: an unsupported dataset or image shape, too few samples or more than the
+            protocol maximum (:mod:`ganzoo.limits`, checked before anything is loaded), label accuracy
             for an unconditional generator, NaN or Inf samples, damaged feature weights.
         DataError: the dataset files are missing.
 

@@ -112,22 +112,60 @@ class Reference:
             tensors["radii"] = self._radii
         meta = {"dataset": self.dataset, "split": self.split, "data_sha256": self.sha256,
                 "network_sha256": self.network_sha256, "k": str(fm.PR_NEIGHBOURS)}
+        meta.update(_bind_tensors(tensors, meta))
         _atomic_write_bytes(self.path, lambda p: save_file(tensors, str(p), metadata=meta))
 
 
-def _read_cached(path: Path, n: int) -> dict[str, Tensor] | None:
-    """A cached reference file's tensors, or None when it is missing, damaged or incomplete."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
+def _ganzoo_version() -> str:
+    import ganzoo
+
+    return str(ganzoo.__version__)
+
+
+def _bind_tensors(tensors: dict[str, Tensor], meta: dict[str, str]) -> dict[str, str]:
+    """What binds a cached reference file's numbers: ganzoo's version and a sha256 of tensors and keys.
+
+    A file whose tensors or keys were edited afterwards, or that an other ganzoo version wrote,
+    no longer matches and is recomputed (see :func:`_read_cached`).
+    """
+    version = _ganzoo_version()
+    h = hashlib.sha256(json.dumps({k: meta.get(k) for k in _BOUND_KEYS} | {"ganzoo": version},
+                                  sort_keys=True).encode())
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}:".encode())
+        h.update(t.numpy().tobytes())
+    return {"ganzoo": version, "content_sha256": h.hexdigest()}
+
+
+_BOUND_KEYS = ("dataset", "split", "data_sha256", "network_sha256", "k")
+
+
+def _read_cached(path: Path, n: int, data_sha: str | None = None, net_sha: str | None = None) -> dict[str, Tensor] | None:
+    """A cached reference file's tensors, or None when it is missing, damaged, incomplete or not bound.
+
+    Bound: its metadata names the data and network asked for (``data_sha``, ``net_sha`` when
+    given) and this ganzoo's version, and its ``content_sha256`` matches the tensors and keys
+    (:func:`_bind_tensors`): an edited or stale file is recomputed, not trusted.
+    """
+    from safetensors import SafetensorError, safe_open
 
     if not path.is_file():
         return None
     try:
-        tensors = load_file(str(path))
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
     except (SafetensorError, OSError, ValueError):
         return None  # a damaged cache file is recomputed, not trusted
     needed = ("features", "logits", "labels", "mu", "sigma")
     if any(k not in tensors for k in needed) or tensors["features"].shape[0] != n:
+        return None
+    if (data_sha is not None and meta.get("data_sha256") != data_sha) or (
+            net_sha is not None and meta.get("network_sha256") != net_sha):
+        return None
+    if meta.get("ganzoo") != _ganzoo_version() or meta.get("content_sha256") != _bind_tensors(
+            tensors, meta)["content_sha256"]:
         return None
     return tensors
 
@@ -157,7 +195,7 @@ def _reference(
         return _from_shipped(dataset, shipped, net_sha)
     path = cache_dir / f"{dataset}-{REFERENCE_SPLIT}-data{data_sha[:16]}-net{net_sha[:16]}.safetensors"
     files = {Path(f).name: sha256_file(Path(f)) for f in ds.info.get("files", [])}
-    cached = _read_cached(path, len(ds))
+    cached = _read_cached(path, len(ds), data_sha, net_sha)
     if cached is not None:
         return Reference(dataset, REFERENCE_SPLIT, cached["features"], cached["logits"], cached["labels"],
                          cached["mu"], cached["sigma"], data_sha, files, net_sha, path, cached.get("radii"))
@@ -258,20 +296,36 @@ def _floor(
                         f"-net{net_sha[:16]}-n{n_floor}-v{_FLOOR_VERSION}.json")
     record = {"metrics": {}, "split": FLOOR_SPLIT, "n": n_floor, "images": f"first {n_floor}",
               "sha256": sha, "kid_seed": _FLOOR_SEED}
+    key = {"dataset": dataset, "reference_sha256": ref.sha256, "network_sha256": net_sha, "version": _FLOOR_VERSION}
     if path.is_file():
         try:
             cached = read_json(path, "floor cache", EvalError)
-            if cached.get("sha256") == sha and isinstance(cached.get("metrics"), dict):
+            bound = cached.pop("bound", None)
+            if (cached.get("sha256") == sha and isinstance(cached.get("metrics"), dict)
+                    and bound == _bind_floor(cached, key)
+                    and all(isinstance(v, float) and not isinstance(v, bool) for v in cached["metrics"].values())):
                 record["metrics"] = cached["metrics"]
-        except (OSError, AttributeError, EvalError):
-            pass  # a damaged cache file is recomputed
+        except (OSError, AttributeError, TypeError, EvalError):
+            pass  # a damaged, edited or stale cache file is recomputed
     wanted = {"fid", "is", "label_accuracy", "confident", *names}
     missing = [m for m in METRICS if m in wanted and m not in record["metrics"]]
     if missing:
         features, logits = _features_of_images(net, images, batch_size, device)
         record["metrics"].update(_compute(missing, features, logits.cpu(), labels, ref, _FLOOR_SEED))
-        _atomic_write_bytes(path, lambda p: p.write_text(json.dumps(record, indent=2)))
+        stored = {**record, "bound": _bind_floor(record, key)}
+        _atomic_write_bytes(path, lambda p: p.write_text(json.dumps(stored, indent=2)))
     return record
+
+
+def _bind_floor(record: dict[str, Any], key: dict[str, Any]) -> dict[str, str]:
+    """What binds a cached floor record: ganzoo's version and a sha256 of the record and what it was made from.
+
+    A record edited afterwards (a number changed in ``$GANZOO_CACHE/stats``), written by another
+    ganzoo version or for other data or another network no longer matches, and is recomputed.
+    """
+    version = _ganzoo_version()
+    payload = json.dumps({"record": record, "key": key, "ganzoo": version}, sort_keys=True)
+    return {"ganzoo": version, "record_sha256": hashlib.sha256(payload.encode()).hexdigest()}
 
 
 def real_vs_real(

@@ -19,7 +19,7 @@ from ganzoo.interfaces import Generator
 from ganzoo.metrics.classifier import CROSS_CHECK_NETWORKS
 from ganzoo.metrics.evaluate import EvalResult, _fmt, evaluate
 from ganzoo.metrics.networks import feature_network
-from ganzoo.metrics.protocol import DEFAULT_TOLERANCE, METRICS
+from ganzoo.metrics.protocol import DEFAULT_TOLERANCE, METRICS, check_setting
 from ganzoo.weights import read_json
 
 
@@ -120,16 +120,22 @@ def verify_receipt(
     """Recompute an evaluation receipt with the same protocol and check its numbers.
 
     A number passes if ``|recomputed - recorded| <= atol + rtol * |recorded|`` with
-    ``(rtol, atol)`` from ``tolerance``, merged over the receipt's own ``tolerance``, merged
-    over :data:`DEFAULT_TOLERANCE` (1% for FID, KID and IS; 0.005 absolute for precision,
-    recall and label accuracy).
+    ``(rtol, atol)`` from ``tolerance``, merged over :data:`DEFAULT_TOLERANCE` (1% for FID,
+    KID and IS; 0.005 absolute for precision, recall and label accuracy). The receipt's own
+    ``tolerance`` is never used (whoever wrote the numbers would choose how closely they are
+    checked); where it differs from the one applied, a note says so.
+
+    The receipt is checked first (:func:`read_receipt`): its numbers, and the work its protocol
+    asks for against the protocol maximum (:mod:`ganzoo.limits`), before any feature network,
+    dataset or sample is touched.
     The defaults hold for a rerun on the same kind of device (CPU or CUDA), which draws
     the same noise; the floor is checked too.
 
     Args:
         receipt: a receipt dict (``EvalResult.receipt``) or the path of its JSON file.
         generator: the generator the receipt claims to describe.
-        tolerance: per-number ``(rtol, atol)`` overrides.
+        tolerance: per-number ``(rtol, atol)`` overrides of :data:`DEFAULT_TOLERANCE`, chosen by
+            the caller (non-negative, finite).
         data_dir: dataset root, as for :func:`~ganzoo.metrics.evaluate.evaluate`.
         device: where the feature network runs, as for :func:`~ganzoo.metrics.evaluate.evaluate`.
         cache_dir: where reference statistics live, as for :func:`~ganzoo.metrics.evaluate.evaluate`.
@@ -137,25 +143,19 @@ def verify_receipt(
             the statistics that ship with ganzoo, and says which files are missing otherwise).
 
     Raises:
-        EvalError: the receipt is unreadable, or was made with a different feature network
-            or reference data than this installation has (its numbers are not comparable).
+        EvalError: the receipt is unreadable or malformed, asks for more work than the protocol
+            maximum, or was made with a different feature network or reference data than this
+            installation has (its numbers are not comparable).
 
     Example:
         >>> v = verify_receipt("receipt.json", generator)  # doctest: +SKIP
         >>> print(v.table())  # doctest: +SKIP
     """
-    if not isinstance(receipt, dict):
-        try:
-            receipt = read_json(receipt, "ganzoo evaluation receipt", EvalError,
-                                "; receipts come from `ganzoo eval --json`")
-        except FileNotFoundError as exc:
-            raise EvalError(f"cannot read receipt {receipt}: no such file") from exc
-    try:
-        proto, net_rec, ref_rec = receipt["protocol"], receipt["feature_network"], receipt["reference"]
-        recorded = receipt["metrics"]
-        recorded_floor = receipt["floor"]["metrics"] if receipt["floor"] else {}
-    except (KeyError, TypeError) as exc:
-        raise EvalError(f"not a ganzoo evaluation receipt (missing {exc}); receipts come from ganzoo.metrics.evaluate") from exc
+    receipt = read_receipt(receipt)  # checked whole (its numbers, the work it asks for) before anything loads
+    tol = _tolerances(tolerance)
+    proto, net_rec, ref_rec = receipt["protocol"], receipt["feature_network"], receipt["reference"]
+    recorded = receipt["metrics"]
+    recorded_floor = (receipt["floor"] or {}).get("metrics") or {}
     dataset = ref_rec["dataset"]
     cross = receipt.get("cross_check") or []
     try:
@@ -173,8 +173,6 @@ def verify_receipt(
                 f"{str(entry.get('sha256'))[:12]}..., this ganzoo ships sha256 {record['sha256'][:12]}...: "
                 "its numbers cannot be reproduced here. Use the ganzoo version named in the receipt"
             )
-    tol = {**DEFAULT_TOLERANCE, **{k: tuple(v) for k, v in (receipt.get("tolerance") or {}).items()},
-           **(tolerance or {})}
     result = evaluate(
         generator, dataset, data_dir, n=proto["n"], seed=proto["seed"], batch_size=proto["batch_size"],
         device=device, metrics=[m for m in recorded if m in METRICS], model_name=receipt.get("model"),
@@ -199,7 +197,7 @@ def verify_receipt(
             allowed = atol + rtol * abs(value)
             checks.append({"name": prefix + name, "recorded": value, "recomputed": got,
                            "allowed": allowed, "ok": bool(abs(got - value) <= allowed)})
-    notes = []
+    notes = _tolerance_notes(receipt.get("tolerance"), tol, [c["name"].rsplit(".", 1)[-1] for c in checks])
     for key in ("ganzoo", "torch"):
         then, now = receipt.get("versions", {}).get(key), result.receipt["versions"][key]
         if then != now:
@@ -210,3 +208,120 @@ def verify_receipt(
         notes.append(f"the receipt sampled on {then_dev}, this run on {now_dev}: the noise differs, "
                      "so only sampling-level agreement can be expected")
     return Verification(ok=all(c["ok"] for c in checks), checks=checks, notes=notes, result=result)
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise EvalError(f"the receipt's {where} must be a finite number, got {value!r}: "
+                        "the receipt is damaged or was not written by ganzoo")
+    return value
+
+
+def _numbers(values: Any, where: str) -> dict[str, float]:
+    if not isinstance(values, dict):
+        raise EvalError(f"the receipt's {where} must be a table of metric names and numbers, "
+                        f"got {type(values).__name__}")
+    return {str(name): _number(v, f"{where}.{name}") for name, v in values.items()}
+
+
+def _floor_numbers(floor: Any, where: str) -> None:
+    if floor is None:
+        return
+    if not isinstance(floor, dict):
+        raise EvalError(f"the receipt's {where} must be null or a table, got {type(floor).__name__}")
+    _numbers(floor.get("metrics", {}), f"{where}.metrics")
+
+
+def read_receipt(receipt: dict[str, Any] | str | Path) -> dict[str, Any]:
+    """A receipt (a dict or the path of its JSON file), checked before anything is recomputed.
+
+    Checked: that it has a receipt's parts, that every recorded number is a finite number,
+    and that the work its protocol asks for (``n``, ``batch_size``, ``seed``, KID
+    ``subsets`` and ``subset_size``) is within the protocol maximum of :mod:`ganzoo.limits`.
+    Nothing heavy is loaded: ``ganzoo eval --verify`` calls it before loading the generator.
+
+    Raises:
+        EvalError: one line naming what is wrong.
+    """
+    if not isinstance(receipt, dict):
+        try:
+            receipt = read_json(receipt, "ganzoo evaluation receipt", EvalError,
+                                "; receipts come from `ganzoo eval --json`")
+        except FileNotFoundError as exc:
+            raise EvalError(f"cannot read receipt {receipt}: no such file") from exc
+        except IsADirectoryError as exc:
+            raise EvalError(f"cannot read receipt {receipt}: it is a folder") from exc
+    if not isinstance(receipt, dict):
+        raise EvalError("not a ganzoo evaluation receipt (not a JSON object); receipts come from `ganzoo eval --json`")
+    missing = [k for k in ("protocol", "feature_network", "reference", "metrics", "floor") if k not in receipt]
+    if missing:
+        raise EvalError(f"not a ganzoo evaluation receipt (missing {missing[0]!r}); receipts come from "
+                        "ganzoo.metrics.evaluate")
+    proto, net_rec, ref_rec = receipt["protocol"], receipt["feature_network"], receipt["reference"]
+    for name, part in (("protocol", proto), ("feature_network", net_rec), ("reference", ref_rec)):
+        if not isinstance(part, dict):
+            raise EvalError(f"the receipt's {name} must be a table, got {type(part).__name__}")
+    for key in ("n", "batch_size", "seed"):
+        if key not in proto:
+            raise EvalError(f"not a ganzoo evaluation receipt (protocol has no {key!r})")
+        check_setting(key, proto[key], f"the receipt's protocol.{key}")
+    kid = proto.get("kid")
+    if kid is not None:
+        if not isinstance(kid, dict):
+            raise EvalError(f"the receipt's protocol.kid must be a table, got {type(kid).__name__}")
+        for key in ("subsets", "subset_size"):
+            if key in kid:
+                check_setting(key, kid[key], f"the receipt's protocol.kid.{key}")
+    if not isinstance(ref_rec.get("dataset"), str):
+        raise EvalError(f"the receipt's reference.dataset must be a dataset name, got {ref_rec.get('dataset')!r}")
+    _numbers(receipt["metrics"], "metrics")
+    _floor_numbers(receipt["floor"], "floor")
+    cross = receipt.get("cross_check") or []
+    if not isinstance(cross, list):
+        raise EvalError(f"the receipt's cross_check must be a list, got {type(cross).__name__}")
+    seen = set()
+    for i, c in enumerate(cross):
+        name = c.get("feature_network", {}).get("name") if isinstance(c, dict) and isinstance(
+            c.get("feature_network"), dict) else None
+        if not isinstance(name, str):
+            raise EvalError(f"the receipt's cross_check entry {i} names no feature network")
+        if name in seen:
+            raise EvalError(f"the receipt's cross_check names {name!r} twice")
+        seen.add(name)
+        _numbers(c.get("metrics") or {}, f"cross_check {name} metrics")
+        _floor_numbers(c.get("floor"), f"cross_check {name} floor")
+    return receipt
+
+
+def _tolerances(tolerance: dict[str, tuple[float, float]] | None) -> dict[str, tuple[float, float]]:
+    """ganzoo's tolerances with the caller's overrides (never a receipt's): ``name -> (rtol, atol)``."""
+    out = dict(DEFAULT_TOLERANCE)
+    for name, pair in (tolerance or {}).items():
+        try:
+            rtol, atol = (float(v) for v in pair)
+        except (TypeError, ValueError):
+            raise EvalError(f"tolerance for {name!r} must be a pair (rtol, atol), got {pair!r}") from None
+        if not (math.isfinite(rtol) and math.isfinite(atol) and rtol >= 0 and atol >= 0):
+            raise EvalError(f"tolerance for {name!r} must be finite and >= 0, got {pair!r}")
+        out[name] = (rtol, atol)
+    return out
+
+
+def _tolerance_notes(stated: Any, applied: dict[str, tuple[float, float]], names: list[str]) -> list[str]:
+    """A note when the receipt states a tolerance other than the one applied (which it never chooses)."""
+    if stated is None:
+        return []
+    if not isinstance(stated, dict):
+        return ["the receipt's own tolerance is ignored: tolerances come from ganzoo or the caller"]
+    differ = []
+    for name in dict.fromkeys(names):
+        try:
+            same = [float(v) for v in stated[name]] == [float(v) for v in applied.get(name, (0.01, 0.0))]
+        except (KeyError, TypeError, ValueError):
+            same = name not in stated
+        if not same:
+            differ.append(name)
+    if not differ:
+        return []
+    return [f"the receipt states its own tolerance for {', '.join(differ)}; ignored: tolerances come from "
+            "ganzoo (or the caller), never from the receipt"]
