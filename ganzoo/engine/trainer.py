@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from ganzoo import __version__
-from ganzoo.checkpoint import find_checkpoint
+from ganzoo.checkpoint import check_inside, find_checkpoint
 from ganzoo.data import TensorDataset
 from ganzoo.engine.config import TrainConfig, config_for_resume
 from ganzoo.engine.fastpath import CompileGuard, make_graphed_step
@@ -47,7 +47,7 @@ from ganzoo.engine.setup import (
     start_process,
 )
 from ganzoo.engine.step import TrainStep
-from ganzoo.errors import ConfigError
+from ganzoo.errors import CheckpointError, ConfigError
 from ganzoo.interfaces import GAN
 
 
@@ -130,6 +130,7 @@ class Trainer:
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
         self.is_main = self.rank == 0
         self._lock: RunDirLock | None = None
+        self._run_id: tuple[int, int] | None = None  # the run directory's (device, inode), to notice it replaced
         try:
             self._setup(config, gan, dataset)
         except BaseException:
@@ -182,8 +183,13 @@ class Trainer:
     def _open_run_dir(self, resume_dir: Path | None, change: dict[str, Any]) -> None:
         """Create (or, resuming, reload) the run directory; write its config.json."""
         self.run_dir = create_run_dir(self.config, resume_dir, is_main=self.is_main, hold_lock=self._hold_lock)
+        if self.is_main:
+            st = os.stat(self.run_dir)
+            self._run_id = (st.st_dev, st.st_ino)
         if resume_dir is not None:
-            self._load_checkpoint(find_checkpoint(resume_dir))
+            ckpt = find_checkpoint(resume_dir)
+            check_inside(ckpt, self.run_dir, "dir")  # the run's own checkpoint, not one a link leads to
+            self._load_checkpoint(ckpt)
             if self.total_steps < self.step:
                 raise ConfigError(
                     f"{self.run_dir} is at step {self.step}, past the {self.total_steps} steps asked for; a run "
@@ -256,6 +262,7 @@ class Trainer:
     def _log(self, log: MetricsLog, bar: Any, keys: list[str], means: _Means) -> None:
         """Write one metrics row: the means since the last row, throughput, and scheduled rates."""
         cfg = self.config
+        self._check_run_dir()
         self._check_finite()  # syncs with the device, once per log interval
         dt = time.perf_counter() - means.t0
         rate = (self.step - means.step0) * cfg.batch_size * self.n_critic * self.world / max(dt, 1e-9)
@@ -266,6 +273,28 @@ class Trainer:
             row["lr_g"], row["lr_d"] = (float(f"{lr:.6g}") for lr in self.learning_rates())
         log.write(row, tensorboard=True)
         bar.set_postfix({k: f"{row[k]:.3g}" for k in ("loss_d", "loss_g") if k in row} | {"img/s": f"{rate:.0f}"})
+
+    def _check_run_dir(self) -> None:
+        """Stop (CheckpointError) if the run directory was deleted or replaced since it was opened (main process).
+
+        Writing on would recreate ``checkpoints/`` and ``samples/`` without config.json, log or lock.
+        """
+        if not self.is_main or self._run_id is None:
+            return
+        if self._lock is not None:
+            gone = not self._lock.intact()
+        else:  # between fit() calls, no lock is held: compare the folder itself
+            try:
+                st = os.stat(self.run_dir)
+                gone = (st.st_dev, st.st_ino) != self._run_id
+            except OSError:
+                gone = True
+        if gone:
+            raise CheckpointError(
+                f"the run directory {self.run_dir} was deleted or replaced while training (at step {self.step}); "
+                "stopped without writing there again. Start a new run with another --out, or resume a copy of "
+                "the run if you kept one"
+            )
 
     def _log_eval(self, log: MetricsLog, bar: Any) -> None:
         row = {"step": self.step, "eval": self.evaluate()}
@@ -366,6 +395,7 @@ class Trainer:
         """Save a grid of the fixed noise's samples as ``samples/step-N.png`` (main process only)."""
         if not self.is_main:
             return None
+        self._check_run_dir()
         G = self.sampling_generator
         was_training = G.training
         G.eval()
@@ -390,6 +420,7 @@ class Trainer:
             torch.distributed.barrier()
         if not self.is_main:
             return None
+        self._check_run_dir()
         rng = {"cpu": torch.get_rng_state(), "data": self.data_gen.get_state(), "perm": self.perm.cpu(),
                "ema_step": self.ema_step.cpu(), "step_t": self.step_t.cpu()}
         if self.device.type == "cuda":
@@ -414,9 +445,23 @@ class Trainer:
         if "cuda" in rng and self.device.type == "cuda":
             torch.cuda.set_rng_state(rng["cuda"], self.device)
         self.data_gen.set_state(rng["data"])
-        self.perm = rng["perm"].to(self.device)
+        self.perm = _checked_perm(rng["perm"], len(self.data)).to(self.device)
         self.ema_step.copy_(rng["ema_step"])
         self.step_t.copy_(rng["step_t"])
+
+
+def _checked_perm(perm: Tensor, n: int) -> Tensor:
+    """The saved data order: empty, or a permutation of ``range(n)`` (int64), else ValueError."""
+    if perm.dtype != torch.int64 or perm.dim() != 1:
+        raise ValueError(f"the data order 'perm' must be a 1-D int64 tensor, got {perm.dtype} of shape "
+                         f"{tuple(perm.shape)}")
+    if perm.numel() == 0:
+        return perm
+    if perm.numel() != n:
+        raise ValueError(f"the data order 'perm' has {perm.numel()} entries for a dataset of {n}")
+    if not torch.equal(perm.sort().values, torch.arange(n)):
+        raise ValueError(f"the data order 'perm' is not a permutation of 0..{n - 1}")
+    return perm
 
 
 def train(model: str | None = None, **kwargs: Any) -> Trainer:
