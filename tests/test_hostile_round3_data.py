@@ -465,3 +465,19 @@ def test_a_generator_that_fails_on_its_first_call_is_named(tmp_path):
     gan.generator.forward = broken
     with pytest.raises(GanzooError, match="plugin 'vanilla'.*mat1 and mat2"):
         Trainer(TrainConfig(dataset="ring8", steps=2, batch_size=16, out=str(tmp_path / "run"), **QUIET), gan=gan)
+
+
+def test_disk_full_while_writing_samples_or_the_log_is_one_line(tmp_path, monkeypatch):
+    import ganzoo.images as images
+
+    run = tmp_path / "run"
+    _run(tmp_path, steps=2)
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(images, "save_scatter", full)
+    res = CliRunner().invoke(cli, ["train", "vanilla", "--resume", str(run), "--steps", "4", "--sample-every", "3",
+                                   "-q"])
+    _one_line_failure(res, "the sample grid of step 3", "No space left on device", "step-00000002 is intact",
+                      f"--resume {run}")

@@ -10,6 +10,7 @@ third-party plugin's model trains with no change here.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import signal
@@ -47,7 +48,7 @@ from ganzoo.engine.setup import (
     start_process,
 )
 from ganzoo.engine.step import TrainStep
-from ganzoo.errors import CheckpointError, ConfigError
+from ganzoo.errors import CheckpointError, ConfigError, GanzooError
 from ganzoo.interfaces import GAN
 
 
@@ -199,9 +200,10 @@ class Trainer:
             # What this run actually uses, where the config left a choice to ganzoo ("auto", None).
             used = {"device": str(self.device), "out": str(self.run_dir), "channels_last": self.channels_last,
                     "precision": "bf16" if self.amp_dtype is not None else "fp32"}
-            write_config(self.run_dir, self.config, self.gan, used)
-            if resume_dir is not None:
-                restart_log(self.run_dir, self.step, change, quiet=self.config.quiet)
+            with self._writing("config.json and metrics.jsonl"):
+                write_config(self.run_dir, self.config, self.gan, used)
+                if resume_dir is not None:
+                    restart_log(self.run_dir, self.step, change, quiet=self.config.quiet)
         if change:  # the new rates belong to the run from now on, even if it stops before its next checkpoint
             self.save_checkpoint()
 
@@ -271,7 +273,8 @@ class Trainer:
                "images_per_s": round(rate, 1), "time": round(dt, 3)}
         if cfg.lr_schedule != "constant":  # the rates of the step just taken
             row["lr_g"], row["lr_d"] = (float(f"{lr:.6g}") for lr in self.learning_rates())
-        log.write(row, tensorboard=True)
+        with self._writing("metrics.jsonl"):
+            log.write(row, tensorboard=True)
         bar.set_postfix({k: f"{row[k]:.3g}" for k in ("loss_d", "loss_g") if k in row} | {"img/s": f"{rate:.0f}"})
 
     def _check_run_dir(self) -> None:
@@ -298,7 +301,8 @@ class Trainer:
 
     def _log_eval(self, log: MetricsLog, bar: Any) -> None:
         row = {"step": self.step, "eval": self.evaluate()}
-        log.write(row)
+        with self._writing("metrics.jsonl"):
+            log.write(row)
         bar.write(f"step {self.step}: " + ", ".join(f"{k} {v:.4g}" for k, v in row["eval"].items()))
 
     def _stopped(self, signum: int) -> KeyboardInterrupt:
@@ -404,7 +408,23 @@ class Trainer:
                 x = G(self.fixed_z, self.fixed_y).float().cpu()
         finally:
             G.train(was_training)
-        return write_samples(self.run_dir, self.step, x, num_classes=self.G.num_classes, data=self.dataset.data)
+        with self._writing(f"the sample grid of step {self.step}"):
+            return write_samples(self.run_dir, self.step, x, num_classes=self.G.num_classes, data=self.dataset.data)
+
+    @contextlib.contextmanager
+    def _writing(self, what: str):
+        """Turn a failed write in the run directory (disk full...) into one line that says what is intact."""
+        try:
+            yield
+        except CheckpointError:  # the checkpoint's own errors already say it (CheckpointWriteError is an OSError)
+            raise
+        except OSError as exc:
+            try:
+                last = f"the last checkpoint {find_checkpoint(self.run_dir)} is intact; fix that, then continue " \
+                       f"from it with `ganzoo train {self.config.model} --resume {self.run_dir}`"
+            except GanzooError:
+                last = "no checkpoint was written yet; fix that and start again"
+            raise CheckpointError(f"cannot write {what} in {self.run_dir} ({exc.strerror or exc}); {last}") from exc
 
     def save_checkpoint(self) -> Path | None:
         """Write a checkpoint of the run, unless its weights or optimizer state hold a NaN or infinity.
