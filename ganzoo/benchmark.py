@@ -9,12 +9,14 @@ written outside a temporary folder.
 
 from __future__ import annotations
 
+import math
 import tempfile
 import time
 from typing import Any
 
 import torch
 
+from ganzoo import limits
 from ganzoo.data import TensorDataset, get_dataset_spec
 from ganzoo.errors import ConfigError
 from ganzoo.registry import get_spec
@@ -82,8 +84,9 @@ def throughput(
     """
     from ganzoo.engine import TrainConfig, Trainer
 
-    if seconds <= 0:
-        raise ConfigError(f"seconds must be > 0, got {seconds}")
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not math.isfinite(seconds) \
+            or seconds <= 0:
+        raise ConfigError(f"seconds must be > 0 and finite (--seconds), got {seconds}")
     spec = get_spec(model)
     name = dataset or (spec.datasets[0] if spec.datasets else None)
     if name is None:
@@ -98,7 +101,16 @@ def throughput(
         if synthetic and kind == "image":
             resolved = config.resolve()
             n_critic = resolved.n_critic or 5  # enough rows for a few steps of any critic count
-            data = synthetic_dataset(name, max(4096, 4 * resolved.batch_size * n_critic))
+            rows = max(4096, 4 * resolved.batch_size * n_critic)
+            shape = get_dataset_spec(name).shape  # None for a folder: synthetic_dataset says so
+            nbytes = rows * math.prod(shape or ())
+            if nbytes > limits.MAX_DATASET_BYTES:  # checked before any of it is allocated
+                raise ConfigError(
+                    f"--batch-size {resolved.batch_size} needs {rows:,} rows of random {name} data "
+                    f"({nbytes:,} bytes), more than the {limits.MAX_DATASET_BYTES:,} bytes ganzoo holds "
+                    "(ganzoo.limits.MAX_DATASET_BYTES); give a smaller --batch-size"
+                )
+            data = synthetic_dataset(name, rows)
         trainer = Trainer(config, dataset=data)
         step = trainer._make_step()
 

@@ -8,6 +8,12 @@ optimizer hyper-parameters, config). It is written to a ``.tmp`` folder and
 renamed into place, and only then does ``checkpoints/latest.json`` (itself
 replaced atomically) point at it: an interrupted write never damages the
 previous checkpoint. No pickles are written or read.
+
+Every path written or deleted must lie inside the run directory (:func:`check_inside`, the rule
+:func:`ganzoo.weights.regular_file_inside` applies to loading): a ``checkpoints/`` link leading
+out of the run is refused, and no folder is ever removed through a link (a link is unlinked,
+what it points at is left alone). A write that fails (disk full) removes its own ``.tmp`` folder
+and says that the previous checkpoint is intact.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import json
 import os
 import re
 import shutil
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +36,10 @@ from ganzoo.errors import CheckpointError
 from ganzoo.weights import fit_problems, read_json
 
 LATEST = "latest.json"
+
+
+class CheckpointWriteError(CheckpointError, OSError):
+    """A checkpoint that could not be written (disk full...); still an ``OSError`` for code that caught one."""
 
 
 def state_dict_tensors(module: nn.Module) -> dict[str, torch.Tensor]:
@@ -128,52 +139,129 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
+def check_inside(path: Path, root: Path, kind: str = "file") -> None:
+    """Refuse ``path`` (CheckpointError) if it exists and leads out of ``root`` or is not a ``kind``.
+
+    The run directory's rule for everything a training writes or deletes: links inside the run
+    are followed, a link that leads out of it is refused, and an existing ``"file"`` must be a
+    regular file (a FIFO would hang the write), a ``"dir"`` a folder. A missing path passes: it
+    will be created inside ``root``.
+    """
+    if not os.path.lexists(path):
+        return
+    real, top = Path(os.path.realpath(path)), Path(os.path.realpath(root))
+    what = "folder" if kind == "dir" else "file"
+    if real != top and top not in real.parents:
+        raise CheckpointError(f"{path} is a link to {real}, outside the run directory {root}; a training writes and "
+                              f"deletes only inside its run: replace the link by a {what} of the run's own")
+    try:
+        mode = os.stat(real).st_mode
+    except OSError:  # a dangling link inside the run: writing creates its target, inside the run
+        return
+    if not (stat.S_ISDIR(mode) if kind == "dir" else stat.S_ISREG(mode)):
+        raise CheckpointError(f"{path} is not a {'folder' if kind == 'dir' else 'regular file'}; a training writes "
+                              f"its {what} there: move it out of the run directory {root}")
+
+
+def remove_tree(path: Path) -> None:
+    """Remove ``path``: a link or a file is unlinked, a folder deleted; nothing is removed through a link."""
+    if path.is_symlink() or (os.path.lexists(path) and not path.is_dir()):
+        path.unlink(missing_ok=True)
+    elif path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def replace_dir(tmp: Path, final: Path) -> None:
     """Move the finished folder ``tmp`` to ``final``, replacing what is there only once ``tmp`` is complete."""
-    if final.exists():
+    if os.path.lexists(final):
         old = final.with_name(f"{final.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
+        remove_tree(old)
         os.replace(final, old)
         os.replace(tmp, final)
-        shutil.rmtree(old, ignore_errors=True)
+        remove_tree(old)
     else:
         os.replace(tmp, final)
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=2, sort_keys=True, default=str)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    remove_tree(tmp)  # never write through a link left there
+    try:
+        with open(tmp, "x") as f:
+            json.dump(obj, f, indent=2, sort_keys=True, default=str)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
-def write_checkpoint(ckpt_root: Path, step: int, files: dict[str, dict[str, torch.Tensor]], state: dict, keep: int = 2) -> Path:
-    """Write one checkpoint folder atomically, point ``latest.json`` at it, prune old ones."""
-    ckpt_root.mkdir(parents=True, exist_ok=True)
+def _newest(ckpt_root: Path) -> str | None:
+    done = sorted(p.name for p in ckpt_root.glob("step-*") if not p.is_symlink() and p.is_dir() and p.suffix == ""
+                  and (p / "state.json").is_file())
+    return done[-1] if done else None
+
+
+def write_checkpoint(ckpt_root: Path, step: int, files: dict[str, dict[str, torch.Tensor]], state: dict, keep: int = 2,
+                     *, root: Path | None = None, hint: str = "") -> Path:
+    """Write one checkpoint folder atomically, point ``latest.json`` at it, prune old ones.
+
+    Args:
+        ckpt_root: the ``checkpoints`` folder.
+        step: the step, the folder's name (``step-NNNNNNNN``).
+        files: file stem to tensors (one safetensors file each).
+        state: the content of ``state.json``.
+        keep: how many checkpoints to keep (older ``step-*`` folders are removed; links never followed).
+        root: the folder everything must lie inside (the run directory; default ``ckpt_root``'s parent).
+        hint: appended to the message when the write fails (what to do next).
+
+    Raises:
+        CheckpointError: a path leads out of ``root``, or the write failed (disk full...): then its
+            ``.tmp`` folder is removed and the previous checkpoint is as it was.
+    """
+    root = Path(root) if root is not None else ckpt_root.parent
+    check_inside(ckpt_root, root, "dir")
+    check_inside(ckpt_root / LATEST, root, "file")
     final = ckpt_root / f"step-{step:08d}"
     tmp = ckpt_root / f"step-{step:08d}.tmp"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
-    for name, tensors in files.items():
-        save_file(tensors, str(tmp / f"{name}.safetensors"))
-        _fsync_file(tmp / f"{name}.safetensors")  # on disk before the rename makes them the checkpoint
-    with open(tmp / "state.json", "w") as f:
-        json.dump(state, f, indent=2, sort_keys=True, default=str)
-        f.flush()
-        os.fsync(f.fileno())
-    _fsync_dir(tmp)
-    replace_dir(tmp, final)  # the same step may be saved twice (end of run right after a periodic save)
-    _fsync_dir(ckpt_root)
-    write_json_atomic(ckpt_root / LATEST, {"step": step, "path": final.name})
-    _fsync_dir(ckpt_root)
-    done = sorted(p for p in ckpt_root.glob("step-*") if p.is_dir() and p.suffix == "")
+    try:
+        ckpt_root.mkdir(exist_ok=True)  # not its parents: a run directory that is gone stays gone
+        remove_tree(tmp)
+        tmp.mkdir()
+        for name, tensors in files.items():
+            save_file(tensors, str(tmp / f"{name}.safetensors"))
+            _fsync_file(tmp / f"{name}.safetensors")  # on disk before the rename makes them the checkpoint
+        with open(tmp / "state.json", "w") as f:
+            json.dump(state, f, indent=2, sort_keys=True, default=str)
+            f.flush()
+            os.fsync(f.fileno())
+        _fsync_dir(tmp)
+        replace_dir(tmp, final)  # the same step may be saved twice (end of run right after a periodic save)
+        _fsync_dir(ckpt_root)
+        write_json_atomic(ckpt_root / LATEST, {"step": step, "path": final.name})
+        _fsync_dir(ckpt_root)
+    except (SafetensorError, OSError) as exc:
+        remove_tree(tmp)
+        prev = _newest(ckpt_root) if ckpt_root.is_dir() else None
+        if prev == final.name:  # in place, but latest.json could not be updated: the older one is what resumes
+            prev = _latest_or_none(ckpt_root)
+        said = f"the previous checkpoint {ckpt_root / prev} is intact" if prev else "no earlier checkpoint exists"
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise CheckpointWriteError(f"cannot write the checkpoint of step {step} in {ckpt_root} ({first}); {said}"
+                                   + (f"; {hint}" if hint else "")) from exc
+    done = sorted(p for p in ckpt_root.glob("step-*") if not p.is_symlink() and p.is_dir() and p.suffix == "")
     for old in done[:-keep] if keep > 0 else []:
         if old != final:
-            shutil.rmtree(old, ignore_errors=True)
+            remove_tree(old)
     return final
+
+
+def _latest_or_none(ckpt_root: Path) -> str | None:
+    try:
+        return _latest_name(ckpt_root / LATEST) if (ckpt_root / LATEST).is_file() else None
+    except CheckpointError:
+        return None
 
 
 def find_checkpoint(run_dir: Path) -> Path:

@@ -13,6 +13,7 @@ import math
 import os
 import struct
 import tarfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ganzoo import limits
 from ganzoo.errors import DataError, DataNotFoundError
 from ganzoo.plugins import hookimpl
 
@@ -30,7 +32,7 @@ from ganzoo.registry import dataset_kinds, get_dataset_spec, list_datasets
 from ganzoo.specs import DatasetSpec
 
 __all__ = [
-    "DATA_ENV", "GRID25", "RING8", "TOYS", "DatasetSpec", "TensorDataset", "ToyMixture", "dataset_kinds",
+    "DATA_ENV", "GRID25", "RING8", "TOYS", "DatasetSpec", "TensorDataset", "ToyMixture", "check_labels", "dataset_kinds",
     "default_data_dir", "get_dataset_spec", "list_datasets", "load_dataset", "read_idx",
 ]
 
@@ -104,29 +106,71 @@ def _download_into(root: Path, fetch: Callable[[Path], None]) -> None:
 # --------------------------------------------------------------------------- IDX (MNIST family)
 
 _IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+_GZIP_MAX_RATIO = 1032  # deflate inflates one byte to at most 1032: a gzip file of n bytes holds < 1032 n
+_READ_CHUNK = 1 << 20
 
 
 def read_idx(path: Path) -> np.ndarray:
-    """Read an IDX file (optionally gzip-compressed), checking its header against its length."""
-    opener = gzip.open if path.suffix == ".gz" else open
+    """Read an IDX file (optionally gzip-compressed), checking its header against its length.
+
+    Exactly the bytes the header promises are read, into one array: a file holding more (a gzip
+    bomb), less, or more than :data:`ganzoo.limits.MAX_DATASET_BYTES` is refused, in bounded memory.
+    """
+    path = Path(path)
+    fix = "delete it and download it again"
+    gz = path.suffix == ".gz"
     try:
-        with opener(path, "rb") as f:
-            raw = f.read()
-    except (OSError, EOFError) as exc:
-        raise DataError(f"cannot read {path}: {exc}; delete it and download it again") from exc
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
-        raise DataError(f"{path} is not an IDX file (bad magic number); delete it and download it again")
-    ndim = raw[3]
-    dims = struct.unpack(">" + "I" * ndim, raw[4 : 4 + 4 * ndim])
-    dtype = np.dtype(_IDX_TYPES[raw[2]])
-    expected = math.prod(dims) * dtype.itemsize
-    body = raw[4 + 4 * ndim :]
-    if len(body) != expected:
-        raise DataError(
-            f"{path} is truncated or corrupt: header says {dims} ({expected} bytes), file has {len(body)}; "
-            "delete it and download it again"
-        )
-    return np.frombuffer(body, dtype=dtype).reshape(dims)
+        size = path.stat().st_size
+        with (gzip.open if gz else open)(path, "rb") as f:
+            head = f.read(4)
+            if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in _IDX_TYPES:
+                raise DataError(f"{path} is not an IDX file (bad magic number); {fix}")
+            ndim = head[3]
+            raw_dims = f.read(4 * ndim)
+            if len(raw_dims) < 4 * ndim:
+                raise DataError(f"{path} is cut inside its header ({4 + len(raw_dims)} of {4 + 4 * ndim} bytes); {fix}")
+            dims = struct.unpack(">" + "I" * ndim, raw_dims)
+            dtype = np.dtype(_IDX_TYPES[head[2]])
+            expected = math.prod(dims) * dtype.itemsize
+            header = 4 + 4 * ndim
+            if not gz and size - header != expected or gz and header + expected > size * _GZIP_MAX_RATIO:
+                has = f"file has {size - header}" if not gz else f"a {size}-byte gzip file cannot hold that"
+                raise DataError(f"{path} is truncated or corrupt: header says {dims} ({expected} bytes), {has}; {fix}")
+            if expected > limits.MAX_DATASET_BYTES:
+                raise DataError(f"{path}: its header says {dims} ({expected:,} bytes), more than the "
+                                f"{limits.MAX_DATASET_BYTES:,} bytes ganzoo holds in memory "
+                                "(ganzoo.limits.MAX_DATASET_BYTES); is it the right file?")
+            body = np.empty(expected, dtype=np.uint8)
+            view, got = memoryview(body), 0
+            while got < expected:  # in chunks: no second copy of the whole body
+                n = f.readinto(view[got : got + _READ_CHUNK])
+                if not n:
+                    break
+                got += n
+            if got < expected:
+                raise DataError(f"{path} is truncated or corrupt: header says {dims} ({expected} bytes), file has "
+                                f"{got}; {fix}")
+            if f.read(1):  # one byte past the promise is enough to refuse: the rest is never inflated
+                raise DataError(f"{path} holds more data than its header promises ({dims}, {expected} bytes); {fix}")
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"cannot read {path}: {exc}; {fix}") from exc
+    return body.view(dtype).reshape(dims)
+
+
+def check_labels(labels: Tensor | np.ndarray, num_classes: int, source: object) -> None:
+    """Refuse labels that are not whole numbers from 0 to ``num_classes - 1`` (naming the first bad one).
+
+    A label out of range would train until the class embedding is indexed with it, then crash.
+    """
+    labels = torch.as_tensor(labels)
+    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+        raise DataError(f"{source} has labels of type {labels.dtype}; labels must be whole numbers 0 to "
+                        f"{num_classes - 1}")
+    bad = ((labels < 0) | (labels >= num_classes)).nonzero()
+    if len(bad):
+        i = int(bad[0, 0]) if bad.dim() > 1 else int(bad[0])
+        raise DataError(f"{source} holds label {int(labels.reshape(-1)[i])} (at index {i}); labels must be 0 to "
+                        f"{num_classes - 1}, one per class")
 
 
 def _find_raw(root: Path, folder: str, stem: str) -> Path | None:
@@ -157,13 +201,22 @@ def _mnist_like(name: str, folder: str, tv_class: str) -> Callable[..., TensorDa
             paths = [_find_raw(root, folder, s) for s in stems]
         if None in paths:
             raise DataNotFoundError(_missing_idx(name, root, folder, stems, "download is off"))
-        images, labels = read_idx(paths[0]), read_idx(paths[1])
+        images = read_idx(paths[0])
+        if images.dtype != np.uint8:
+            raise DataError(f"{paths[0]} holds {images.dtype.name} images; {name} image files hold uint8 pixels "
+                            "(IDX type 0x08): delete it and download it again")
+        labels = read_idx(paths[1])
         if images.ndim != 3 or labels.shape != (images.shape[0],):
             raise DataError(f"{paths[0]} and {paths[1]} do not match: images {images.shape}, labels {labels.shape}")
+        if labels.dtype.kind not in "iu":
+            raise DataError(f"{paths[1]} holds {labels.dtype.name} labels; {name} labels are whole numbers 0 to 9: "
+                            "delete it and download it again")
+        labels = labels.astype(np.int64)
+        check_labels(labels, 10, paths[1])
         return TensorDataset(
             name=name,
-            data=torch.from_numpy(images.copy()).unsqueeze(1),
-            labels=torch.from_numpy(labels.astype(np.int64)),
+            data=torch.from_numpy(images).unsqueeze(1),  # read_idx's own array: no second copy
+            labels=torch.from_numpy(labels),
             num_classes=10,
             info={"files": [str(p) for p in paths], "split": split},
         )
@@ -236,6 +289,10 @@ def _load_folder(root: Path, split: str = "train", download: bool = False, image
     """Every image under ``root``, resized (shorter side) and centre-cropped to the model's size.
 
     Sub-folders become labels (torchvision's ImageFolder convention) when there are several.
+    The files are counted and the memory they need is estimated first: more than
+    :data:`ganzoo.limits.MAX_FOLDER_IMAGES` files, or more than :data:`ganzoo.limits.MAX_DATASET_BYTES`
+    bytes, is refused before any image is opened. The images go straight into one preallocated
+    tensor. 16-bit images are scaled to 8 bits; images of float pixels are refused.
     """
     from PIL import Image
     from torchvision.transforms.v2 import functional as TF
@@ -244,31 +301,84 @@ def _load_folder(root: Path, split: str = "train", download: bool = False, image
     if not root.is_dir():
         raise DataError(f"image folder {root} does not exist; pass --data-dir pointing at your images")
     c, h, w = image_shape or (3, 64, 64)
-    paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in _IMAGE_EXT)
-    if not paths:
-        raise DataError(f"no images ({', '.join(sorted(_IMAGE_EXT))}) found under {root}")
-    classes = sorted({p.parent.relative_to(root).as_posix() for p in paths})
-    images, labels = [], []
     mode = {1: "L", 3: "RGB"}.get(c)
     if mode is None:
         raise DataError(f"the folder dataset makes 1- or 3-channel images; the model wants {c} channels")
-    for p in paths:
+    paths = _image_paths(root)
+    nbytes = len(paths) * c * h * w
+    if nbytes > limits.MAX_DATASET_BYTES:
+        raise DataError(
+            f"{root} holds {len(paths):,} images: at {c}x{h}x{w} they take {nbytes:,} bytes "
+            f"({nbytes / 2**30:.1f} GiB) in memory (and again on the device), more than the "
+            f"{limits.MAX_DATASET_BYTES:,} bytes the folder dataset holds (ganzoo.limits.MAX_DATASET_BYTES). "
+            "Train at a smaller data_shape, or on fewer images (a sub-folder), or raise "
+            "ganzoo.limits.MAX_DATASET_BYTES from Python if the memory is there"
+        )
+    classes = sorted({p.parent.relative_to(root).as_posix() for p in paths})
+    index = {name: i for i, name in enumerate(classes)}
+    data = torch.empty((len(paths), c, h, w), dtype=torch.uint8)
+    labels = torch.empty(len(paths), dtype=torch.int64)
+    for i, p in enumerate(paths):
         try:
             with Image.open(p) as im:
-                t = TF.pil_to_tensor(im.convert(mode))
+                t = TF.pil_to_tensor(_eight_bit(im, p).convert(mode))
+        except DataError:
+            raise
         except Exception as exc:
             raise DataError(f"cannot read image {p}: {exc}") from exc
-        t = TF.resize(t, [h], antialias=True) if h == w else TF.resize(t, [h, w], antialias=True)
-        images.append(TF.center_crop(t, [h, w]))
-        labels.append(classes.index(p.parent.relative_to(root).as_posix()))
+        if tuple(t.shape[-2:]) != (h, w):
+            t = TF.resize(t, [h], antialias=True) if h == w else TF.resize(t, [h, w], antialias=True)
+            t = TF.center_crop(t, [h, w])
+        data[i] = t
+        labels[i] = index[p.parent.relative_to(root).as_posix()]
     labelled = len(classes) > 1
     return TensorDataset(
         name="folder",
-        data=torch.stack(images),
-        labels=torch.tensor(labels) if labelled else None,
+        data=data,
+        labels=labels if labelled else None,
         num_classes=len(classes) if labelled else None,
         info={"root": str(root), "classes": classes},
     )
+
+
+def _image_paths(root: Path) -> list[Path]:
+    """The image files under ``root``, sorted; counting stops past :data:`ganzoo.limits.MAX_FOLDER_IMAGES`."""
+    cap = limits.MAX_FOLDER_IMAGES
+    paths = []
+    for p in root.rglob("*"):
+        if p.suffix.lower() in _IMAGE_EXT:
+            paths.append(p)
+            if len(paths) > cap:
+                raise DataError(
+                    f"{root} holds more than {cap:,} images, more than the folder dataset reads "
+                    "(ganzoo.limits.MAX_FOLDER_IMAGES): it holds every image in memory. Train on a sub-folder, "
+                    "or raise ganzoo.limits.MAX_FOLDER_IMAGES from Python"
+                )
+    if not paths:
+        raise DataError(f"no images ({', '.join(sorted(_IMAGE_EXT))}) found under {root}")
+    return sorted(paths)
+
+
+def _eight_bit(im, path: Path):
+    """``im`` with 8-bit channels: 16-bit grey (``I;16``, or ``I`` within 0-65535) scaled, not clipped to white.
+
+    Pillow's ``convert`` clips 16-bit values to 255; float pixels (``F``) and 32-bit integers beyond
+    16 bits have no agreed scale and are refused, naming the file.
+    """
+    from PIL import Image
+
+    if im.mode == "F":
+        raise DataError(f"cannot read image {path}: it has 32-bit float pixels, which have no agreed 0-255 scale; "
+                        "save it as an 8- or 16-bit image")
+    if im.mode == "I" or im.mode.startswith("I;16"):
+        a = np.asarray(im)
+        lo, hi = (int(a.min()), int(a.max())) if a.size else (0, 0)
+        if lo < 0 or hi > 65535:
+            raise DataError(f"cannot read image {path}: it has 32-bit integer pixels ({lo} to {hi}), beyond 16 bits; "
+                            "save it as an 8- or 16-bit image")
+        scaled = (a.astype(np.uint32) * 255 + 32767) // 65535  # 0-65535 to 0-255, rounded
+        return Image.fromarray(scaled.astype(np.uint8), "L")
+    return im
 
 
 # --------------------------------------------------------------------------- 2-D toys
@@ -354,4 +464,6 @@ def load_dataset(
     ds = spec.load(root, split=split, download=download, image_shape=image_shape)
     if not isinstance(ds, TensorDataset):
         raise DataError(f"dataset {name!r} from plugin {spec.plugin!r} did not return a ganzoo.data.TensorDataset")
+    if ds.labels is not None and ds.num_classes:
+        check_labels(ds.labels, ds.num_classes, f"dataset {name!r} (from {root})")
     return ds

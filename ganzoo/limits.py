@@ -24,6 +24,15 @@ MAX_DIM = 1 << 16
 MAX_LIST = 64
 """Items of a list setting of a bundle (e.g. hidden layer sizes)."""
 
+MAX_DATASET_BYTES = 8 << 30
+"""A dataset held in memory as one ``uint8`` tensor: an image folder (images x channels x height x
+width at the model's size), an IDX file's body, ``bench``'s random data. Checked before any of it
+is allocated; the engine also moves it to the device whole."""
+
+MAX_FOLDER_IMAGES = 1_000_000
+"""Image files in a ``--dataset folder`` folder (counted before any is opened; reading costs
+about a millisecond per file)."""
+
 # --------------------------------------------------------------------------- the evaluation protocol
 # What one evaluation may ask for. `ganzoo eval --verify` takes these numbers from a receipt that
 # anyone may have written, so each is checked (with the seed) before a dataset, a feature network

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import save_file
 from torch import nn
 
@@ -124,6 +125,10 @@ def _receipts(evaluation: Any) -> list[dict[str, Any]]:
             raise TypeError(f"evaluation takes EvalResult or receipt dicts, not {type(item).__name__}")
         out.append(receipt)
     return out
+
+
+class BundleWriteError(BundleError, OSError):
+    """A bundle that could not be written (disk full, quota...); still an ``OSError`` for code that caught one."""
 
 
 def save(
@@ -224,6 +229,12 @@ def save(
         (tmp / "README.md").write_text(model_card(meta, samples=samples, license=license, repo_id=repo_id))
         _follow_umask(tmp)
         _swap_in(tmp, path)
+    except (SafetensorError, OSError) as exc:  # disk full, quota, I/O error: one line, nothing replaced
+        shutil.rmtree(tmp, ignore_errors=True)
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        kept = "the bundle already there is as it was" if path.exists() else "nothing was written"
+        raise BundleWriteError(f"cannot write the bundle {path} ({first}); {kept}: free some space (or fix the "
+                               "error) and save again") from exc
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

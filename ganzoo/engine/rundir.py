@@ -5,6 +5,12 @@ directory. The operating system drops the lock when the process ends, however it
 (``kill -9`` included), so a lock is never stale. A second training of the same directory
 (``--out`` or ``--resume``) is refused while the first one runs.
 
+Everything a training writes or deletes (``checkpoints/``, ``samples/``, ``metrics.jsonl``,
+``config.json``, ``.lock``, ``tensorboard/``) must lie inside the run directory: a link that leads
+out of it is refused (:func:`check_run_paths`, :func:`ganzoo.checkpoint.check_inside`). A run
+directory deleted or replaced while its training runs is noticed through the lock file
+(:meth:`RunDirLock.intact`), and the training stops instead of writing a new one.
+
 The log (``metrics.jsonl``) always matches the checkpoint: a resume drops the rows of steps
 after it. Checkpoints are written and read through :mod:`ganzoo.checkpoint`.
 """
@@ -26,11 +32,13 @@ from torch import Tensor, nn
 
 from ganzoo import __version__
 from ganzoo.checkpoint import (
+    check_inside,
     find_checkpoint,
     load_optimizer,
     load_tensors,
     optimizer_tensors,
     read_checkpoint,
+    remove_tree,
     state_dict_tensors,
     write_checkpoint,
 )
@@ -66,7 +74,15 @@ class RunDirLock:
     def __init__(self, run_dir: str | os.PathLike) -> None:
         self.path = Path(run_dir) / LOCK_FILE
         self._file: IO[str] | None = None
-        f = open(self.path, "a+")
+        check_inside(self.path, Path(run_dir), "file")
+        try:
+            f = open(self.path, "a+")
+        except OSError as exc:
+            raise CheckpointError(
+                f"cannot lock {self.path} ({exc.strerror or exc}): a training writes its checkpoints in "
+                f"{self.path.parent}, which must be writable; make it writable, or copy the run to a writable "
+                "place and resume the copy"
+            ) from None
         try:
             _lock(f)
         except OSError as exc:
@@ -93,6 +109,16 @@ class RunDirLock:
     @property
     def held(self) -> bool:
         return self._file is not None
+
+    def intact(self) -> bool:
+        """Whether the lock file held is still ``<run>/.lock``: False once the run directory was deleted or replaced."""
+        if self._file is None:
+            return False
+        try:
+            there, held = os.stat(self.path), os.fstat(self._file.fileno())
+        except OSError:
+            return False
+        return (there.st_dev, there.st_ino) == (held.st_dev, held.st_ino)
 
     def release(self) -> None:
         """Give the lock up (closing the file releases it)."""
@@ -134,7 +160,8 @@ def truncate_metrics(path: Path, step: int) -> int:
             dropped += 1
     if dropped:
         tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "w") as f:
+        remove_tree(tmp)  # never write through a link left there
+        with open(tmp, "x") as f:
             f.write("".join(line + "\n" for line in keep))
             f.flush()
             os.fsync(f.fileno())
@@ -143,6 +170,17 @@ def truncate_metrics(path: Path, step: int) -> int:
 
 
 # ---------------------------------------------------------------------- creation and config.json
+
+# What a training writes or deletes in its run directory, and whether each is a file or a folder.
+RUN_PATHS = (("checkpoints", "dir"), ("checkpoints/latest.json", "file"), ("samples", "dir"),
+             ("metrics.jsonl", "file"), ("config.json", "file"), (LOCK_FILE, "file"), ("tensorboard", "dir"))
+
+
+def check_run_paths(run_dir: Path) -> None:
+    """Refuse a run directory where a path the training writes or deletes leads out of it (or is the wrong kind)."""
+    for name, kind in RUN_PATHS:
+        check_inside(run_dir / name, run_dir, kind)
+
 
 
 def create_run_dir(cfg: TrainConfig, resume_dir: Path | None, *, is_main: bool,
@@ -168,10 +206,13 @@ def create_run_dir(cfg: TrainConfig, resume_dir: Path | None, *, is_main: bool,
             (run_dir / "samples").mkdir(parents=True, exist_ok=True)
             hold_lock(run_dir)
             probe = run_dir / ".write-test"
-            probe.write_text("")
+            remove_tree(probe)  # a link left there is dropped, not written through
+            with open(probe, "x"):
+                pass
             probe.unlink()
         except OSError as exc:
             raise ConfigError(f"cannot write the run directory {run_dir}: {exc}; pass a writable --out") from exc
+        check_run_paths(run_dir)
         if resume_dir is None and (run_dir / "checkpoints").exists():
             raise CheckpointError(
                 f"{run_dir} already holds a run; pass --resume {run_dir} to continue it, "
@@ -182,6 +223,7 @@ def create_run_dir(cfg: TrainConfig, resume_dir: Path | None, *, is_main: bool,
 
 def write_config(run_dir: Path, config: TrainConfig, gan: GAN, used: dict[str, Any]) -> None:
     """Write ``config.json``: the config, with ``used`` replacing the choices it left to ganzoo."""
+    check_inside(run_dir / "config.json", run_dir, "file")
     with open(run_dir / "config.json", "w") as f:
         json.dump({**config.to_json(), **used, "plugin": plugin_record(gan),
                    "ganzoo_version": __version__,
@@ -214,6 +256,7 @@ def plugin_record(gan: GAN) -> dict[str, Any]:
 def restart_log(run_dir: Path, step: int, change: dict[str, Any], *, quiet: bool) -> None:
     """On resume: drop the log rows of steps after the checkpoint, and record this resume's changes."""
     path = run_dir / "metrics.jsonl"
+    check_inside(path, run_dir, "file")
     truncate_metrics(path, step)
     if change:
         what = {k: v for k, v in change.items() if k != "step"}
@@ -228,6 +271,9 @@ class MetricsLog:
     """The run's ``metrics.jsonl`` (and TensorBoard's, when asked); does nothing off the main process."""
 
     def __init__(self, run_dir: Path, *, is_main: bool, tensorboard: bool) -> None:
+        if is_main:
+            check_inside(run_dir / "metrics.jsonl", run_dir, "file")
+            check_inside(run_dir / "tensorboard", run_dir, "dir")
         self._tb = _tensorboard(run_dir) if (tensorboard and is_main) else None
         self._file = open(run_dir / "metrics.jsonl", "a") if is_main else None
 
@@ -262,6 +308,10 @@ def write_samples(run_dir: Path, step: int, x: Tensor, *, num_classes: int, data
     from ganzoo.images import save_grid, save_scatter
 
     path = run_dir / "samples" / f"step-{step:08d}.png"
+    check_inside(path.parent, run_dir, "dir")
+    check_inside(path, run_dir, "file")
+    if not path.parent.is_dir():
+        path.parent.mkdir()  # not its parents: a run directory that is gone stays gone
     if x.dim() == 4:
         # One row per class for conditional models (the fixed labels come in equal runs).
         nrow = num_classes and len(x) // num_classes or int(math.sqrt(len(x))) or 1
@@ -295,7 +345,10 @@ def write_training_checkpoint(run_dir: Path, position: dict[str, int], nets: dic
         files["optimizers"].update(tensors)
     files["rng"] = rng
     state = {**position, **metas, **record}
-    return write_checkpoint(run_dir / "checkpoints", position["step"], files, state, keep=keep)
+    model = record.get("config", {}).get("model", "MODEL")
+    hint = f"fix that, then continue from it with `ganzoo train {model} --resume {run_dir}`"
+    return write_checkpoint(run_dir / "checkpoints", position["step"], files, state, keep=keep, root=run_dir,
+                            hint=hint)
 
 
 def read_training_checkpoint(path: Path, nets: dict[str, nn.Module | None],

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor, nn
 
-from ganzoo.data import TensorDataset, get_dataset_spec, load_dataset
+from ganzoo.data import TensorDataset, check_labels, get_dataset_spec, load_dataset
 from ganzoo.devices import pick_device
 from ganzoo.engine.fastpath import compile_in_place
 from ganzoo.engine.step import Nets
-from ganzoo.errors import ConfigError, DataError
+from ganzoo.errors import ConfigError, DataError, GanzooError, PluginError
 from ganzoo.factory import check_loss, create, create_loss
 from ganzoo.registry import get_spec
 
@@ -110,6 +110,8 @@ def check_fit(cfg: TrainConfig, gan: GAN, dataset: TensorDataset) -> None:
             f"dataset {dataset.name!r} has {dataset.num_classes} classes, model {gan.name!r} "
             f"was built for {gan.generator.num_classes}; set num_classes={dataset.num_classes}"
         )
+    if gan.generator.num_classes and dataset.labels is not None:  # checked here too: a dataset may be handed in
+        check_labels(dataset.labels, gan.generator.num_classes, f"dataset {dataset.name!r}")
     if cfg.batch_size == 1 and any(isinstance(m, torch.nn.BatchNorm1d) for net in
                                    (gan.generator, gan.discriminator) for m in net.modules()):
         raise ConfigError(
@@ -124,6 +126,7 @@ def check_fit(cfg: TrainConfig, gan: GAN, dataset: TensorDataset) -> None:
 def build_nets(cfg: TrainConfig, gan: GAN, device: torch.device, world: int) -> Nets:
     """G and D on the device (memory format, SyncBatchNorm, compile), the EMA copy, Adam, DDP."""
     G, D = gan.generator.to(device), gan.discriminator.to(device)
+    check_generator_output(gan, device)
     image = len(G.output_shape) == 3
     cuda = device.type == "cuda"
     if cuda:  # the same shapes every step: let cuDNN time its algorithms once (as pytorch/examples does)
@@ -158,6 +161,38 @@ def build_nets(cfg: TrainConfig, gan: GAN, device: torch.device, world: int) -> 
         G_train, D_train = G, D
     return Nets(G=G, D=D, G_ema=G_ema, G_train=G_train, D_train=D_train, opt_g=opt_g, opt_d=opt_d,
                 amp_dtype=amp_dtype, channels_last=channels_last)
+
+
+def check_generator_output(gan: GAN, device: torch.device) -> None:
+    """Call G once (2 samples, eval mode, its own noise) and refuse an output that is not ``output_shape``.
+
+    A plugin's generator of the wrong shape would otherwise fail inside D with a raw matmul error.
+    The noise comes from a generator of its own, so the run's random stream is untouched.
+    """
+    G = gan.generator
+    expected = tuple(G.output_shape)
+    plugin = f"model {gan.spec.name!r} from plugin {gan.spec.plugin!r}"
+    g = torch.Generator(device="cpu").manual_seed(0)
+    z = torch.randn(2, G.latent_dim, generator=g).to(device)
+    y = torch.zeros(2, dtype=torch.long, device=device) if G.num_classes else None
+    was_training = G.training
+    G.eval()
+    try:
+        with torch.no_grad():
+            x = G(z, y)
+    except (GanzooError, MemoryError, torch.OutOfMemoryError):
+        raise
+    except Exception as exc:  # noqa: BLE001  (a plugin's bug, reported as such)
+        first = (str(exc).splitlines() or [""])[0][:300]
+        raise PluginError(f"{plugin}: its generator fails on a batch of 2 ({type(exc).__name__}: {first}); "
+                          "the plugin is broken: report it to its authors") from exc
+    finally:
+        G.train(was_training)
+    got = tuple(x.shape[1:]) if isinstance(x, torch.Tensor) else None
+    if got != expected or x.shape[0] != 2:
+        made = f"output of shape {tuple(x.shape)}" if isinstance(x, torch.Tensor) else f"a {type(x).__name__}"
+        raise PluginError(f"{plugin}: its generator makes {made} for 2 samples of output_shape {expected}, i.e. "
+                          f"samples of {got}; the plugin is broken: report it to its authors")
 
 
 def count_steps(cfg: TrainConfig, dataset: TensorDataset, n_critic: int, world: int) -> tuple[int, int]:

@@ -10,6 +10,7 @@ third-party plugin's model trains with no change here.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import signal
@@ -22,7 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from ganzoo import __version__
-from ganzoo.checkpoint import find_checkpoint
+from ganzoo.checkpoint import check_inside, find_checkpoint
 from ganzoo.data import TensorDataset
 from ganzoo.engine.config import TrainConfig, config_for_resume
 from ganzoo.engine.fastpath import CompileGuard, make_graphed_step
@@ -47,7 +48,7 @@ from ganzoo.engine.setup import (
     start_process,
 )
 from ganzoo.engine.step import TrainStep
-from ganzoo.errors import ConfigError
+from ganzoo.errors import CheckpointError, ConfigError, GanzooError
 from ganzoo.interfaces import GAN
 
 
@@ -130,6 +131,7 @@ class Trainer:
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
         self.is_main = self.rank == 0
         self._lock: RunDirLock | None = None
+        self._run_id: tuple[int, int] | None = None  # the run directory's (device, inode), to notice it replaced
         try:
             self._setup(config, gan, dataset)
         except BaseException:
@@ -182,8 +184,13 @@ class Trainer:
     def _open_run_dir(self, resume_dir: Path | None, change: dict[str, Any]) -> None:
         """Create (or, resuming, reload) the run directory; write its config.json."""
         self.run_dir = create_run_dir(self.config, resume_dir, is_main=self.is_main, hold_lock=self._hold_lock)
+        if self.is_main:
+            st = os.stat(self.run_dir)
+            self._run_id = (st.st_dev, st.st_ino)
         if resume_dir is not None:
-            self._load_checkpoint(find_checkpoint(resume_dir))
+            ckpt = find_checkpoint(resume_dir)
+            check_inside(ckpt, self.run_dir, "dir")  # the run's own checkpoint, not one a link leads to
+            self._load_checkpoint(ckpt)
             if self.total_steps < self.step:
                 raise ConfigError(
                     f"{self.run_dir} is at step {self.step}, past the {self.total_steps} steps asked for; a run "
@@ -193,9 +200,10 @@ class Trainer:
             # What this run actually uses, where the config left a choice to ganzoo ("auto", None).
             used = {"device": str(self.device), "out": str(self.run_dir), "channels_last": self.channels_last,
                     "precision": "bf16" if self.amp_dtype is not None else "fp32"}
-            write_config(self.run_dir, self.config, self.gan, used)
-            if resume_dir is not None:
-                restart_log(self.run_dir, self.step, change, quiet=self.config.quiet)
+            with self._writing("config.json and metrics.jsonl"):
+                write_config(self.run_dir, self.config, self.gan, used)
+                if resume_dir is not None:
+                    restart_log(self.run_dir, self.step, change, quiet=self.config.quiet)
         if change:  # the new rates belong to the run from now on, even if it stops before its next checkpoint
             self.save_checkpoint()
 
@@ -256,6 +264,7 @@ class Trainer:
     def _log(self, log: MetricsLog, bar: Any, keys: list[str], means: _Means) -> None:
         """Write one metrics row: the means since the last row, throughput, and scheduled rates."""
         cfg = self.config
+        self._check_run_dir()
         self._check_finite()  # syncs with the device, once per log interval
         dt = time.perf_counter() - means.t0
         rate = (self.step - means.step0) * cfg.batch_size * self.n_critic * self.world / max(dt, 1e-9)
@@ -264,12 +273,36 @@ class Trainer:
                "images_per_s": round(rate, 1), "time": round(dt, 3)}
         if cfg.lr_schedule != "constant":  # the rates of the step just taken
             row["lr_g"], row["lr_d"] = (float(f"{lr:.6g}") for lr in self.learning_rates())
-        log.write(row, tensorboard=True)
+        with self._writing("metrics.jsonl"):
+            log.write(row, tensorboard=True)
         bar.set_postfix({k: f"{row[k]:.3g}" for k in ("loss_d", "loss_g") if k in row} | {"img/s": f"{rate:.0f}"})
+
+    def _check_run_dir(self) -> None:
+        """Stop (CheckpointError) if the run directory was deleted or replaced since it was opened (main process).
+
+        Writing on would recreate ``checkpoints/`` and ``samples/`` without config.json, log or lock.
+        """
+        if not self.is_main or self._run_id is None:
+            return
+        if self._lock is not None:
+            gone = not self._lock.intact()
+        else:  # between fit() calls, no lock is held: compare the folder itself
+            try:
+                st = os.stat(self.run_dir)
+                gone = (st.st_dev, st.st_ino) != self._run_id
+            except OSError:
+                gone = True
+        if gone:
+            raise CheckpointError(
+                f"the run directory {self.run_dir} was deleted or replaced while training (at step {self.step}); "
+                "stopped without writing there again. Start a new run with another --out, or resume a copy of "
+                "the run if you kept one"
+            )
 
     def _log_eval(self, log: MetricsLog, bar: Any) -> None:
         row = {"step": self.step, "eval": self.evaluate()}
-        log.write(row)
+        with self._writing("metrics.jsonl"):
+            log.write(row)
         bar.write(f"step {self.step}: " + ", ".join(f"{k} {v:.4g}" for k, v in row["eval"].items()))
 
     def _stopped(self, signum: int) -> KeyboardInterrupt:
@@ -366,6 +399,7 @@ class Trainer:
         """Save a grid of the fixed noise's samples as ``samples/step-N.png`` (main process only)."""
         if not self.is_main:
             return None
+        self._check_run_dir()
         G = self.sampling_generator
         was_training = G.training
         G.eval()
@@ -374,7 +408,23 @@ class Trainer:
                 x = G(self.fixed_z, self.fixed_y).float().cpu()
         finally:
             G.train(was_training)
-        return write_samples(self.run_dir, self.step, x, num_classes=self.G.num_classes, data=self.dataset.data)
+        with self._writing(f"the sample grid of step {self.step}"):
+            return write_samples(self.run_dir, self.step, x, num_classes=self.G.num_classes, data=self.dataset.data)
+
+    @contextlib.contextmanager
+    def _writing(self, what: str):
+        """Turn a failed write in the run directory (disk full...) into one line that says what is intact."""
+        try:
+            yield
+        except CheckpointError:  # the checkpoint's own errors already say it (CheckpointWriteError is an OSError)
+            raise
+        except OSError as exc:
+            try:
+                last = f"the last checkpoint {find_checkpoint(self.run_dir)} is intact; fix that, then continue " \
+                       f"from it with `ganzoo train {self.config.model} --resume {self.run_dir}`"
+            except GanzooError:
+                last = "no checkpoint was written yet; fix that and start again"
+            raise CheckpointError(f"cannot write {what} in {self.run_dir} ({exc.strerror or exc}); {last}") from exc
 
     def save_checkpoint(self) -> Path | None:
         """Write a checkpoint of the run, unless its weights or optimizer state hold a NaN or infinity.
@@ -390,6 +440,7 @@ class Trainer:
             torch.distributed.barrier()
         if not self.is_main:
             return None
+        self._check_run_dir()
         rng = {"cpu": torch.get_rng_state(), "data": self.data_gen.get_state(), "perm": self.perm.cpu(),
                "ema_step": self.ema_step.cpu(), "step_t": self.step_t.cpu()}
         if self.device.type == "cuda":
@@ -414,9 +465,23 @@ class Trainer:
         if "cuda" in rng and self.device.type == "cuda":
             torch.cuda.set_rng_state(rng["cuda"], self.device)
         self.data_gen.set_state(rng["data"])
-        self.perm = rng["perm"].to(self.device)
+        self.perm = _checked_perm(rng["perm"], len(self.data)).to(self.device)
         self.ema_step.copy_(rng["ema_step"])
         self.step_t.copy_(rng["step_t"])
+
+
+def _checked_perm(perm: Tensor, n: int) -> Tensor:
+    """The saved data order: empty, or a permutation of ``range(n)`` (int64), else ValueError."""
+    if perm.dtype != torch.int64 or perm.dim() != 1:
+        raise ValueError(f"the data order 'perm' must be a 1-D int64 tensor, got {perm.dtype} of shape "
+                         f"{tuple(perm.shape)}")
+    if perm.numel() == 0:
+        return perm
+    if perm.numel() != n:
+        raise ValueError(f"the data order 'perm' has {perm.numel()} entries for a dataset of {n}")
+    if not torch.equal(perm.sort().values, torch.arange(n)):
+        raise ValueError(f"the data order 'perm' is not a permutation of 0..{n - 1}")
+    return perm
 
 
 def train(model: str | None = None, **kwargs: Any) -> Trainer:
