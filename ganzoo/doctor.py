@@ -167,13 +167,14 @@ def _divergence(rows: list[dict[str, Any]], cfg: dict[str, Any], run: str) -> li
         bad = [k for k in watched if (v := _number(r.get(k))) is not None and not math.isfinite(v)]
         if what or bad:
             lr_g, lr_d = _number(cfg.get("lr_g")) or 2e-4, _number(cfg.get("lr_d")) or 2e-4
+            said = what if isinstance(what, str) else f"{', '.join(bad)} became NaN or infinite at step {r['step']:,}"
+            lr = f"--lr-g {lr_g / 10:g} --lr-d {lr_d / 10:g}"
             return [Finding(
-                "divergence", "failing", (r["step"], r["step"]),
-                {"step": r["step"], "what": what or ", ".join(bad)},
-                f"{what or ', '.join(bad) + ' became NaN or infinite'} at step {r['step']:,}; training stopped",
-                f"continue from the last good checkpoint at lower learning rates: `ganzoo train {cfg.get('model', 'MODEL')} "
-                f"--resume {run} --lr-g {lr_g / 10:g} --lr-d {lr_d / 10:g}`, or start again with --precision fp32 "
-                "or another --loss",
+                "divergence", "failing", (r["step"], r["step"]), {"step": r["step"], "what": said},
+                f"{said}; training stopped",
+                f"continue from the last good checkpoint at lower learning rates, `ganzoo train "
+                f"{cfg.get('model', 'MODEL')} --resume {run} {lr}` (a run with no checkpoint yet: start again with "
+                f"{lr}), or use --precision fp32 or another --loss",
             )]
     return []
 

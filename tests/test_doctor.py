@@ -193,3 +193,26 @@ def test_a_generator_missing_classes_is_partial_collapse(mnist_dir, monkeypatch,
     d = doctor_module.diagnose(ZOO_RUNS / "dcgan-mnist", n=256)
     finding = next(f for f in d.findings if f.code == "mode-collapse")
     assert finding.severity == "warning" and set(finding.evidence["missing"]) == {0, 1, 2}, d.text()
+
+
+def test_a_diverged_run_is_recorded_and_diagnosed(tmp_path):
+    """The engine writes what diverged into the log before it stops; the doctor reports it with the way on."""
+    from ganzoo.errors import DivergenceError
+
+    with pytest.raises(DivergenceError):
+        _toy_run_with(tmp_path, lr_g=1e6, lr_d=1e6, steps=50)
+    rows = read_log(tmp_path / "run")
+    assert "diverged" in rows[-1] and "NaN or infinite" in rows[-1]["diverged"]
+    d = diagnose(tmp_path / "run")
+    assert d.verdict == "failing" and d.findings[0].code == "divergence"
+    assert f"--resume {tmp_path / 'run'} --lr-g 100000 --lr-d 100000" in d.findings[0].advice
+
+
+def _toy_run_with(tmp_path: Path, **kw) -> Path:
+    out = tmp_path / "run"
+    cfg = dict(model="vanilla", dataset="ring8", steps=30, batch_size=64, quiet=True, log_every=5,
+               sample_every=10**6, checkpoint_every=10**6, out=str(out),
+               model_args={"g_hidden": [32, 32], "d_hidden": [32, 32]})
+    cfg.update(kw)
+    Trainer(TrainConfig(**cfg)).fit()
+    return out

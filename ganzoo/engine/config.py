@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ganzoo import limits
 from ganzoo.checkpoint import find_checkpoint, read_state
 from ganzoo.errors import CheckpointError, ConfigError
 from ganzoo.registry import get_spec
@@ -146,6 +147,9 @@ def _check(c: TrainConfig, *, given_decay_start: float | None) -> None:
     """Refuse a filled-in config with a value out of range (ConfigError naming the flag)."""
     for name in ("batch_size", "sample_every", "checkpoint_every", "log_every", "num_samples", "eval_n"):
         _check_int(name, getattr(c, name), 1)
+    if c.eval_n > limits.MAX_EVAL_SAMPLES:
+        raise ConfigError(f"eval_n (--eval-n) is {c.eval_n:,}, more than the evaluation protocol's maximum of "
+                          f"{limits.MAX_EVAL_SAMPLES:,} samples (ganzoo.limits.MAX_EVAL_SAMPLES); use fewer")
     _check_int("keep_checkpoints", c.keep_checkpoints, 0)
     _check_int("seed", c.seed, 0)
     for name in ("steps", "eval_every", "n_critic"):

@@ -374,6 +374,16 @@ def read_training_checkpoint(path: Path, nets: dict[str, nn.Module | None],
     return state
 
 
+def record_divergence(run_dir: Path, step: int, what: str) -> None:
+    """Append ``{"step": N, "diverged": what}`` to the log; the run is failing already, so a write error is ignored."""
+    try:
+        check_inside(run_dir / "metrics.jsonl", run_dir, "file")
+        with open(run_dir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps({"step": step, "diverged": what}) + "\n")
+    except (OSError, GanzooError):
+        pass
+
+
 def divergence_error(what: str, cfg: TrainConfig, run_dir: Path) -> DivergenceError:
     """The error that stops a diverged run, with the way on: the last good checkpoint, or a new start."""
     last = last_good_checkpoint(run_dir)

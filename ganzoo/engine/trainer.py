@@ -33,6 +33,7 @@ from ganzoo.engine.rundir import (
     create_run_dir,
     divergence_error,
     read_training_checkpoint,
+    record_divergence,
     restart_log,
     run_record,
     write_config,
@@ -48,7 +49,7 @@ from ganzoo.engine.setup import (
     start_process,
 )
 from ganzoo.engine.step import TrainStep
-from ganzoo.errors import CheckpointError, ConfigError, GanzooError
+from ganzoo.errors import CheckpointError, ConfigError, DivergenceError, GanzooError
 from ganzoo.interfaces import GAN
 
 
@@ -357,7 +358,13 @@ class Trainer:
         """Stop the run (DivergenceError) if a loss or gradient norm was NaN or infinite (syncs)."""
         what = self.stepper.first_nonfinite()
         if what:
-            raise divergence_error(what, self.config, self.run_dir)
+            raise self._diverged(what)
+
+    def _diverged(self, what: str) -> DivergenceError:
+        """The error that stops a diverged run, recorded first in ``metrics.jsonl`` (``ganzoo doctor`` reads it)."""
+        if self.is_main:
+            record_divergence(self.run_dir, self.step, what)
+        return divergence_error(what, self.config, self.run_dir)
 
     def describe(self) -> str:
         """One line saying what trains, on what, how, and where its run directory is."""
@@ -434,8 +441,8 @@ class Trainer:
         """
         bad = self.nonfinite_state()  # on every process: their weights are the same
         if bad:
-            raise divergence_error(f"the {' and '.join(bad)} became NaN or infinite by step {self.step} "
-                                   "(no checkpoint was written for it)", self.config, self.run_dir)
+            raise self._diverged(f"the {' and '.join(bad)} became NaN or infinite by step {self.step} "
+                                 "(no checkpoint was written for it)")
         if self.world > 1:
             torch.distributed.barrier()
         if not self.is_main:
