@@ -40,6 +40,55 @@ def check_name(kind: str, name: Any) -> str:
     return name
 
 
+_REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+
+
+def revision_problem(revision: Any) -> str | None:
+    """Why ``revision`` is not a name git accepts for a branch or tag (``git check-ref-format``); ``None`` if it is.
+
+    A 40-hex commit id is a valid name too. The rules keep a revision a harmless name inside
+    the Hub cache (``refs/<revision>``): no ``..``, no control characters, spaces or
+    ``~^:?*[\\``, no leading ``/`` or ``-``, no trailing ``/``, ``.`` or ``.lock``, no ``//``,
+    no ``@{``, no part starting with ``.``.
+
+    Example:
+        >>> revision_problem("v1.0") is None, revision_problem("../../x")
+        (True, "it holds '..'")
+    """
+    if not isinstance(revision, str) or not revision:
+        return "it is empty" if revision == "" else f"it is a {type(revision).__name__}, not text"
+    if len(revision) > 255:
+        return "it is longer than 255 characters"
+    if _REF_FORBIDDEN.search(revision):
+        return "it holds a space, a control character or one of ~ ^ : ? * [ \\"
+    for bad in ("..", "//", "@{"):
+        if bad in revision:
+            return f"it holds {bad!r}"
+    if revision == "@":
+        return "it is '@'"
+    if revision.startswith(("/", "-")):
+        return f"it starts with {revision[0]!r}"
+    if revision.endswith(("/", ".", ".lock")):
+        return "it ends with " + ("'.lock'" if revision.endswith(".lock") else repr(revision[-1]))
+    if any(part.startswith(".") for part in revision.split("/")):
+        return "a part of it starts with '.'"
+    return None
+
+
+def check_revision(revision: Any, error: type[Exception] = ConfigError, what: str = "revision") -> str:
+    """``revision`` if git accepts it as a branch or tag name (or it is a commit id), else ``error`` in one line.
+
+    Example:
+        >>> check_revision("main")
+        'main'
+    """
+    problem = revision_problem(revision)
+    if problem is not None:
+        raise error(f"{what} {revision!r:.80} is not a valid branch, tag or commit name ({problem}); give a name "
+                    "git accepts (like 'main' or 'v1.0') or a 40-hex commit id")
+    return revision
+
+
 # What a loss may need, and who provides it. A model offers the first two (inferred from its
 # networks unless its ModelSpec says otherwise); the engine always offers the real batch.
 PER_SAMPLE_D = "per-sample-d"
@@ -135,6 +184,10 @@ class PretrainedEntry:
     bundle: str = ""
     sha256: str = ""
     description: str = ""
+
+    def __post_init__(self) -> None:
+        # The revision names a file in the Hub cache (refs/<revision>): only a name git accepts.
+        check_revision(self.revision, PluginError, f"pretrained {self.id!r:.60}: revision")
 
     @classmethod
     def shipped(cls, package_file: str, id: str, **fields: Any) -> PretrainedEntry:
