@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,13 @@ HUB_PREFIX = "hf-hub:"
 LOCAL_REF = "path/to/this/folder"  # the model card's load example until the bundle has a Hub repository
 COMPONENTS = ("generator", "discriminator")
 SHA256 = re.compile(r"[0-9a-f]{64}")
+REPO_ID = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,94}[A-Za-z0-9_])?/[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,94}[A-Za-z0-9_])?")
+"""A Hub repository id, ``org/name`` (the Hub's rule; ``--`` and ``..`` are refused apart: :func:`is_repo_id`)."""
+
+
+def is_repo_id(text: object) -> bool:
+    """Whether ``text`` is a Hub repository id (``org/name``)."""
+    return isinstance(text, str) and bool(REPO_ID.fullmatch(text)) and "--" not in text and ".." not in text
 
 
 # PEP 508 distribution names: only such a name is ever shown inside a suggested command.
@@ -157,6 +165,7 @@ def load_bundle(
     meta = read_bundle_meta(folder)
     source = str(folder / BUNDLE_FILE)
     spec = spec_for(meta, source)
+    warn_claims(meta, spec, source)
     config = check_config(spec, meta["config"], source)
     entry = meta["weights"].get(component)
     if entry is None:
@@ -205,3 +214,41 @@ def install_advice(plugin: Any) -> str:
                 "find the plugin yourself")
     made = f" (version {version} made it)" if isinstance(version, str) and VERSION_TEXT.fullmatch(version) else ""
     return f"the bundle says it comes from the distribution {dist!r}{made}: `pip install {dist}`"
+
+
+def claims(meta: dict[str, Any], spec: ModelSpec) -> list[str]:
+    """What a bundle's ``ganzoo.json`` says of its model that the installed spec contradicts.
+
+    The family, the paper and the plugin (name and distribution) are the bundle's own words;
+    only the model name chooses what is built. Empty when they agree (a plugin version may differ).
+    """
+    from ganzoo.plugins import get_plugin_manager
+
+    plugin = meta.get("plugin") if isinstance(meta.get("plugin"), dict) else {}
+    installed_dist = get_plugin_manager().info(spec.plugin).distribution if spec.plugin else None
+    pairs = [("family", meta.get("family"), spec.family), ("paper", meta.get("paper"), spec.paper),
+             ("plugin", plugin.get("name"), spec.plugin), ("distribution", plugin.get("distribution"), installed_dist)]
+    return [f"{key} {claimed!r:.80} (installed: {installed!r:.80})" for key, claimed, installed in pairs
+            if claimed is not None and installed and claimed != installed]
+
+
+def warn_claims(meta: dict[str, Any], spec: ModelSpec, source: str) -> None:
+    """Warn when a bundle claims another family, paper or plugin than the installed model's."""
+    differ = claims(meta, spec)
+    if differ:
+        warnings.warn(f"{source} names the model {spec.name!r} but claims {'; '.join(differ)}; ganzoo uses the "
+                      f"installed {spec.name!r} of plugin {spec.plugin!r}, and the bundle's claims are not its",
+                      UserWarning, stacklevel=3)
+
+
+def with_installed_claims(meta: dict[str, Any]) -> dict[str, Any]:
+    """``meta`` with the family, paper and plugin the installed model has (for a model card); as is when not installed."""
+    from ganzoo.plugins import get_plugin_manager
+
+    try:
+        spec = get_spec(meta["model"])
+    except GanzooError:
+        return meta
+    info = get_plugin_manager().info(spec.plugin)
+    return {**meta, "family": spec.family, "paper": spec.paper,
+            "plugin": {"name": spec.plugin, "distribution": info.distribution, "version": info.version}}

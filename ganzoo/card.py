@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ganzoo.bundle import DISTRIBUTION_NAME, HUB_PREFIX, LOCAL_REF, VERSION_TEXT
+from ganzoo.bundle import DISTRIBUTION_NAME, HUB_PREFIX, LOCAL_REF, VERSION_TEXT, is_repo_id
+from ganzoo.specs import NAME
 
 _TASK_TAG = {True: "image-generation", False: "unconditional-image-generation"}
 
@@ -25,7 +26,11 @@ def model_card(meta: dict[str, Any], *, samples: bool = True, license: str = "ap
     if dataset:
         lines += ["datasets:", f"- {dataset}"]
     lines += ["---", ""]
-    title = meta.get("id") or f"{model} ({dataset or 'unknown data'})"
+    # The id and the repository land in the card's code example: only text that passes their rules
+    # (a bundle from elsewhere may carry anything in its ganzoo.json).
+    pid = meta.get("id") if isinstance(meta.get("id"), str) and NAME.fullmatch(meta["id"]) else None
+    repo_id = repo_id if is_repo_id(repo_id) else None
+    title = pid or f"{model} ({dataset or 'unknown data'})"
     plugin = meta["plugin"] if isinstance(meta.get("plugin"), dict) else {}
     dist = plugin.get("distribution") or "ganzoo"
     version = plugin.get("version")
@@ -34,7 +39,7 @@ def model_card(meta: dict[str, Any], *, samples: bool = True, license: str = "ap
             f" ({version} made it)" if isinstance(version, str) and VERSION_TEXT.fullmatch(version) else "")
     else:
         needs = "Needs the ganzoo plugin that provides this model"
-    ref = meta.get("id") or (f"{HUB_PREFIX}{repo_id}" if repo_id else LOCAL_REF)
+    ref = pid or (f"{HUB_PREFIX}{repo_id}" if repo_id else LOCAL_REF)
     lines += [
         f"# {title}",
         "",

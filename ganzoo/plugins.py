@@ -11,6 +11,9 @@ recorded as broken with its error (``ganzoo plugins`` lists it), everything it
 registered is dropped, and asking for one of its models names the plugin and
 the cause.
 
+A plugin's prints (while it is imported or a hook runs) go to stderr, so command output such
+as ``--json`` stays clean; a plugin slower than :data:`SLOW_HOOK_SECONDS` is named there.
+
 Order: the core (the standard losses and datasets) first, then ganzoo's own
 built-in families, then third-party distributions sorted by distribution name.
 The first registration of a name keeps it, so a plugin can never take over a
@@ -19,11 +22,14 @@ built-in name.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.metadata
 import os
+import sys
+import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +44,31 @@ CORE_PLUGINS = ("ganzoo.losses", "ganzoo.data")
 """ganzoo's own plugin modules (the standard losses and datasets), registered before any other."""
 
 hookimpl = pluggy.HookimplMarker("ganzoo")
+
+SLOW_HOOK_SECONDS = 5.0
+"""A plugin hook (or a plugin's import) that takes longer than this gets a note on stderr naming it."""
+
+_clock = time.monotonic  # what the slow-hook note measures with (tests replace it)
+
+
+@contextlib.contextmanager
+def plugin_code(plugin_label: str, what: str) -> Iterator[None]:
+    """Run a plugin's own code (its import, one of its hooks): its prints go to stderr, a slow one is named.
+
+    Whatever a plugin prints while ganzoo loads it or runs its hooks goes to stderr, so it
+    never mixes into a command's output (``--json``). A plugin that takes longer than
+    :data:`SLOW_HOOK_SECONDS` is named on stderr: ganzoo waits for it (a hook is the plugin's
+    own code), but the user learns who is slow.
+    """
+    start = _clock()
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        took = _clock() - start
+        if took > SLOW_HOOK_SECONDS:
+            print(f"ganzoo: plugin {plugin_label!r} took {took:.1f} s in {what}; a plugin should register "
+                  "quickly and build, import or download heavy things only when they are used", file=sys.stderr)
 
 @dataclass
 class PluginInfo:
@@ -63,6 +94,7 @@ class PluginManager:
         self.pm = pluggy.PluginManager("ganzoo")
         self.pm.add_hookspecs(hookspecs)
         self.infos: dict[str, PluginInfo] = {}
+        self._recorded: dict[tuple[str, str], set[str]] = {}  # record()'s index of info.registered
         # Bumped whenever a plugin is added or marked broken: registries (and the CLI's plugin
         # commands) built before then rebuild, so a plugin that fails in a later hook loses
         # what earlier hooks registered too.
@@ -96,7 +128,8 @@ class PluginManager:
             )
             self.infos[ep.name] = info
             try:
-                plugin = ep.load()
+                with plugin_code(info.label, "its import"):
+                    plugin = ep.load()
                 self.pm.register(plugin, name=ep.name)
                 self.pm.check_pending()
             except (Exception, SystemExit) as exc:  # a broken plugin must not break the others
@@ -143,8 +176,12 @@ class PluginManager:
         """Note that ``plugin_name`` registered ``name`` as a ``kind`` (``"models"``, ...)."""
         info = self._info_for(plugin_name)
         names = info.registered.setdefault(kind, [])
-        if name not in names:
+        seen = self._recorded.get((plugin_name, kind))
+        if seen is None or len(seen) != len(names):  # new, or the list was cleared (broken) since
+            seen = self._recorded[(plugin_name, kind)] = set(names)
+        if name not in seen:
             names.append(name)
+            seen.add(name)
 
     def _info_for(self, plugin_name: str) -> PluginInfo:
         info = self.infos.get(plugin_name)
@@ -172,7 +209,8 @@ class PluginManager:
                 continue
             bound = {k: (v.bind(impl.plugin_name) if isinstance(v, PerPlugin) else v) for k, v in kwargs.items()}
             try:
-                impl.function(**{a: bound[a] for a in impl.argnames})
+                with plugin_code(info.label, hook_name):
+                    impl.function(**{a: bound[a] for a in impl.argnames})
                 if after is not None:
                     after(impl.plugin_name)
             except (Exception, SystemExit) as exc:
@@ -233,12 +271,13 @@ def commit(manager: PluginManager, *collectors: PerPlugin) -> dict[str, dict[str
         if manager.info(plugin_name).status == "broken":
             continue
         staged: list[tuple[str, str, Any]] = []
+        staged_keys: set[tuple[str, str]] = set()  # a set: a plugin may register thousands of names
         try:
             for collector in collectors:
                 for item, value in collector.by_plugin.get(plugin_name, []):
                     for ns, key, stored in collector._check(plugin_name, item, value):
                         owner = result.get(ns, {}).get(key, (None, None))[1]
-                        if owner is None and any(s[0] == ns and s[1] == key for s in staged):
+                        if owner is None and (ns, key) in staged_keys:
                             owner = plugin_name
                         if owner is not None:
                             what = {"models": "model", "losses": "loss", "datasets": "dataset",
@@ -250,6 +289,7 @@ def commit(manager: PluginManager, *collectors: PerPlugin) -> dict[str, dict[str
                                 "rename it, or uninstall one of the two distributions"
                             )
                         staged.append((ns, key, stored))
+                        staged_keys.add((ns, key))
         except Exception as exc:
             manager.mark_broken(plugin_name, exc)
             continue

@@ -21,6 +21,7 @@ from ganzoo.specs import (  # noqa: F401  (re-exported: their home before the sp
     TrainDefaults,
     check_name,
     check_needs,
+    freeze,
 )
 
 
@@ -68,6 +69,8 @@ class _Registry:
         self.losses: dict[str, tuple[LossFactory, str]] = {
             k: (v, plugin) for k, (v, plugin) in found.get("losses", {}).items()
         }
+        # pretrained id -> model name: one lookup, not a walk over every model, per id.
+        self.pretrained: dict[str, str] = {k: v for k, (v, _) in found.get("pretrained", {}).items()}
 
     def broken_note(self, name: str) -> tuple[str, PluginInfo | None]:
         broken = self.manager.broken()
@@ -79,7 +82,15 @@ class _Registry:
 
 
 def _with_plugin(spec: ModelSpec, plugin: str) -> ModelSpec:
-    return replace(spec, plugin=plugin, kinds_of=dataset_kinds)
+    """The spec as the registry keeps and hands it out: its plugin filled in, its settings read-only copies.
+
+    ``defaults``, ``saved_defaults``, ``pretrained``, ``recipes`` and every recipe's ``model_args``
+    are frozen (:class:`ganzoo.specs.FrozenDict`), so no plugin (nor the one that registered it,
+    through the dicts it kept) can change another model's settings or pretrained ids.
+    """
+    return replace(spec, plugin=plugin, kinds_of=dataset_kinds, defaults=freeze(spec.defaults),
+                   saved_defaults=freeze(spec.saved_defaults), pretrained=freeze(spec.pretrained),
+                   train=freeze(spec.train), recipes=freeze(spec.recipes))
 
 
 _registry: _Registry | None = None
@@ -138,8 +149,7 @@ def list_pretrained(pattern: str = "*") -> list[str]:
         >>> "dcgan-mnist" in ganzoo.list_pretrained()
         True
     """
-    ids = [p for spec in _get().models.values() for p in spec.pretrained]
-    return sorted(i for i in ids if fnmatch.fnmatchcase(i, pattern))
+    return sorted(i for i in _get().pretrained if fnmatch.fnmatchcase(i, pattern))
 
 
 def get_pretrained(pretrained_id: str) -> tuple[ModelSpec, PretrainedEntry]:
@@ -149,9 +159,10 @@ def get_pretrained(pretrained_id: str) -> tuple[ModelSpec, PretrainedEntry]:
         UnknownNameError: with close matches among the pretrained ids.
     """
     reg = _get()
-    for spec in reg.models.values():
-        if pretrained_id in spec.pretrained:
-            return spec, spec.pretrained[pretrained_id]
+    model = reg.pretrained.get(pretrained_id)
+    if model is not None:
+        spec = reg.models[model]
+        return spec, spec.pretrained[pretrained_id]
     hint = "`ganzoo list --pretrained` shows all; a bundle folder, a run directory or hf-hub:org/name also work"
     if pretrained_id in reg.models:
         ids = [p for p in reg.models[pretrained_id].pretrained]

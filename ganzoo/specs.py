@@ -7,11 +7,12 @@ the fields marked "filled in by the registry".
 
 from __future__ import annotations
 
+import copy
 import inspect
 import operator
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ganzoo.errors import ConfigError, PluginError
@@ -38,6 +39,126 @@ def check_name(kind: str, name: Any) -> str:
             "joined by hyphens (like 'wgan-gp')"
         )
     return name
+
+
+_REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+
+
+def revision_problem(revision: Any) -> str | None:
+    """Why ``revision`` is not a name git accepts for a branch or tag (``git check-ref-format``); ``None`` if it is.
+
+    A 40-hex commit id is a valid name too. The rules keep a revision a harmless name inside
+    the Hub cache (``refs/<revision>``): no ``..``, no control characters, spaces or
+    ``~^:?*[\\``, no leading ``/`` or ``-``, no trailing ``/``, ``.`` or ``.lock``, no ``//``,
+    no ``@{``, no part starting with ``.``.
+
+    Example:
+        >>> revision_problem("v1.0") is None, revision_problem("../../x")
+        (True, "it holds '..'")
+    """
+    if not isinstance(revision, str) or not revision:
+        return "it is empty" if revision == "" else f"it is a {type(revision).__name__}, not text"
+    if len(revision) > 255:
+        return "it is longer than 255 characters"
+    if _REF_FORBIDDEN.search(revision):
+        return "it holds a space, a control character or one of ~ ^ : ? * [ \\"
+    for bad in ("..", "//", "@{"):
+        if bad in revision:
+            return f"it holds {bad!r}"
+    if revision == "@":
+        return "it is '@'"
+    if revision.startswith(("/", "-")):
+        return f"it starts with {revision[0]!r}"
+    if revision.endswith(("/", ".", ".lock")):
+        return "it ends with " + ("'.lock'" if revision.endswith(".lock") else repr(revision[-1]))
+    if any(part.startswith(".") for part in revision.split("/")):
+        return "a part of it starts with '.'"
+    return None
+
+
+def check_revision(revision: Any, error: type[Exception] = ConfigError, what: str = "revision") -> str:
+    """``revision`` if git accepts it as a branch or tag name (or it is a commit id), else ``error`` in one line.
+
+    Example:
+        >>> check_revision("main")
+        'main'
+    """
+    problem = revision_problem(revision)
+    if problem is not None:
+        raise error(f"{what} {revision!r:.80} is not a valid branch, tag or commit name ({problem}); give a name "
+                    "git accepts (like 'main' or 'v1.0') or a 40-hex commit id")
+    return revision
+
+
+class FrozenDict(dict):
+    """A read-only ``dict``: what the registry hands out as a spec's settings, so no plugin changes another's.
+
+    Reads, ``dict(d)``, ``{**d}``, JSON and :func:`dataclasses.asdict` work as on a dict;
+    ``copy.copy`` and ``copy.deepcopy`` give a plain (mutable) dict.
+    """
+
+    __slots__ = ()
+
+    def _read_only(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("a registered spec's settings are read-only (another plugin's model may use them); "
+                        "copy them first, e.g. dict(spec.defaults)")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = __ior__ = _read_only  # type: ignore[assignment]
+
+    def __copy__(self) -> dict[Any, Any]:
+        return dict(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[Any, Any]:
+        return {copy.deepcopy(k, memo): copy.deepcopy(v, memo) for k, v in self.items()}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FrozenDict, (dict(self),))
+
+
+class FrozenList(list):
+    """A read-only ``list`` (see :class:`FrozenDict`)."""
+
+    __slots__ = ()
+
+    def _read_only(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("a registered spec's settings are read-only (another plugin's model may use them); "
+                        "copy them first, e.g. list(value)")
+
+    __setitem__ = __delitem__ = append = extend = insert = pop = remove = clear = sort = reverse = _read_only  # type: ignore[assignment]
+    __iadd__ = __imul__ = _read_only  # type: ignore[assignment]
+
+    def __copy__(self) -> list[Any]:
+        return list(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> list[Any]:
+        return [copy.deepcopy(v, memo) for v in self]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FrozenList, (list(self),))
+
+
+def freeze(value: Any) -> Any:
+    """A read-only copy of ``value``: dicts and lists (nested too) become :class:`FrozenDict` / :class:`FrozenList`."""
+    if isinstance(value, dict):
+        return FrozenDict({k: freeze(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return FrozenList(freeze(v) for v in value)
+    if type(value) is tuple:
+        return tuple(freeze(v) for v in value)
+    if isinstance(value, TrainDefaults):
+        return replace(value, model_args=freeze(value.model_args))
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """A plain, mutable copy of what :func:`freeze` made (dicts and lists again)."""
+    if isinstance(value, dict):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [thaw(v) for v in value]
+    if type(value) is tuple:
+        return tuple(thaw(v) for v in value)
+    return value
 
 
 # What a loss may need, and who provides it. A model offers the first two (inferred from its
@@ -136,6 +257,10 @@ class PretrainedEntry:
     sha256: str = ""
     description: str = ""
 
+    def __post_init__(self) -> None:
+        # The revision names a file in the Hub cache (refs/<revision>): only a name git accepts.
+        check_revision(self.revision, PluginError, f"pretrained {self.id!r:.60}: revision")
+
     @classmethod
     def shipped(cls, package_file: str, id: str, **fields: Any) -> PretrainedEntry:
         """An entry whose bundle ships in the plugin package, in ``pretrained/<id>/`` beside ``package_file``.
@@ -188,6 +313,10 @@ class ModelSpec:
             those files were saved from.
         kinds_of: filled in by the registry: a registered dataset's kinds by its name
             (:func:`ganzoo.registry.dataset_kinds`), which :meth:`recipe` looks recipes up by.
+
+    The registry keeps and hands out a copy whose ``defaults``, ``saved_defaults``,
+    ``pretrained``, ``recipes`` (and each recipe's ``model_args``) are read-only
+    (:class:`FrozenDict`, :class:`FrozenList`): no plugin changes another's model.
     """
 
     name: str
@@ -241,7 +370,7 @@ class ModelSpec:
                     f"model {self.name!r} has no setting {key!r}; its settings are: "
                     + ", ".join(sorted(allowed))
                 )
-        config = {**self.defaults, **overrides}
+        config = {**thaw(self.defaults), **overrides}  # plain copies: the builder may change its own
         if "data_shape" in config:
             config["data_shape"] = _shape(self.name, config["data_shape"])
         return config

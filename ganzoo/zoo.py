@@ -164,7 +164,8 @@ def save(
             once the new bundle is complete.
         samples: write ``samples.png``, 64 samples from seed 0.
         license: the licence named in the model card's metadata.
-        pretrained_id: the id this bundle is published under, if any.
+        pretrained_id: the id this bundle is published under, if any: lowercase letters and
+            digits joined by hyphens (like ``dcgan-mnist``), else a :class:`ConfigError`.
         extra: more JSON-able fields for ``ganzoo.json`` (e.g. how it was trained).
         repo_id: the Hub repository it will be published to (for the model card's example).
         generator_is_ema: whether the generator's weights are an EMA (found out by itself for
@@ -182,6 +183,7 @@ def save(
     """
     import ganzoo
 
+    _check_ids(pretrained_id, repo_id)
     path = Path(path)
     _check_target(path, source, overwrite)
     gan, training, run_dataset, is_ema = _from_source(source, ema)
@@ -239,6 +241,19 @@ def save(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
+
+
+def _check_ids(pretrained_id: Any, repo_id: Any) -> None:
+    """Refuse a pretrained id or repository id that breaks its rule (both land in the model card's code)."""
+    from ganzoo.bundle import is_repo_id
+    from ganzoo.specs import NAME
+
+    if pretrained_id is not None and not (isinstance(pretrained_id, str) and NAME.fullmatch(pretrained_id)):
+        raise ConfigError(f"pretrained id {pretrained_id!r:.80} is not an id: ids are lowercase letters and digits "
+                          "joined by hyphens (like 'dcgan-mnist')")
+    if repo_id is not None and not is_repo_id(repo_id):
+        raise ConfigError(f"repository id {repo_id!r:.80} is not a Hub repository id; expected org/name (letters, "
+                          "digits, '-', '_' and '.')")
 
 
 def _check_target(path: Path, source: Any, overwrite: bool) -> None:
@@ -404,7 +419,7 @@ def push_to_hub(
         >>> import ganzoo
         >>> url = ganzoo.push_to_hub("runs/dcgan-mnist-1", "me/dcgan-mnist")  # doctest: +SKIP
     """
-    hub.check_publish(repo_id, token)
+    hub.check_publish(repo_id, token, revision)
     with tempfile.TemporaryDirectory(prefix="ganzoo-publish-") as tmp:
         if isinstance(source, (str, os.PathLike)) and os.path.lexists(Path(source) / BUNDLE_FILE):
             bundle = Path(source)

@@ -89,6 +89,7 @@ class Repo:
     branches: dict[str, str] = field(default_factory=dict)
     commits: dict[str, dict[str, StoredFile]] = field(default_factory=dict)
     lfs_objects: dict[str, bytes] = field(default_factory=dict)
+    any_revision: bool = False  # a broken or hostile Hub: every unknown revision resolves to main
 
     def resolve(self, revision: str) -> str | None:
         """Commit sha of a branch name or of a full commit sha, None if unknown."""
@@ -96,6 +97,8 @@ class Repo:
             return self.branches[revision]
         if SHA1_RE.match(revision) and revision in self.commits:
             return revision
+        if self.any_revision:
+            return self.branches["main"]
         return None
 
 
@@ -140,9 +143,14 @@ class _Response:
         body: Any = None,
         headers: dict[str, str] | None = None,
         content_type: str = "application/json",
+        *,
+        stream: Any = None,
+        no_length: bool = False,
     ) -> None:
         self.status = status
         self.headers = dict(headers or {})
+        self.stream = stream  # an iterable of byte chunks sent after `body` (GET only)
+        self.no_length = no_length  # no Content-Length: the body ends when the connection closes
         if isinstance(body, bytes):
             self.body = body
         elif body is None:
@@ -172,6 +180,12 @@ class LocalHub:
         self.log: list[RequestRecord] = []
         self.errors: list[str] = []
         self.offline = False
+        # Hostile downloads, by (repo_id, path): {"no_size": True} (no size announced, none sent),
+        # {"extra": N} (HEAD announces the true size, GET sends N more bytes), {"redirect_loop":
+        # "head" | "get"} (that request redirects to itself forever).
+        self.tamper: dict[tuple[str, str], dict[str, Any]] = {}
+        self.sent: dict[tuple[str, str], int] = {}  # body bytes a GET wrote before it ended or was cut off
+        self.finished: dict[tuple[str, str], threading.Event] = {}  # set when that GET's answer ended
         self.offline_hook: Any = None  # set by the pytest fixture: callable(bool) -> None
         self.cache_dir: Any = None  # set by the pytest fixture: the client's HF_HUB_CACHE
         self._lock = threading.RLock()
@@ -349,6 +363,16 @@ class LocalHub:
         return f"{self.endpoint}/{URL_PREFIXES.get(repo.repo_type, '')}{repo.repo_id}"
 
 
+def key_chunks(body: bytes, extra: int, chunk: int = 1 << 16):
+    """`body`, then `extra` zero bytes, in chunks of `chunk` bytes."""
+    for i in range(0, len(body), chunk):
+        yield body[i : i + chunk]
+    zeros = b"\0" * chunk
+    while extra > 0:
+        yield zeros[: min(chunk, extra)]
+        extra -= chunk
+
+
 def _upload_mode(path: str, sample: bytes, size: int) -> str:
     """'lfs' for known binary suffixes, files over 10 MB and binary content (NUL byte); else 'regular'."""
     if path.lower().endswith(LFS_SUFFIXES) or size > LFS_THRESHOLD or b"\0" in sample:
@@ -435,13 +459,25 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, method: str, response: _Response) -> None:
         self.send_response(response.status)
         headers = {"Content-Type": response.content_type, **response.headers}
-        headers.setdefault("Content-Length", str(len(response.body)))
+        if not response.no_length:
+            headers.setdefault("Content-Length", str(len(response.body)))
         headers["Connection"] = "close"
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
-        if method != "HEAD" and response.body:
+        if method != "HEAD" and response.body and response.stream is None:
             self.wfile.write(response.body)
+        if method == "GET" and response.stream is not None:
+            key, sent = response.stream
+            try:
+                for chunk in key_chunks(response.body, sent):
+                    self.wfile.write(chunk)
+                    self.hub.sent[key] = self.hub.sent.get(key, 0) + len(chunk)
+                self.wfile.flush()
+            except OSError:  # the client hung up: what it refused is never sent
+                pass
+            finally:
+                self.hub.finished.setdefault(key, threading.Event()).set()
         self.close_connection = True
 
 
@@ -838,4 +874,15 @@ class _Router:
             data, status = f.data[start : end + 1], 206
             headers["Content-Range"] = f"bytes {start}-{start + len(data) - 1}/{f.size}"
         headers["Content-Length"] = str(len(data))
+        tamper = self.hub.tamper.get((repo_id, path), {})
+        if tamper.get("redirect_loop") == self.method.lower():
+            return _Response(302, b"", {"Location": f"{self.hub.endpoint}{self.raw}", "X-Repo-Commit": sha})
+        if tamper.get("no_size"):  # no X-Linked-Size, no Content-Length: the size is anyone's guess
+            del headers["X-Linked-Size"], headers["Content-Length"]
+            return _Response(status, data, headers, content_type="application/octet-stream", no_length=True,
+                             stream=((repo_id, path), 0) if self.method == "GET" else None)
+        if tamper.get("extra") and self.method == "GET":  # the HEAD told the truth, the GET sends more
+            headers["Content-Length"] = str(len(data) + tamper["extra"])
+            return _Response(status, data, headers, content_type="application/octet-stream",
+                             stream=((repo_id, path), tamper["extra"]))
         return _Response(status, data, headers, content_type="application/octet-stream")

@@ -54,12 +54,20 @@ class GanzooCLI(click.Group):
         self._plugins_key = None
         self._command_plugin = {}
 
-    def _load_plugin_commands(self) -> None:
+    def _load_plugin_commands(self, registration: bool = True) -> None:
+        """Add plugins' commands (``ganzoo_register_commands``), once per plugin-set generation.
+
+        ``registration=False`` (listing commands for ``--help``) skips the registration hooks
+        (models, losses, datasets): help needs the commands only, and must not wait for a plugin
+        that registers thousands of models or is slow to. A command runs after them all
+        (:meth:`invoke`), so a plugin broken in a registration hook still adds no command that runs.
+        """
         from ganzoo import registry
         from ganzoo.plugins import get_plugin_manager
 
         manager = get_plugin_manager()
-        registry._get()  # the registration hooks first: a plugin broken there adds no command
+        if registration:
+            registry._get()  # the registration hooks first: a plugin broken there adds no command
         if self._plugins_key is not None:
             if self._plugins_key[0] is manager and self._plugins_key[1] == manager.generation:
                 return
@@ -94,12 +102,13 @@ class GanzooCLI(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         if _other_plugins_installed():  # only those can add commands; ganzoo's own models add none
-            self._load_plugin_commands()
+            self._load_plugin_commands(registration=False)  # --help: the commands hook only
         return super().list_commands(ctx)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name not in BUILTIN_COMMANDS:
-            self._load_plugin_commands()
+            # A command that runs went through invoke(), which ran the registration hooks first.
+            self._load_plugin_commands(registration=False)
         return super().get_command(ctx, name)
 
 
