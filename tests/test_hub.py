@@ -171,11 +171,16 @@ def test_pretrained_entry_falls_back_to_its_hub_repo(hub, monkeypatch, tmp_path)
     spec, entry = ganzoo.get_pretrained("dcgan-mnist")
     ganzoo.push_to_hub(entry.bundle, entry.hub_repo)
     # A package without the shipped folder (e.g. a slimmed install): the Hub copy is used, sha-checked.
-    monkeypatch.setitem(spec.pretrained, "dcgan-mnist", dataclasses.replace(entry, bundle=str(tmp_path / "gone")))
+    from ganzoo import registry  # specs are read-only: swap the registry's spec, as a plugin update would
+
+    def use(e):
+        monkeypatch.setitem(registry._get().models, spec.name,
+                            dataclasses.replace(spec, pretrained={**spec.pretrained, "dcgan-mnist": e}))
+
+    use(dataclasses.replace(entry, bundle=str(tmp_path / "gone")))
     g = ganzoo.load("dcgan-mnist")
     assert g.sample(2).shape == (2, 1, 28, 28)
-    monkeypatch.setitem(spec.pretrained, "dcgan-mnist",
-                        dataclasses.replace(entry, bundle="", sha256="f" * 64))
+    use(dataclasses.replace(entry, bundle="", sha256="f" * 64))
     with pytest.raises(BundleError, match="pretrained entry"):
         ganzoo.load("dcgan-mnist")
     assert os.environ["HF_ENDPOINT"] == hub.endpoint
