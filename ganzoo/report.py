@@ -42,11 +42,11 @@ CURVES = (  # (title, log keys, log scale)
 def _matplotlib() -> Any:
     try:
         import matplotlib
+
+        matplotlib.use("Agg")  # files only: no window, no display needed
+        import matplotlib.pyplot as plt
     except ImportError:
         raise ConfigError("the run report draws its charts with matplotlib: pip install 'ganzoo[report]'") from None
-    matplotlib.use("Agg")  # files only: no window, no display needed
-    import matplotlib.pyplot as plt
-
     return plt
 
 

@@ -171,7 +171,9 @@ def test_pretrained_entry_falls_back_to_its_hub_repo(hub, monkeypatch, tmp_path)
     spec, entry = ganzoo.get_pretrained("dcgan-mnist")
     ganzoo.push_to_hub(entry.bundle, entry.hub_repo)
     # A package without the shipped folder (e.g. a slimmed install): the Hub copy is used, sha-checked.
-    from ganzoo import registry  # specs are read-only: swap the registry's spec, as a plugin update would
+    from ganzoo import (
+        registry,  # specs are read-only: swap the registry's spec, as a plugin update would
+    )
 
     def use(e):
         monkeypatch.setitem(registry._get().models, spec.name,

@@ -146,7 +146,9 @@ def test_pretrained_sha256_is_checked(tmp_path, monkeypatch):
     spec, entry = ganzoo.get_pretrained("vanilla-mnist")
     folder = _bundle_copy(tmp_path, "vanilla-mnist")
     bad = dataclasses.replace(entry, bundle=str(folder), sha256="0" * 64)
-    from ganzoo import registry  # specs are read-only: swap the registry's spec, as a plugin update would
+    from ganzoo import (
+        registry,  # specs are read-only: swap the registry's spec, as a plugin update would
+    )
 
     monkeypatch.setitem(registry._get().models, spec.name,
                         dataclasses.replace(spec, pretrained={**spec.pretrained, "vanilla-mnist": bad}))

@@ -46,7 +46,7 @@ def doctor(run: str, as_json: bool, no_samples: bool, n: int, device: str) -> No
     raise click.exceptions.Exit(diagnosis.exit_code)
 
 
-@click.command("report", short_help="Write an HTML report of one or more runs (curves, samples, diagnosis).")
+@click.command("report", short_help="Write an HTML report of runs: curves, samples, findings.")
 @click.argument("runs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("-o", "--out", default="report.html", show_default=True, type=click.Path(dir_okay=False),
               help="The HTML file to write.")
