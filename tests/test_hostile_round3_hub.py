@@ -478,3 +478,14 @@ def test_a_hub_download_of_a_normal_bundle_is_unchanged(hub, tmp_path):
     assert Path(huggingface_hub.hf_hub_download("plain/b", "ganzoo.json")).read_bytes() == (
         folder / "ganzoo.json").read_bytes()
     assert ganzoo.load("hf-hub:plain/b").sample(2).shape == g.sample(2).shape
+
+
+@pytest.mark.parametrize("args", [["--revision", "../../x"], ["--id", "x'); import os #"], ["--hub-repo", "a/b/c"]])
+def test_pin_never_prints_an_entry_ganzoo_would_refuse(args):
+    """What `ganzoo pin` prints is pasted into a plugin: a bad revision, id or repository is refused first."""
+    import ganzoo
+    from ganzoo.cli import cli
+
+    bundle = ganzoo.get_pretrained("dcgan-mnist")[1].bundle
+    res = CliRunner().invoke(cli, ["pin", bundle, *args])
+    assert res.exit_code == 2 and "PretrainedEntry(" not in res.output and "Traceback" not in res.output, res.output

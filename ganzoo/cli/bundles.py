@@ -177,12 +177,22 @@ def pin(bundle: str, pretrained_id: str | None, hub_repo: str, revision: str, sh
     against the file itself.
     """
     from ganzoo.bundle import read_bundle_meta
+    from ganzoo.errors import GanzooError
+    from ganzoo.specs import check_name, check_revision
 
+    # What this prints is pasted into a plugin: an entry ganzoo would refuse must not come out of it.
+    check_revision(revision, click.BadParameter, "--revision")
+    if hub_repo and (hub_repo.count("/") != 1 or not all(hub_repo.split("/"))):
+        raise click.BadParameter(f"--hub-repo {hub_repo!r}: expected org/name")
     meta = read_bundle_meta(bundle)
     actual = _generator_sha256(bundle, meta)
     pid = pretrained_id or meta.get("id")
     if not pid:
         raise click.UsageError("the bundle records no pretrained id; give one with --id (e.g. --id lsgan-mnist)")
+    try:
+        check_name("pretrained id", pid)
+    except GanzooError as exc:
+        raise click.BadParameter(str(exc), param_hint="--id") from None
     fields = {"id": pid, "dataset": meta.get("dataset") or "", "hub_repo": hub_repo, "revision": revision,
               "sha256": actual}
     if as_json:
