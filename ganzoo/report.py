@@ -278,13 +278,26 @@ def write_report(run_dirs: list[str | Path], out: str | Path, *, samples: bool =
         raise ConfigError("give at least one run directory")
     _matplotlib()  # the one-line message about the extra, before any work
     out = Path(out)
-    if out.exists() and not out.is_file():
-        raise ConfigError(f"{out} exists and is not a file; choose another -o")
     page = render([Run(p, samples=samples) for p in run_dirs])
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(out)
+    _replace(out, page.encode("utf-8"))
     return out
+
+
+def _replace(out: Path, data: bytes) -> None:
+    """Write ``out`` through a new temporary file beside it (never through a link left there), then rename."""
+    import os
+    import tempfile
+
+    if out.is_symlink() or (out.exists() and not out.is_file()):
+        raise ConfigError(f"{out} exists and is not a regular file; choose another output path")
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def write_curves_png(run_dir: str | Path, out: str | Path | None = None) -> Path:
@@ -307,6 +320,8 @@ def write_curves_png(run_dir: str | Path, out: str | Path | None = None) -> Path
         ax.legend(fontsize=8)
     axes[-1, 0].set_xlabel("step")
     out = Path(out) if out is not None else run.path / "curves.png"
-    fig.savefig(out, dpi=100, bbox_inches="tight")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
     plt.close(fig)
+    _replace(out, buf.getvalue())
     return out

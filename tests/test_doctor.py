@@ -216,3 +216,59 @@ def _toy_run_with(tmp_path: Path, **kw) -> Path:
     cfg.update(kw)
     Trainer(TrainConfig(**cfg)).fit()
     return out
+
+
+# ----------------------------------------------------------------------------- the live doctor
+
+
+def test_the_live_doctor_says_a_finding_once_and_records_it(tmp_path):
+    from ganzoo.engine.watch import EVERY, LiveDoctor
+
+    said, written = [], []
+    run = tmp_path / "run"
+    run.mkdir()
+    doctor = LiveDoctor(run, {**CFG, "loss": "minimax"}, say=said.append)
+    rows = _rows(60, **{"D(x)": lambda i: 0.999 if i >= 10 else 0.7, "D(G(z))": lambda i: 0.001 if i >= 10 else 0.3})
+    for i, row in enumerate(rows):
+        doctor.observe(row, written.append, last=i == len(rows) - 1)
+    assert len(said) == 1 and said[0].startswith("step ") and "discriminator-wins" in said[0] and "Try:" in said[0]
+    assert [w["finding"] for w in written] == ["discriminator-wins"] and written[0]["step"] % (100 * EVERY) == 0
+    report = json.loads((run / "diagnosis.json").read_text())
+    assert report["verdict"] == "failing" and report["findings"][0]["code"] == "discriminator-wins"
+    # a resumed run remembers what its log says was said
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows + written))
+    again, said2 = LiveDoctor(run, {**CFG, "loss": "minimax"}, say=[].append), []
+    again.say = said2.append
+    for row in rows[-10:]:
+        again.observe(row, written.append)
+    assert said2 == []
+
+
+def test_training_runs_the_live_doctor_unless_told_not_to(tmp_path):
+    run = _toy_run_with(tmp_path)
+    assert json.loads((run / "diagnosis.json").read_text())["verdict"] in ("healthy", "warning", "failing")
+    res = CliRunner().invoke(cli, ["train", "vanilla", "--dataset", "ring8", "--steps", "10", "--log-every", "2",
+                                   "--out", str(tmp_path / "quiet"), "-q", "--no-doctor"])
+    assert res.exit_code == 0, res.output
+    assert not (tmp_path / "quiet" / "diagnosis.json").exists()
+    assert "ganzoo doctor" in res.output  # the closing hints offer it
+
+
+def test_train_report_writes_the_page_and_the_curves(tmp_path):
+    res = CliRunner().invoke(cli, ["train", "vanilla", "--dataset", "ring8", "--steps", "10", "--log-every", "2",
+                                   "--sample-every", "5", "--out", str(tmp_path / "r"), "-q", "--report"])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "r" / "report.html").is_file() and (tmp_path / "r" / "curves.png").is_file()
+
+
+@pytest.mark.data
+def test_a_d_wins_run_is_caught_while_it_trains(tmp_path, mnist_dir):
+    """Broken on purpose: the minimax loss with D's learning rate 200x G's. The live doctor says so."""
+    res = CliRunner().invoke(cli, ["train", "dcgan", "--dataset", "mnist", "--data-dir", str(mnist_dir),
+                                   "--steps", "30", "--loss", "minimax", "--lr-d", "2e-3", "--lr-g", "1e-5",
+                                   "--log-every", "2", "--sample-every", "1000", "--out", str(tmp_path / "d"), "-q"])
+    assert res.exit_code == 0, res.output
+    findings = [r for r in read_log(tmp_path / "d") if "finding" in r]
+    assert findings and findings[0]["finding"] == "discriminator-wins", findings
+    d = diagnose(tmp_path / "d", samples=False)
+    assert d.verdict == "failing" and "discriminator-wins" in _codes(d)

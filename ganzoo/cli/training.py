@@ -61,16 +61,20 @@ def _execution_options(fn: Callable) -> Callable:
 @click.option("--eval-n", type=int, help="Samples per evaluation during training (default 2000).")
 @click.option("--model-arg", "model_args", multiple=True, metavar="KEY=VALUE", help="Model constructor override, e.g. latent_dim=64 (repeatable).")
 @click.option("--tensorboard", is_flag=True, help="Also log to TensorBoard (needs tensorboard installed).")
+@click.option("--no-doctor", is_flag=True,
+              help="Don't watch the log for failures (the live doctor prints one line per new finding).")
+@click.option("--report", is_flag=True, help="At the end, write report.html into the run directory (ganzoo report).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @friendly_errors
-def train(model: str, beta1: float | None, beta2: float | None, model_args: tuple[str, ...], **kwargs: Any) -> None:
+def train(model: str, beta1: float | None, beta2: float | None, model_args: tuple[str, ...], no_doctor: bool,
+          report: bool, **kwargs: Any) -> None:
     """Train MODEL, e.g. `ganzoo train dcgan --dataset mnist --epochs 1`."""
     from ganzoo.engine import TrainConfig, Trainer
 
     if (beta1 is None) != (beta2 is None):
         raise click.UsageError("give both --beta1 and --beta2, or neither")
     config = TrainConfig(model=model, model_args=_parse_kv(model_args),
-                         betas=(beta1, beta2) if beta1 is not None else None, **kwargs)
+                         betas=(beta1, beta2) if beta1 is not None else None, doctor=not no_doctor, **kwargs)
     try:
         trainer = Trainer(config)
         finished = trainer.step >= trainer.total_steps
@@ -80,7 +84,23 @@ def train(model: str, beta1: float | None, beta2: float | None, model_args: tupl
         sys.exit(130)
     if trainer.is_main and not finished:
         click.echo(f"done: {trainer.step} steps; run directory {trainer.run_dir}")
+        _write_pictures(trainer.run_dir, report)
         click.echo(_next_steps(trainer))
+
+
+def _write_pictures(run_dir: Any, report: bool) -> None:
+    """The curves as ``curves.png`` for a terminal user (when matplotlib is there), and ``--report``'s page."""
+    from ganzoo.errors import GanzooError
+    from ganzoo.report import write_curves_png, write_report
+
+    try:
+        click.echo(f"curves: {write_curves_png(run_dir)}")
+    except GanzooError as exc:
+        if report:  # asked for pictures: say why there are none
+            raise
+        click.echo(f"(no curves.png: {exc})", err=True)
+    if report:
+        click.echo(f"report: {write_report([run_dir], run_dir / 'report.html')}")
 
 
 def _next_steps(trainer: Any) -> str:
@@ -91,7 +111,8 @@ def _next_steps(trainer: Any) -> str:
     cfg = trainer.config
     lines = ["next:",
              f"  ganzoo sample {run} -n 64 -o {shlex.quote(str(trainer.run_dir / 'grid.png'))}   # samples",
-             f"  ganzoo save {run} {shlex.quote(f'{cfg.model}-{cfg.dataset}-bundle')} --eval   # a bundle to load or publish"]
+             f"  ganzoo save {run} {shlex.quote(f'{cfg.model}-{cfg.dataset}-bundle')} --eval   # a bundle to load or publish",
+             f"  ganzoo doctor {run}   # is it healthy? (and: ganzoo report {run} -o report.html)"]
     if cfg.dataset in ("mnist", "fashion-mnist"):
         extra = "" if cfg.dataset == "mnist" else f" --dataset {cfg.dataset}"
         lines.append(f"  ganzoo eval {run}{extra}   # FID, KID, IS, precision, recall")

@@ -79,6 +79,7 @@ class TrainConfig:
     keep_checkpoints: int | None = None  # 2
     quiet: bool = False
     tensorboard: bool = False
+    doctor: bool = True  # the live doctor: one line the first time a finding appears (--no-doctor)
     # Settings changed by a resume, in order: {"step": N, "lr_g": {"from": a, "to": b}, ...}.
     changes: list[dict[str, Any]] = field(default_factory=list)
 
@@ -198,7 +199,7 @@ FIXED_ON_RESUME: dict[str, str] = {
     "seed": "the checkpoint continues the run's random streams",
 }
 # How this process runs: always taken from this invocation (defaults included), never from the run.
-EXECUTION = ("device", "precision", "cuda_graph", "compile", "quiet", "tensorboard", "download")
+EXECUTION = ("device", "precision", "cuda_graph", "compile", "quiet", "tensorboard", "download", "doctor")
 
 
 def config_for_resume(config: TrainConfig, resume_dir: Path) -> tuple[TrainConfig, dict[str, Any]]:

@@ -49,6 +49,7 @@ from ganzoo.engine.setup import (
     start_process,
 )
 from ganzoo.engine.step import TrainStep
+from ganzoo.engine.watch import LiveDoctor
 from ganzoo.errors import CheckpointError, ConfigError, DivergenceError, GanzooError
 from ganzoo.interfaces import GAN
 
@@ -180,6 +181,7 @@ class Trainer:
         self.fixed_z, self.fixed_y = fixed_noise(cfg, self.G, self.device)
         self._graph: torch.cuda.CUDAGraph | None = None  # filled by the CUDA fast path
         self._step_fn = None
+        self._doctor: LiveDoctor | None = None
         self._open_run_dir(resume_dir, change)
 
     def _open_run_dir(self, resume_dir: Path | None, change: dict[str, Any]) -> None:
@@ -225,6 +227,8 @@ class Trainer:
         bar = tqdm(total=self.total_steps, initial=self.step, disable=cfg.quiet or not self.is_main,
                    unit="step", dynamic_ncols=True)
         means = _Means(self.step)
+        self._doctor = (LiveDoctor(self.run_dir, cfg.to_json(), say=lambda line: tqdm.write(line, file=sys.stderr))
+                        if cfg.doctor and self.is_main else None)
         if self._step_fn is None:
             self._step_fn = self._make_step()
         step_fn = self._step_fn
@@ -276,6 +280,8 @@ class Trainer:
             row["lr_g"], row["lr_d"] = (float(f"{lr:.6g}") for lr in self.learning_rates())
         with self._writing("metrics.jsonl"):
             log.write(row, tensorboard=True)
+            if self._doctor is not None:  # reads the row just written: no device sync of its own
+                self._doctor.observe(row, log.write, last=self.step == self.total_steps)
         bar.set_postfix({k: f"{row[k]:.3g}" for k in ("loss_d", "loss_g") if k in row} | {"img/s": f"{rate:.0f}"})
 
     def _check_run_dir(self) -> None:
