@@ -1,18 +1,10 @@
 """Saving, loading and publishing GANs: :func:`save`, :func:`load`, :func:`push_to_hub`.
 
-A bundle is a folder (locally) or a model repository (on the Hugging Face Hub):
-
-* ``ganzoo.json``: format version, model name and family, the plugin distribution
-  and version that provides the model, the constructor arguments, the dataset,
-  the training configuration and evaluation receipts, and the sha256 of each
-  weights file;
-* ``generator.safetensors``: the generator (its EMA weights when trained with EMA);
-* ``discriminator.safetensors`` (optional): for fine-tuning;
-* ``README.md``: a model card with Hub metadata; ``samples.png``: a sample grid.
-
-Loading reads JSON and safetensors only, never pickles, and never runs code from
-a bundle: the model named in ``ganzoo.json`` must come from an installed plugin.
-The configuration is checked before any module is built.
+:func:`save` writes a bundle (the format is :mod:`ganzoo.bundle`'s: ``ganzoo.json``, safetensors
+weights, a model card and a sample grid) atomically; :func:`load` finds one by pretrained id,
+folder, run directory or ``hf-hub:`` reference and loads it through the checks of
+:mod:`ganzoo.bundle` and :mod:`ganzoo.weights`: JSON and safetensors only, never a pickle, and
+never code from a bundle (its model must come from an installed plugin).
 """
 
 from __future__ import annotations
