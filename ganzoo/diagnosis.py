@@ -39,6 +39,8 @@ SEVERITY_ORDER = {"healthy": 0, "warning": 1, "failing": 2}
 # Thresholds: each is stated in the finding's evidence, so a user can judge the margin.
 WIN_DX, WIN_DGZ = 0.95, 0.05  # D(x) at least, D(G(z)) at most: "almost perfectly"
 WIN_SHARE = 0.2  # of the log rows, in one stretch: "sustained"
+WIN_GRAD_FALL = 5.0  # ... and G's gradient during the stretch is this many times below its early value
+WIN_END_SHARE = 0.5  # ... or the stretch lasts to the end of the run and covers this share of it
 GRAD_FALL_WARN, GRAD_FALL_FAIL = 20.0, 100.0  # early / late median of G's gradient norm
 SWING_PROB = 0.35  # p90 - p10 of D(x) around its trend (probability outputs), second half of the run
 SWING_CROSSINGS = 4  # the swings must go back and forth, not drift once
@@ -228,13 +230,19 @@ def _discriminator_wins(rows: list[dict[str, Any]], cfg: dict[str, Any]) -> list
         return []
     first, last = steps[best[0]], steps[best[1]]
     early, late, fall = _grad_fall(rows, (first, last))
+    to_end = best[1] == len(steps) - 1
+    # D winning for a while is normal early in training while G still learns (its gradient stays
+    # large); it is a failure when G's gradient fades under it, or when D still wins at the end.
+    fades = math.isfinite(fall) and fall >= WIN_GRAD_FALL
+    if not (fades or (to_end and length >= WIN_END_SHARE * len(steps))):
+        return []
     tail = [dx[s] for s in steps[best[0]:best[1] + 1]], [dgz[s] for s in steps[best[0]:best[1] + 1]]
     evidence = {"D(x)": round(_median(tail[0]), 4), "D(G(z))": round(_median(tail[1]), 4),
-                "rows": length, "share_of_rows": round(length / len(steps), 3),
-                "thresholds": {"D(x)>=": WIN_DX, "D(G(z))<=": WIN_DGZ, "share>=": WIN_SHARE},
+                "rows": length, "share_of_rows": round(length / len(steps), 3), "to_end": to_end,
+                "thresholds": {"D(x)>=": WIN_DX, "D(G(z))<=": WIN_DGZ, "share>=": WIN_SHARE,
+                               "G's gradient falls by": WIN_GRAD_FALL, "or lasts to the end, share>=": WIN_END_SHARE},
                 "grad_norm_g_early": early, "grad_norm_g_during": late}
-    to_end = best[1] == len(steps) - 1
-    gfall = f"; G's gradient fell {fall:.0f}x" if math.isfinite(fall) and fall >= 2 else ""
+    gfall = f"; G's gradient fell {fall:.0f}x" if fades else ""
     return [Finding(
         "discriminator-wins", "failing" if to_end else "warning", (first, last), evidence,
         f"D(x) {evidence['D(x)']:.2f} and D(G(z)) {evidence['D(G(z))']:.2f} for {length} log rows "
