@@ -89,7 +89,7 @@ def _no_models_hint() -> str:
             "Reinstall ganzoo (pip install -e '.[dev]' in a checkout) to get the built-in ones")
 
 
-@click.command(short_help="Show a model's paper, defaults, recipe, fit with losses and pretrained ids.")
+@click.command(short_help="Show a model's paper, defaults, recipe, losses and pretrained ids.")
 @click.argument("name")
 @friendly_errors
 def info(name: str) -> None:
