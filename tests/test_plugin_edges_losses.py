@@ -352,3 +352,22 @@ def test_nn_helpers_have_examples_and_a_reference_page():
 def test_config_error_of_a_bad_plan_is_one_line():
     with pytest.raises(ConfigError, match="plan must be one of 'legacy', '4x4'"):
         ganzoo.nn.map_sizes((1, 28, 28), "pad")
+
+
+def test_info_still_shows_a_model_that_cannot_be_built_with_its_defaults():
+    def broken_build(**config):
+        raise RuntimeError("needs a GPU\nsecond line")
+
+    module = types.ModuleType("test_plugin_unbuildable")
+    module.ganzoo_register_models = ganzoo.hookimpl(lambda register: register(
+        ganzoo.ModelSpec(
+            name="unbuildable", family="x", paper="none", build=broken_build,
+            defaults={"data_shape": (2,), "latent_dim": 2, "num_classes": None})))
+    ganzoo.plugins.register_plugin(module, name="unbuildable")
+    try:
+        result = _invoke("info", "unbuildable")
+    finally:
+        ganzoo.plugins.reset()
+    assert result.exit_code == 0, result.output
+    assert "cannot build it with its defaults to inspect: RuntimeError: needs a GPU" in result.output
+    assert "accepts:       any loss whose needs it offers" in result.output

@@ -131,8 +131,9 @@ def _loss_fit(spec: Any) -> list[tuple[str, str]]:
         offers = ", ".join(c for c, why in have.items() if not why)
         lacks = [f"{c} ({why})" for c, why in have.items() if why]
         lines = [("offers:", offers or "nothing")] + ([("lacks:", "; ".join(lacks))] if lacks else [])
-    except GanzooError as exc:  # a model that cannot be built with its defaults: still shown
-        lines = [("offers:", f"(cannot build it with its defaults to inspect: {exc})")]
+    except Exception as exc:  # noqa: BLE001  (a model that cannot be built with its defaults: the rest is still shown)
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        lines = [("offers:", f"(cannot build it with its defaults to inspect: {type(exc).__name__}: {first})")]
     accepts = []
     if spec.accepts_losses is not None:
         accepts.append("only " + ", ".join(spec.accepts_losses))
