@@ -6,6 +6,7 @@ a model's size is capped before it is allocated (:data:`ganzoo.limits.MAX_MODEL_
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import warnings
 from collections.abc import Iterable
@@ -23,7 +24,16 @@ from ganzoo.errors import (
     UnknownNameError,
 )
 from ganzoo.interfaces import GAN, Discriminator, GANLoss, Generator
-from ganzoo.specs import CAPABILITIES, LABELS, PER_SAMPLE_D, REAL_BATCH, ModelSpec, check_needs
+from ganzoo.specs import (
+    CAPABILITIES,
+    LABELS,
+    LOSS_CAPABILITIES,
+    PER_SAMPLE_D,
+    REAL_BATCH,
+    ModelSpec,
+    check_names,
+    check_needs,
+)
 
 
 def model_bytes(modules: Iterable[nn.Module]) -> int:
@@ -74,12 +84,14 @@ def create_loss(name: str, **kwargs: Any) -> GANLoss:
     factory, plugin = reg.losses[name]
     try:
         loss = factory(**kwargs)
-    except TypeError as exc:
-        raise ConfigError(f"loss {name!r} does not take {kwargs}: {exc}") from exc
+    except (TypeError, ValueError) as exc:  # an unknown argument, or a value out of range (--loss-arg)
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise ConfigError(f"loss {name!r} does not take {kwargs}: {first}; {_loss_settings(factory)}") from exc
     if not isinstance(loss, GANLoss):
         raise PluginError(f"loss {name!r} factory returned {type(loss).__name__}, not a GANLoss")
     try:
         check_needs(name, loss.needs)
+        provided(loss, name)
     except PluginError as exc:
         reg.manager.mark_broken(plugin, exc)
         raise
@@ -92,6 +104,38 @@ def create_loss(name: str, **kwargs: Any) -> GANLoss:
         )
     loss.name = name
     return loss
+
+
+def _loss_settings(factory: Any) -> str:
+    """What a loss factory takes, for an error about its arguments (``--loss-arg``)."""
+    try:
+        params = [p for p in inspect.signature(factory).parameters.values()
+                  if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    except (TypeError, ValueError):
+        return "`ganzoo losses` lists the losses"
+    if not params:
+        return "it takes no settings"
+    shown = ", ".join(p.name if p.default is p.empty else f"{p.name}={p.default!r}" for p in params)
+    return f"its settings are: {shown} (on the command line: --loss-arg KEY=VALUE)"
+
+
+def provided(loss: GANLoss, name: str | None = None) -> tuple[str, ...]:
+    """What ``loss`` provides to models (its ``provides``, a tuple of names; ``()`` when it declares none).
+
+    A model whose :attr:`ModelSpec.needs_from_loss` lists a capability trains only with losses
+    that provide it (see :data:`ganzoo.specs.LOSS_CAPABILITIES`).
+
+    Raises:
+        PluginError: ``provides`` is not a tuple of names.
+
+    Example:
+        >>> import ganzoo
+        >>> from ganzoo.factory import provided
+        >>> provided(ganzoo.create_loss("hinge"))
+        ()
+    """
+    value = getattr(loss, "provides", ())
+    return check_names(f"loss {name or loss.name!r} has provides", value, tuple(LOSS_CAPABILITIES))
 
 
 def create(
@@ -163,7 +207,9 @@ def offered(gan: GAN) -> dict[str, str]:
     of the standard capabilities it lacks, ``{capability: "why not"}``.
 
     The engine always offers ``"real-batch"``. A :class:`ModelSpec` with ``offers`` set
-    is taken at its word; otherwise the networks are inspected.
+    is taken at its word; otherwise the networks are inspected: ``"per-sample-d"`` unless D
+    has BatchNorm, ``"labels"`` when G and D are both class-conditional (both set
+    ``num_classes``): the engine then hands each batch's labels to G, D and the loss.
 
     Example:
         >>> import ganzoo
@@ -183,15 +229,27 @@ def offered(gan: GAN) -> dict[str, str]:
     coupling = [n for n, m in gan.discriminator.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     result[PER_SAMPLE_D] = (f"its discriminator has BatchNorm ({coupling[0]}), which couples the samples of a batch"
                             if coupling else "")
-    result[LABELS] = "" if gan.generator.num_classes is not None else "it is unconditional"
+    result[LABELS] = _labels(gan)
     return result
 
 
+def _labels(gan: GAN) -> str:
+    """Why ``gan`` does not offer ``"labels"`` (``""`` when it does): G and D must both be class-conditional."""
+    if gan.generator.num_classes is None:
+        return "it is unconditional: its generator's num_classes is None"
+    if getattr(gan.discriminator, "num_classes", None) is None:
+        return ("its generator is conditional but its discriminator's num_classes is None, so D declares no use of "
+                "the labels: set num_classes on a D that takes labels or has a class head")
+    return ""
+
+
 def check_loss(gan: GAN, *, allow_incompatible: bool = False) -> None:
-    """Refuse a loss that needs what the model does not offer, with the reason.
+    """Refuse a loss that needs what the model does not offer, or that the model refuses, with the reason.
 
     Compatibility is decided from both sides: the loss's ``needs`` against what the model
-    offers (:func:`offered`), then the loss's own :meth:`GANLoss.check_compatible`.
+    offers (:func:`offered`); the model's :attr:`ModelSpec.accepts_losses` (when set) and
+    :attr:`ModelSpec.needs_from_loss` against the loss's name and what it provides
+    (:func:`provided`); then the loss's own :meth:`GANLoss.check_compatible`.
 
     Args:
         gan: the model with its loss.
@@ -208,6 +266,7 @@ def check_loss(gan: GAN, *, allow_incompatible: bool = False) -> None:
         if why:
             what = CAPABILITIES.get(need, "a capability of the loss's plugin")
             problems.append(f"it needs {need!r} ({what}), but {why}")
+    problems += refused_by_model(spec, loss)
     if not problems:
         try:
             loss.check_compatible(gan)
@@ -215,9 +274,10 @@ def check_loss(gan: GAN, *, allow_incompatible: bool = False) -> None:
             problems.append(str(exc))
     if not problems:
         return
+    made_for = [n for n in spec.compatible_losses if spec.accepts_losses is None or n in spec.accepts_losses]
     message = (
         f"loss {loss.name!r} does not fit model {spec.name!r}: " + "; ".join(problems)
-        + f". Pick another loss ({spec.name} is made for {', '.join(spec.compatible_losses)}; "
+        + f". Pick another loss ({spec.name} is made for {', '.join(made_for or spec.accepts_losses or ())}; "
         "`ganzoo losses` shows what each needs), or force it with --force-loss "
         "(allow_incompatible=True in Python)"
     )
@@ -225,3 +285,25 @@ def check_loss(gan: GAN, *, allow_incompatible: bool = False) -> None:
         warnings.warn(f"forced: {message}", UserWarning, stacklevel=3)
         return
     raise IncompatibleLossError(message)
+
+
+def refused_by_model(spec: ModelSpec, loss: GANLoss) -> list[str]:
+    """Why the model of ``spec`` refuses ``loss`` (its ``accepts_losses``, its ``needs_from_loss``); ``[]`` if not.
+
+    Example:
+        >>> import ganzoo, dataclasses
+        >>> from ganzoo.factory import refused_by_model
+        >>> spec = dataclasses.replace(ganzoo.get_spec("cgan"), needs_from_loss=("class-head",))
+        >>> refused_by_model(spec, ganzoo.create_loss("hinge"))[0][:60]
+        "model 'cgan' needs a loss that provides 'class-head' (the lo"
+    """
+    problems = []
+    if spec.accepts_losses is not None and loss.name not in spec.accepts_losses:
+        problems.append(f"model {spec.name!r} accepts only the losses {', '.join(spec.accepts_losses)}")
+    have = provided(loss)
+    for need in spec.needs_from_loss:
+        if need not in have:
+            what = LOSS_CAPABILITIES.get(need, "a capability of the model's plugin")
+            problems.append(f"model {spec.name!r} needs a loss that provides {need!r} ({what}), "
+                            f"but {loss.name!r} provides " + (", ".join(map(repr, have)) or "nothing"))
+    return problems

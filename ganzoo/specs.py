@@ -146,7 +146,7 @@ def freeze(value: Any) -> Any:
     if type(value) is tuple:
         return tuple(freeze(v) for v in value)
     if isinstance(value, TrainDefaults):
-        return replace(value, model_args=freeze(value.model_args))
+        return replace(value, model_args=freeze(value.model_args), loss_args=freeze(value.loss_args))
     return value
 
 
@@ -170,11 +170,42 @@ REAL_BATCH = "real-batch"
 CAPABILITIES: dict[str, str] = {
     PER_SAMPLE_D: "D scores each sample on its own (no BatchNorm or other batch coupling in D); "
     "needed by per-sample gradient penalties",
-    LABELS: "the model is class-conditional (G and D take labels)",
+    LABELS: "the model is class-conditional: G and D both have num_classes, and every batch's labels "
+    "reach G, D and the loss (y is never None)",
     REAL_BATCH: "the generator step sees the real batch (relativistic losses, feature matching); "
     "always offered by the engine",
 }
 """Capability names a :class:`GANLoss` can list in ``needs``, with what each means."""
+
+# What a model may need from its loss, and which losses provide it: the other direction. A loss
+# lists what it provides in ``GANLoss.provides``; a model lists what it needs in
+# ``ModelSpec.needs_from_loss``.
+CLASS_HEAD = "class-head"
+
+LOSS_CAPABILITIES: dict[str, str] = {
+    CLASS_HEAD: "the loss trains the discriminator's class head on the labels (an auxiliary classifier, "
+    "as in AC-GAN), so the labels carry a signal",
+}
+"""Capability names a :class:`GANLoss` can list in ``provides`` (and a :class:`ModelSpec` in
+``needs_from_loss``), with what each means. A plugin may use names of its own too."""
+
+
+def check_names(what: str, value: Any, examples: tuple[str, ...]) -> tuple[str, ...]:
+    """``value`` as a tuple of capability or loss names, or a one-line :class:`PluginError` naming ``what``.
+
+    Example:
+        >>> check_names("model 'acgan': needs_from_loss", ["class-head"], ("class-head",))
+        ('class-head',)
+    """
+    if not isinstance(value, (tuple, list, frozenset)) or not all(
+        isinstance(n, str) and NAME.fullmatch(n) for n in value
+    ):
+        example = ", ".join(repr(c) for c in examples)
+        raise PluginError(
+            f"{what}={value!r:.80}; it must be a tuple of names such as ({example},) "
+            f"(a bare string is not a tuple: write ({examples[0]!r},))"
+        )
+    return tuple(value)
 
 
 def check_needs(loss_name: str, needs: Any) -> tuple[str, ...]:
@@ -212,6 +243,9 @@ class TrainDefaults:
         ema_decay: its decay per generator step.
         model_args: constructor settings this recipe needs (e.g. ``{"latent_dim": 2}``);
             the user's own ``model_args`` win.
+        loss_args: keyword arguments of this recipe's ``loss`` (e.g. ``{"aux_weight": 0.5}``),
+            used when the run trains with that loss; the user's own ``loss_args``
+            (``--loss-arg KEY=VALUE``) win, key by key.
         steps: run length in generator steps when the user gives neither steps nor epochs.
         epochs: run length in epochs, likewise (``1.0`` when neither is set here).
         lr_schedule: ``"constant"``, or ``"linear"`` / ``"cosine"`` decay of both
@@ -232,6 +266,7 @@ class TrainDefaults:
     epochs: float | None = None
     lr_schedule: str = "constant"
     lr_decay_start: float = 0.0
+    loss_args: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -300,6 +335,13 @@ class ModelSpec:
             the built networks: ``"per-sample-d"`` unless D has BatchNorm, ``"labels"`` when
             conditional. Set it when D couples samples in a way ganzoo cannot see
             (minibatch statistics), or to offer a capability of your own.
+        accepts_losses: the only losses this model trains with (names), or ``None`` (the
+            default): any loss whose needs it offers. Another loss is refused in one line
+            naming these (``--force-loss`` overrides it, with a warning).
+        needs_from_loss: capabilities every loss of this model must provide (names from
+            :data:`ganzoo.specs.LOSS_CAPABILITIES`, or your own), e.g. ``("class-head",)`` for
+            a discriminator with a class head that only such a loss trains. A loss provides
+            them in ``GANLoss.provides``; one that does not is refused like an unmet need.
         datasets: datasets it was designed for.
         pretrained: pretrained generators, by id.
         description: one line for ``ganzoo list``.
@@ -315,7 +357,7 @@ class ModelSpec:
             (:func:`ganzoo.registry.dataset_kinds`), which :meth:`recipe` looks recipes up by.
 
     The registry keeps and hands out a copy whose ``defaults``, ``saved_defaults``,
-    ``pretrained``, ``recipes`` (and each recipe's ``model_args``) are read-only
+    ``pretrained``, ``recipes`` (and each recipe's ``model_args`` and ``loss_args``) are read-only
     (:class:`FrozenDict`, :class:`FrozenList`): no plugin changes another's model.
     """
 
@@ -334,7 +376,17 @@ class ModelSpec:
     cuda_graph: bool = True
     offers: tuple[str, ...] | None = None
     saved_defaults: dict[str, Any] = field(default_factory=dict)
+    accepts_losses: tuple[str, ...] | None = None
+    needs_from_loss: tuple[str, ...] = ()
     kinds_of: Callable[[str], tuple[str, ...]] | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # A bare string would be read letter by letter: refused when the plugin registers it.
+        if self.accepts_losses is not None:
+            object.__setattr__(self, "accepts_losses", check_names(
+                f"model {self.name!r}: accepts_losses", self.accepts_losses, ("non-saturating", "hinge")))
+        object.__setattr__(self, "needs_from_loss", check_names(
+            f"model {self.name!r}: needs_from_loss", self.needs_from_loss, tuple(LOSS_CAPABILITIES)))
 
     @property
     def conditional(self) -> bool:

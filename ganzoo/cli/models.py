@@ -89,11 +89,15 @@ def _no_models_hint() -> str:
             "Reinstall ganzoo (pip install -e '.[dev]' in a checkout) to get the built-in ones")
 
 
-@click.command(short_help="Show a model's paper, defaults, recipe and pretrained ids.")
+@click.command(short_help="Show a model's paper, defaults, recipe, losses and pretrained ids.")
 @click.argument("name")
 @friendly_errors
 def info(name: str) -> None:
-    """Show a model's paper, defaults, training recipe and pretrained ids."""
+    """Show a model's paper, defaults, training recipe, pretrained ids, and its fit with losses.
+
+    `offers` is what the model offers to losses (with the reason for each capability it
+    lacks); `accepts` is which losses it takes (its accepts_losses and needs_from_loss).
+    """
     import ganzoo
 
     spec = ganzoo.get_spec(name)
@@ -104,11 +108,39 @@ def info(name: str) -> None:
     click.echo("  defaults:      " + ", ".join(f"{k}={v}" for k, v in spec.defaults.items()))
     click.echo("  training:      " + ", ".join(f"{k}={v}" for k, v in _recipe_fields(spec.train, keep_empty=True).items()))
     click.echo("  losses:        " + ", ".join(spec.compatible_losses))
+    for label, text in _loss_fit(spec):
+        click.echo(f"  {label:<14} {text}")
     click.echo("  datasets:      " + ", ".join(spec.datasets))
     for dataset, recipe in spec.recipes.items():
         label = f"on {dataset}:"
         click.echo(f"  {label:<14} " + ", ".join(f"{k}={v}" for k, v in _recipe_fields(recipe).items()))
     click.echo("  pretrained:    " + (", ".join(spec.pretrained) or "(none yet)"))
+
+
+def _loss_fit(spec: Any) -> list[tuple[str, str]]:
+    """``ganzoo info``'s lines on losses: what the model offers (why not, for what it lacks) and accepts."""
+    import warnings
+
+    import ganzoo
+    from ganzoo.factory import offered
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            have = offered(ganzoo.create(spec.name, allow_incompatible=True))
+        offers = ", ".join(c for c, why in have.items() if not why)
+        lacks = [f"{c} ({why})" for c, why in have.items() if why]
+        lines = [("offers:", offers or "nothing")] + ([("lacks:", "; ".join(lacks))] if lacks else [])
+    except Exception as exc:  # noqa: BLE001  (a model that cannot be built with its defaults: the rest is still shown)
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        lines = [("offers:", f"(cannot build it with its defaults to inspect: {type(exc).__name__}: {first})")]
+    accepts = []
+    if spec.accepts_losses is not None:
+        accepts.append("only " + ", ".join(spec.accepts_losses))
+    if spec.needs_from_loss:
+        accepts.append("losses that provide " + ", ".join(spec.needs_from_loss))
+    lines.append(("accepts:", "; ".join(accepts) or "any loss whose needs it offers"))
+    return lines
 
 
 def _recipe_fields(recipe: Any, keep_empty: bool = False) -> dict[str, Any]:
@@ -154,15 +186,17 @@ def _registered(registered: dict[str, list[str]]) -> str:
     return "; ".join(parts) or "nothing"
 
 
-@click.command(short_help="List losses and what each needs from a model.")
+@click.command(short_help="List losses, what each needs from a model and provides to it.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def losses(as_json: bool) -> None:
-    """List registered losses: what each needs from a model, n_critic, and its plugin.
+    """List registered losses: what each needs from a model and provides to it, n_critic, plugin.
 
-    A model trains with a loss when it offers what the loss needs (`ganzoo info MODEL`
-    shows what a model offers).
+    A model trains with a loss when it offers what the loss needs and the loss provides
+    what the model needs from its losses (`ganzoo info MODEL` shows what a model offers
+    and accepts).
     """
     import ganzoo
+    from ganzoo.factory import provided
     from ganzoo.registry import loss_plugin
 
     rows = []
@@ -170,17 +204,19 @@ def losses(as_json: bool) -> None:
         try:
             loss = ganzoo.create_loss(name)
         except Exception as exc:  # a loss that needs arguments, or a broken factory: still list it
-            rows.append({"name": name, "needs": [], "n_critic": None, "plugin": loss_plugin(name),
+            rows.append({"name": name, "needs": [], "provides": [], "n_critic": None, "plugin": loss_plugin(name),
                          "description": f"(cannot build with defaults: {exc})"})
             continue
         doc = (type(loss).__doc__ or "").strip().splitlines()
-        rows.append({"name": name, "needs": list(loss.needs), "n_critic": loss.n_critic,
-                     "plugin": loss_plugin(name), "description": doc[0].replace("``", "") if doc else ""})
+        rows.append({"name": name, "needs": list(loss.needs), "provides": list(provided(loss)),
+                     "n_critic": loss.n_critic, "plugin": loss_plugin(name),
+                     "description": doc[0].replace("``", "") if doc else ""})
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    click.echo(_table([[r["name"], ", ".join(r["needs"]) or "-", r["n_critic"] or "", r["plugin"], r["description"]]
-                       for r in rows], ["name", "needs", "n_critic", "plugin", "description"]))
+    click.echo(_table([[r["name"], ", ".join(r["needs"]) or "-", ", ".join(r["provides"]) or "-", r["n_critic"] or "",
+                        r["plugin"], r["description"]]
+                       for r in rows], ["name", "needs", "provides", "n_critic", "plugin", "description"]))
 
 
 @click.command(short_help="List datasets: shape, classes and kind.")

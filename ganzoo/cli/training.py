@@ -44,10 +44,13 @@ def _execution_options(fn: Callable) -> Callable:
 @click.option("--beta2", type=float, help="Adam beta2.")
 @click.option("--loss", help="Loss name (default: the model's recipe); `ganzoo losses` lists them with their needs.")
 @click.option("--force-loss", is_flag=True,
-              help="Train with --loss even if the model lacks what it needs (a warning instead of an error).")
+              help="Train with --loss even if it does not fit the model (a warning instead of an error).")
+@click.option("--loss-arg", "loss_args", multiple=True, metavar="KEY=VALUE",
+              help="Loss constructor argument, e.g. gp_weight=5 (repeatable; over the recipe's).")
 @click.option("--n-critic", type=int, help="Discriminator steps per generator step.")
 @click.option("--ema/--no-ema", default=None, help="Keep an EMA of the generator (default on).")
-@click.option("--ema-decay", type=float, help="EMA decay per step (default 0.999).")
+@click.option("--ema-decay", type=float,
+              help="EMA decay per step, reached after a warm-up of about 9/(1-decay) steps (default 0.999).")
 @_execution_options
 @click.option("--seed", type=int, help="Random seed (default 0).")
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory (default runs/<model>-<dataset>-<time>).")
@@ -66,14 +69,15 @@ def _execution_options(fn: Callable) -> Callable:
 @click.option("--report", is_flag=True, help="At the end, write report.html into the run directory (ganzoo report).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @friendly_errors
-def train(model: str, beta1: float | None, beta2: float | None, model_args: tuple[str, ...], no_doctor: bool,
-          report: bool, **kwargs: Any) -> None:
+def train(model: str, beta1: float | None, beta2: float | None, model_args: tuple[str, ...],
+          loss_args: tuple[str, ...], no_doctor: bool, report: bool, **kwargs: Any) -> None:
     """Train MODEL, e.g. `ganzoo train dcgan --dataset mnist --epochs 1`."""
     from ganzoo.engine import TrainConfig, Trainer
 
     if (beta1 is None) != (beta2 is None):
         raise click.UsageError("give both --beta1 and --beta2, or neither")
     config = TrainConfig(model=model, model_args=_parse_kv(model_args),
+                         loss_args=_parse_kv(loss_args, "--loss-arg"),
                          betas=(beta1, beta2) if beta1 is not None else None, doctor=not no_doctor, **kwargs)
     try:
         trainer = Trainer(config)

@@ -52,7 +52,9 @@ class TrainConfig:
     lr_schedule: str | None = None  # constant | linear | cosine (decay to zero at the last step)
     lr_decay_start: float | None = None  # fraction of the run at the full rate before the decay
     loss: str | None = None
-    loss_args: dict[str, Any] = field(default_factory=dict)  # the run records the loss's full config()
+    # Loss constructor arguments (--loss-arg), over the recipe's when its loss is trained; the
+    # run records the loss's full config(). Runs saved without them resume with none.
+    loss_args: dict[str, Any] = field(default_factory=dict)
     force_loss: bool = False  # train with a loss the model does not offer what it needs (warns)
     n_critic: int | None = None  # None: the recipe's (with the recipe's loss), else the loss's own
     ema: bool | None = None  # EMA of G's weights; samples and saved generators use it
@@ -133,6 +135,8 @@ def _fill_defaults(c: TrainConfig, spec: ModelSpec) -> None:
     c.loss = c.loss or t.loss
     if c.n_critic is None and c.loss == t.loss:  # the recipe's count goes with the recipe's loss
         c.n_critic = t.n_critic
+    if c.loss == t.loss and not c.resume:  # its arguments too; a resumed run keeps exactly what it recorded
+        c.loss_args = {**t.loss_args, **c.loss_args}
     c.ema = t.ema if c.ema is None else c.ema
     c.ema_decay = c.ema_decay if c.ema_decay is not None else t.ema_decay
     for name, default in OUTPUT_DEFAULTS.items():
@@ -260,12 +264,13 @@ def _refuse_another_run(config: TrainConfig, saved: TrainConfig, resume_dir: Pat
 def _refuse_fixed_changes(config: TrainConfig, saved: TrainConfig, run_root: Path) -> None:
     for name, why in FIXED_ON_RESUME.items():
         given, old = getattr(config, name), getattr(saved, name)
-        if name == "model_args":
+        if name in ("model_args", "loss_args"):  # only the keys given, against the run's values
+            old = old if isinstance(old, dict) else {}
             given = {k: v for k, v in given.items() if _plain(v) != _plain(old.get(k))}
             old = {k: old.get(k) for k in given}
         if given in (None, {}) or _plain(given) == _plain(old):
             continue
-        flag = "--beta1/--beta2" if name == "betas" else "--model-arg" if name == "model_args" else _flag(name)
+        flag = {"betas": "--beta1/--beta2", "model_args": "--model-arg", "loss_args": "--loss-arg"}.get(name, _flag(name))
         raise ConfigError(
             f"{flag} {_show(given)} cannot change when resuming: {run_root} was trained with {_show(old)} "
             f"({why}). Resume without it, or start a new run with another --out"
