@@ -23,7 +23,7 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
-    from ganzoo.specs import DatasetSpec, LossFactory, ModelSpec
+    from ganzoo.specs import DatasetSpec, FeatureNetworkSpec, LossFactory, ModelSpec
 
 hookspec = pluggy.HookspecMarker("ganzoo")
 
@@ -88,6 +88,26 @@ def ganzoo_register_commands(cli: click.Group) -> None:
     Args:
         cli: the top-level :class:`click.Group`; call ``cli.add_command(cmd)``.
             A plugin must not replace a built-in command.
+
+    Returns:
+        Nothing.
+    """
+
+
+@hookspec
+def ganzoo_register_feature_networks(register: Callable[[FeatureNetworkSpec], None]) -> None:
+    """Register feature networks: what scores a dataset's generated images.
+
+    Called once, the first time the feature-network registry is needed (``ganzoo eval``,
+    :func:`ganzoo.metrics.evaluate`, ``--eval-every``, ``--verify``), for every plugin.
+
+    Args:
+        register: call ``register(spec)`` with a :class:`ganzoo.specs.FeatureNetworkSpec`
+            naming the datasets (or dataset kinds) it scores and a ``load(device)`` that
+            returns the network (building it, reading its weights) only when evaluation
+            needs it. Names are unique across plugins; the first network registered for a
+            dataset scores it (ganzoo's own first), later ones are cross-checks only when
+            their spec says ``cross_check=True``.
 
     Returns:
         Nothing.

@@ -40,8 +40,8 @@ from ganzoo.specs import NAME, check_name  # noqa: F401  (plugins and older call
 
 ENTRY_POINT_GROUP = "ganzoo"
 AUTOLOAD_ENV = "GANZOO_DISABLE_PLUGIN_AUTOLOAD"
-CORE_PLUGINS = ("ganzoo.losses", "ganzoo.data")
-"""ganzoo's own plugin modules (the standard losses and datasets), registered before any other."""
+CORE_PLUGINS = ("ganzoo.losses", "ganzoo.data", "ganzoo.metrics.networks")
+"""ganzoo's own plugin modules (the standard losses, datasets and feature networks), registered before any other."""
 
 hookimpl = pluggy.HookimplMarker("ganzoo")
 
@@ -281,7 +281,7 @@ def commit(manager: PluginManager, *collectors: PerPlugin) -> dict[str, dict[str
                             owner = plugin_name
                         if owner is not None:
                             what = {"models": "model", "losses": "loss", "datasets": "dataset",
-                                    "pretrained": "pretrained id"}.get(ns, ns)
+                                    "pretrained": "pretrained id", "feature-networks": "feature network"}.get(ns, ns)
                             who = ("itself" if owner == plugin_name
                                    else f"{manager.info(owner).label!r}, which was registered first")
                             raise DuplicateNameError(

@@ -15,6 +15,7 @@ from ganzoo.errors import PluginError, UnknownNameError
 from ganzoo.plugins import PerPlugin, PluginInfo, commit, get_plugin_manager
 from ganzoo.specs import (  # noqa: F401  (re-exported: their home before the specs had a module)
     DatasetSpec,
+    FeatureNetworkSpec,
     LossFactory,
     ModelSpec,
     PretrainedEntry,
@@ -62,7 +63,11 @@ class _Registry:
         manager.call_each("ganzoo_register_models", register=models)
         manager.call_each("ganzoo_register_losses", register=losses)
         manager.call_each("ganzoo_register_datasets", register=datasets)
-        found = commit(manager, models, losses, datasets)
+        feature_networks = PerPlugin(check_feature_network_registration)
+        manager.call_each("ganzoo_register_feature_networks", register=feature_networks)
+        found = commit(manager, models, losses, datasets, feature_networks)
+        self.feature_networks: dict[str, FeatureNetworkSpec] = {
+            k: v for k, (v, _) in found.get("feature-networks", {}).items()}
         self.generation = manager.generation
         self.datasets = {k: v for k, (v, _) in found.get("datasets", {}).items()}
         self.models: dict[str, ModelSpec] = {k: v for k, (v, _) in found.get("models", {}).items()}
@@ -233,3 +238,81 @@ def get_dataset_spec(name: str) -> DatasetSpec:
     if name not in datasets:
         raise UnknownNameError("dataset", name, list(datasets), hint="`ganzoo datasets` shows all")
     return datasets[name]
+
+
+# --------------------------------------------------------------------------- feature networks
+
+
+def check_feature_network_registration(plugin_name: str, spec: Any, _unused: Any) -> list[tuple[str, str, Any]]:
+    """Check one ``ganzoo_register_feature_networks`` registration (used by the registry)."""
+    if not isinstance(spec, FeatureNetworkSpec):
+        raise PluginError(
+            f"registered {type(spec).__name__} {spec!r:.60} as a feature network; "
+            "register() takes a ganzoo.specs.FeatureNetworkSpec"
+        )
+    check_name("feature network", spec.name)
+    datasets = spec.datasets
+    if isinstance(datasets, str) or not isinstance(datasets, (tuple, list)) or not datasets:
+        raise PluginError(f"feature network {spec.name!r}: datasets must be a tuple of dataset names or kinds, "
+                          f"got {datasets!r:.60} (a bare string is not a tuple: write ('my-dataset',))")
+    for d in datasets:
+        check_name("dataset (for a feature network)", d)
+    if not callable(spec.load):
+        raise PluginError(f"feature network {spec.name!r}: load must be a callable load(device), got {spec.load!r:.60}")
+    if spec.ready is not None and not callable(spec.ready):
+        raise PluginError(f"feature network {spec.name!r}: ready must be a callable or None, got {spec.ready!r:.60}")
+    for field_name in ("num_classes", "feature_dim"):
+        value = getattr(spec, field_name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise PluginError(f"feature network {spec.name!r}: {field_name} must be a whole number >= 1 or None, "
+                              f"got {value!r:.60}")
+    shape = spec.image_shape
+    if shape is not None and (not isinstance(shape, (tuple, list)) or len(shape) != 3 or not all(
+            isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in shape)):
+        raise PluginError(f"feature network {spec.name!r}: image_shape must be (C, H, W) or None, got {shape!r:.60}")
+    spec = replace(spec, datasets=tuple(datasets), image_shape=tuple(shape) if shape is not None else None,
+                   plugin=plugin_name)
+    return [("feature-networks", spec.name, spec)]
+
+
+def list_feature_networks() -> list[str]:
+    """Registered feature network names, sorted.
+
+    Example:
+        >>> from ganzoo.registry import list_feature_networks
+        >>> "mnist-classifier" in list_feature_networks()
+        True
+    """
+    return sorted(_get().feature_networks)
+
+
+def get_feature_network_spec(name: str) -> FeatureNetworkSpec:
+    """The :class:`FeatureNetworkSpec` registered under ``name``.
+
+    Raises:
+        UnknownNameError: with close matches.
+    """
+    nets = _get().feature_networks
+    if name not in nets:
+        raise UnknownNameError("feature network", name, list(nets), hint="plugins register them")
+    return nets[name]
+
+
+def feature_networks_for(dataset: str) -> list[FeatureNetworkSpec]:
+    """The feature networks that score ``dataset``: the first (its scoring network), then its cross-checks.
+
+    The first is the first network registered for the dataset's own name, else for its kinds
+    from the most to the least specific (:func:`dataset_kinds`); cross-checks are the
+    ``cross_check`` networks registered for the same name or kind. ``[]`` when none scores it.
+
+    Example:
+        >>> from ganzoo.registry import feature_networks_for
+        >>> [s.name for s in feature_networks_for("mnist")]
+        ['mnist-classifier', 'mnist-resnet']
+    """
+    nets = list(_get().feature_networks.values())
+    for key in (dataset, *dataset_kinds(dataset)):
+        first = [s for s in nets if key in s.datasets and not s.cross_check]
+        if first:
+            return [first[0], *(s for s in nets if key in s.datasets and s.cross_check)]
+    return []

@@ -490,3 +490,58 @@ class DatasetSpec:
         return (self.kind, *general.get(self.kind, ()))
 
 
+
+
+@dataclass(frozen=True)
+class FeatureNetworkSpec:
+    """A feature network that scores generated images of a dataset (FID, KID, precision, recall, ...).
+
+    Registered through ``ganzoo_register_feature_networks``; :func:`ganzoo.metrics.evaluate`,
+    receipts and ``ganzoo eval --verify`` find it by dataset.
+
+    Attributes:
+        name: registry id, lowercase with hyphens (``"mnist-classifier"``); receipts name it.
+        datasets: the dataset names, or dataset kinds (``"images"``, ``"rgb-images"``,
+            ``"grey-images"``, a kind of your own; see :attr:`DatasetSpec.kinds`), it scores.
+            A dataset is scored by the network registered for its own name, else for its
+            kinds from the most to the least specific (ganzoo's FID Inception-v3 is
+            registered for ``"images"``: every image dataset without a network of its own).
+        load: ``load(device)`` returns the network, or ``(network, record)``. The network has
+            ``features_and_logits(x)`` (``x``: float images in [-1, 1], ``(N, C, H, W)``)
+            returning ``(features (N, feature_dim), logits (N, K) or None)`` and a
+            ``feature_dim`` attribute. ``record`` may hold ``sha256`` (of the weights file:
+            receipts and cached statistics are bound to it; without it ganzoo hashes the
+            network's ``state_dict``), ``test_accuracy``, ``layer``, ``file``.
+        num_classes: the number of the dataset's own classes its logits name (label accuracy
+            and the confident share need them); ``None`` when its logits are not the dataset's
+            classes (or it has none).
+        logits: ``features_and_logits`` returns logits (the Inception Score needs them).
+        image_shape: the only ``(C, H, W)`` it scores; ``None``: any shape (it resizes), so
+            generated images have the dataset's own shape, or any image shape for a dataset
+            without one (``folder``).
+        feature_dim: the size of its features, when known without loading it (so settings
+            such as ``--eval-n`` are checked before training starts).
+        cross_check: an independently built second network, scored beside the first (not
+            instead of it) on the same samples.
+        ready: ``ready()`` returns ``None`` when the network can be loaded, else one line
+            saying what is missing and how to get it (checked cheaply before work starts).
+        description: one line for listings.
+        plugin: filled in by the registry.
+
+    Example:
+        >>> from ganzoo.specs import FeatureNetworkSpec
+        >>> FeatureNetworkSpec("tiny-net", ("my-dataset",), load=print, feature_dim=8).cross_check
+        False
+    """
+
+    name: str
+    datasets: tuple[str, ...]
+    load: Callable[..., Any]
+    num_classes: int | None = None
+    logits: bool = True
+    image_shape: tuple[int, ...] | None = None
+    feature_dim: int | None = None
+    cross_check: bool = False
+    ready: Callable[[], str | None] | None = None
+    description: str = ""
+    plugin: str = ""

@@ -11,6 +11,7 @@ One module per command group, each importing only :mod:`ganzoo.cli._common` (and
 - :mod:`ganzoo.cli.models`: ``list``, ``info``, ``plugins``, ``losses``, ``datasets``
 - :mod:`ganzoo.cli.training`: ``train``, ``bench``
 - :mod:`ganzoo.cli.evaluate`: ``eval`` (and the toy metrics of ``save --eval``)
+- :mod:`ganzoo.cli.fetch`: ``fetch`` (the FID Inception-v3 weights)
 - :mod:`ganzoo.cli.bundles`: ``sample``, ``save``, ``pin``, ``publish``
 - :mod:`ganzoo.cli.runs`: ``doctor``, ``report``
 
@@ -24,6 +25,7 @@ from ganzoo.cli._common import TRACEBACK_ENV, friendly_errors, model_arg_option,
 from ganzoo.cli._group import BUILTIN_COMMANDS, GanzooCLI, cli
 from ganzoo.cli.bundles import pin, publish, sample, save_cmd
 from ganzoo.cli.evaluate import eval_cmd
+from ganzoo.cli.fetch import fetch
 from ganzoo.cli.models import datasets, info, list_cmd, losses, plugins
 from ganzoo.cli.runs import doctor, report
 from ganzoo.cli.training import bench, train
@@ -32,7 +34,7 @@ __all__ = ["BUILTIN_COMMANDS", "TRACEBACK_ENV", "GanzooCLI", "cli", "friendly_er
            "parse_model_args"]
 
 for _command in (list_cmd, info, plugins, losses, datasets, train, bench, eval_cmd, sample, save_cmd, pin, publish,
-                 doctor, report):
+                 doctor, report, fetch):
     cli.add_command(_command)
 del _command
 

@@ -16,7 +16,7 @@ from ganzoo.cli._common import TRACEBACK_ENV, _one_line
 from ganzoo.errors import GanzooError
 
 BUILTIN_COMMANDS = ("list", "info", "plugins", "losses", "datasets", "train", "bench", "eval", "sample", "save",
-                    "pin", "publish", "doctor", "report")
+                    "pin", "publish", "doctor", "report", "fetch")
 
 
 class GanzooCLI(click.Group):

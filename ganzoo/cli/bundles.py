@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from ganzoo.cli._common import _check_writable, friendly_errors, write_atomic
-from ganzoo.cli.evaluate import _data_dir_setting, _toy_eval
+from ganzoo.cli.evaluate import _data_dir_setting, _naming, _toy_eval
 
 
 def _parse_labels(text: str | None) -> list[int] | None:
@@ -155,8 +155,10 @@ def save_cmd(run: str, bundle: str, do_eval: bool, data_dir: str | None, no_disc
         if len(g.output_shape) == 1:  # 2-D points: the toy metrics, not image metrics
             click.echo(_toy_eval(g, dataset))
         else:
-            evaluation = evaluate(g, dataset, data_dir or _data_dir_setting(
-                state["config"].get("data_dir"), f"{find_checkpoint(run) / 'state.json'}"))
+            run_data = data_dir or _data_dir_setting(state["config"].get("data_dir"),
+                                                     f"{find_checkpoint(run) / 'state.json'}")
+            with _naming(dataset, run_data):
+                evaluation = evaluate(g, dataset, run_data)
             click.echo(evaluation.table())
     path = ganzoo.save(run, bundle, evaluation=evaluation, discriminator=not no_discriminator, ema=not no_ema,
                        overwrite=overwrite, pretrained_id=pretrained_id)

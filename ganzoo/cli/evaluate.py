@@ -46,12 +46,14 @@ def _resolve_generator(ref: str, ema: bool):
 
 @click.command("eval", short_help="Score a generator (FID, KID, IS, precision, recall).")
 @click.argument("ref", required=False)
-@click.option("--dataset", default="mnist", show_default=True,
-              help="mnist, fashion-mnist (ganzoo's classifiers) or cifar10 (Inception-v3, see --inception-weights).")
+@click.option("--dataset", help="Dataset to score against (default: the one REF records, else mnist). mnist and "
+              "fashion-mnist use ganzoo's classifiers, other image datasets (cifar10, folder, a plugin's) "
+              "Inception-v3 (`ganzoo fetch inception`) or the network a plugin gives them.")
 @click.option("--inception-weights", type=click.Path(dir_okay=False, exists=True),
-              help="FID Inception-v3 weights (safetensors) for cifar10; default $GANZOO_INCEPTION_WEIGHTS or "
+              help="FID Inception-v3 weights (safetensors); default $GANZOO_INCEPTION_WEIGHTS or "
                    "~/.cache/ganzoo/weights/pt_inception-2015-12-05.safetensors.")
-@click.option("--data-dir", type=click.Path(file_okay=False), help="Dataset root (default $GANZOO_DATA).")
+@click.option("--data-dir", type=click.Path(file_okay=False),
+              help="Dataset root, or the image folder (default: the run's own, else $GANZOO_DATA).")
 @click.option("-n", "--n", "n", type=int, default=10_000, show_default=True, help="Generated samples.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--batch-size", type=int, default=500, show_default=True)
@@ -62,7 +64,7 @@ def _resolve_generator(ref: str, ema: bool):
 @click.option("--verify", "verify", is_flag=False, flag_value="-", default=None, metavar="[RECEIPT]",
               help="Recompute a receipt (a JSON file; without one, the receipt in REF's bundle) and check it.")
 @friendly_errors
-def eval_cmd(ref: str | None, dataset: str, inception_weights: str | None, data_dir: str | None, n: int, seed: int, batch_size: int, device: str,
+def eval_cmd(ref: str | None, dataset: str | None, inception_weights: str | None, data_dir: str | None, n: int, seed: int, batch_size: int, device: str,
              metrics: str | None, no_ema: bool, json_out: str | None, verify: str | None) -> None:
     """Score a generator (REF: pretrained id, bundle, run directory or hf-hub:org/name) with ganzoo's fixed protocol.
 
@@ -91,23 +93,71 @@ def eval_cmd(ref: str | None, dataset: str, inception_weights: str | None, data_
     device = pick_device(device)
     if json_out:  # checked now: an evaluation takes minutes, and its receipt must not be lost at the end
         _check_writable(Path(json_out), "--json")
-    if data_dir is None:  # a run remembers where its data was
+    recorded = _recorded_dataset(ref)
+    if data_dir is None and (dataset is None or dataset == recorded):  # a run remembers where its data was
         data_dir = _run_data_dir(ref)
+    dataset = dataset or recorded or "mnist"
     generator, name = _resolve_generator(ref, ema=not no_ema)
     if receipt is not None:
-        result = verify_receipt(receipt, generator, data_dir=data_dir, device=device)
+        with _naming(dataset if verify is None else receipt["reference"]["dataset"], data_dir):
+            result = verify_receipt(receipt, generator, data_dir=data_dir, device=device)
         click.echo(result.table())
         if not result.ok:
             sys.exit(1)
         return
     chosen = tuple(m.strip() for m in metrics.split(",")) if metrics else None
-    result = evaluate(generator, dataset, data_dir, n=n, seed=seed, batch_size=batch_size, device=device,
-                      metrics=chosen, model_name=name)
+    with _naming(dataset, data_dir):
+        result = evaluate(generator, dataset, data_dir, n=n, seed=seed, batch_size=batch_size, device=device,
+                          metrics=chosen, model_name=name)
     click.echo(result.table())
     if json_out:
         text = result.to_json()
         write_atomic(Path(json_out), lambda tmp: tmp.write_text(text))
         click.echo(f"receipt written to {json_out}")
+
+
+def _recorded_dataset(ref: str) -> str | None:
+    """The dataset a run directory, bundle folder or pretrained id REF records, or None (nothing is downloaded)."""
+    from ganzoo.errors import GanzooError
+    from ganzoo.weights import read_json
+
+    path = Path(ref)
+    for name in ("config.json", "ganzoo.json"):  # a run directory, a bundle folder
+        if (path / name).is_file():
+            try:
+                saved = read_json(path / name, "saved configuration", GanzooError)
+            except GanzooError:
+                return None  # loading REF says what is wrong with it
+            dataset = saved.get("dataset") if isinstance(saved, dict) else None
+            return dataset if isinstance(dataset, str) and dataset else None
+    if not path.exists() and not ref.startswith("hf-hub:"):
+        import ganzoo
+
+        if ref in ganzoo.list_pretrained():
+            return ganzoo.get_pretrained(ref)[1].dataset or None
+    return None
+
+
+class _naming:
+    """Errors of an evaluation name the dataset (and data folder) it was scored against."""
+
+    def __init__(self, dataset: str, data_dir: str | None) -> None:
+        self.where = f"dataset {dataset!r}" + (f" (data {data_dir})" if data_dir else "")
+        self.dataset = dataset
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        from ganzoo.errors import DataError, EvalError
+
+        if isinstance(exc, (EvalError, DataError)) and repr(self.dataset) not in str(exc) \
+                and f"dataset {self.dataset}" not in str(exc):
+            try:
+                raise type(exc)(f"{self.where}: {exc}") from exc
+            except TypeError:
+                return False  # an error class with other arguments: its own message
+        return False
 
 
 def _run_data_dir(ref: str) -> str | None:

@@ -113,13 +113,23 @@ def _next_steps(trainer: Any) -> str:
 
     run = shlex.quote(str(trainer.run_dir))
     cfg = trainer.config
+    from ganzoo.data import TOYS
+    from ganzoo.metrics.networks import network_problem, network_spec
+
+    problem = network_problem(cfg.dataset)  # offer only what will work for this run
+    fetchable = problem is not None and "ganzoo fetch inception" in problem
+    scored = problem is None or fetchable
+    bundle = shlex.quote(f"{cfg.model}-{cfg.dataset}-bundle")
     lines = ["next:",
-             f"  ganzoo sample {run} -n 64 -o {shlex.quote(str(trainer.run_dir / 'grid.png'))}   # samples",
-             f"  ganzoo save {run} {shlex.quote(f'{cfg.model}-{cfg.dataset}-bundle')} --eval   # a bundle to load or publish",
-             f"  ganzoo doctor {run}   # is it healthy? (and: ganzoo report {run} -o report.html)"]
-    if cfg.dataset in ("mnist", "fashion-mnist"):
-        extra = "" if cfg.dataset == "mnist" else f" --dataset {cfg.dataset}"
-        lines.append(f"  ganzoo eval {run}{extra}   # FID, KID, IS, precision, recall")
+             f"  ganzoo sample {run} -n 64 -o {shlex.quote(str(trainer.run_dir / 'grid.png'))}   # samples"]
+    if fetchable:
+        lines.append("  ganzoo fetch inception   # once: the FID Inception-v3 weights that score your images")
+    eval_flag = " --eval" if scored or cfg.dataset in TOYS else ""
+    lines.append(f"  ganzoo save {run} {bundle}{eval_flag}   # a bundle to load or publish")
+    if scored:
+        what = "FID, KID, IS, precision, recall" if network_spec(cfg.dataset).logits else "FID, KID, precision, recall"
+        lines.append(f"  ganzoo eval {run}   # {what} against {cfg.dataset}")
+    lines.append(f"  ganzoo doctor {run}   # is it healthy? (and: ganzoo report {run} -o report.html)")
     lines.append(f"  ganzoo train {cfg.model} --resume {run} --steps {2 * trainer.step}   # train on")
     return "\n".join(lines)
 

@@ -180,11 +180,23 @@ def _check(c: TrainConfig, *, given_decay_start: float | None) -> None:
                           "add --lr-schedule linear (or cosine)")
     if c.precision not in ("auto", "fp32", "bf16"):
         raise ConfigError(f"precision must be auto, fp32 or bf16, got {c.precision!r}")
-    if c.eval_every is not None and c.dataset not in ("mnist", "fashion-mnist"):
-        raise ConfigError(
-            f"--eval-every needs a dataset with a ganzoo feature network (mnist, fashion-mnist), "
-            f"not {c.dataset!r}"
-        )
+    if c.eval_every is not None:
+        _check_eval_every(c)
+
+
+def _check_eval_every(c: TrainConfig) -> None:
+    """Refuse ``--eval-every`` on a dataset no feature network scores (or whose network is not here), or an
+    ``--eval-n`` too small for its network, before training starts."""
+    from ganzoo.metrics.networks import network_problem, network_spec
+    from ganzoo.metrics.protocol import min_samples
+
+    problem = network_problem(c.dataset)
+    if problem is not None:
+        raise ConfigError(f"--eval-every needs a feature network for dataset {c.dataset!r}: {problem}")
+    dim = network_spec(c.dataset).feature_dim
+    if dim is not None and c.eval_n < min_samples(dim):
+        raise ConfigError(f"--eval-n {c.eval_n} is too few samples for dataset {c.dataset!r}'s {dim}-d feature "
+                          f"network {network_spec(c.dataset).name}: give --eval-n {min_samples(dim)} or more")
 
 
 # A resume continues the run: these settings define it and are refused when given with another value.

@@ -73,13 +73,15 @@ from ganzoo.errors import EvalError
 from ganzoo.interfaces import Generator
 from ganzoo.metrics import feature_metrics as fm
 from ganzoo.metrics.cache import default_cache_dir
-from ganzoo.metrics.classifier import CROSS_CHECK_NETWORKS, INPUT_SHAPE
+from ganzoo.metrics.classifier import INPUT_SHAPE
 from ganzoo.metrics.networks import (
-    INCEPTION_DATASETS,
     FeatureNet,
-    _check_has_feature_network,
-    _image_shape,
+    _logits_or_empty,
     feature_network,
+    image_shape_of,
+    logit_metrics,
+    network_spec,
+    network_specs,
 )
 from ganzoo.metrics.protocol import (
     DEFAULT_METRICS,
@@ -165,6 +167,7 @@ def _check_request(generator: Any, metrics: Sequence[str] | None, n: int, batch_
         raise EvalError(f"evaluate() takes a ganzoo.Generator, not {type(generator).__name__}{hint}")
     if metrics is None:
         names = DEFAULT_METRICS + (("label_accuracy",) if generator.is_conditional else ())
+        names = _offered(names, dataset)
     else:
         names = (metrics,) if isinstance(metrics, str) else tuple(metrics)
         unknown = [m for m in names if m not in METRICS]
@@ -176,12 +179,20 @@ def _check_request(generator: Any, metrics: Sequence[str] | None, n: int, batch_
             f"{type(generator).__name__} takes no labels. Drop 'label_accuracy' from metrics"
         )
     check_protocol(n, seed, batch_size)  # bounded (ganzoo.limits) before anything is loaded
-    if dataset in INCEPTION_DATASETS and "label_accuracy" in names:
-        raise EvalError(f"label_accuracy needs a classifier of {dataset}'s own classes; the Inception "
-                        "network's 1008 ImageNet-era logits are not those. Drop 'label_accuracy'")
-    _check_has_feature_network(dataset)  # named as such, not by a shape the dataset does not have
-    shape, want = tuple(getattr(generator, "output_shape", ())), _image_shape(dataset)
-    if shape != want:
+    spec = network_spec(dataset)  # named as such, not by a shape the dataset does not have
+    offered = logit_metrics(spec)
+    for name in ("label_accuracy", "confident", "is"):
+        if name in names and name not in offered:
+            need = "logits" if name == "is" else f"a classifier of {dataset}'s own classes"
+            raise EvalError(f"{name} needs {need}; {dataset} is scored with {spec.name}, whose "
+                            f"{'logits are not those' if spec.logits else 'features have no logits'}. "
+                            f"Drop {name!r} (choose from {', '.join(m for m in METRICS if m not in ('is', 'label_accuracy', 'confident') or m in offered)})")
+    shape, want = tuple(getattr(generator, "output_shape", ())), image_shape_of(spec, dataset)
+    if want is None:  # the network scores any image shape, and the dataset (a folder) has none of its own
+        if len(shape) != 3:
+            raise EvalError(f"{type(generator).__name__} makes samples of shape {shape}, but {dataset} is scored on "
+                            "images (C, H, W); evaluate it on the dataset it was trained on")
+    elif shape != want:
         raise EvalError(
             f"{type(generator).__name__} makes images of shape {shape}, but {dataset} images are {want} "
             "(values in [-1, 1]); ganzoo does not resize generated images for evaluation. Evaluate it "
@@ -190,10 +201,19 @@ def _check_request(generator: Any, metrics: Sequence[str] | None, n: int, batch_
     return tuple(dict.fromkeys(names))
 
 
+def _offered(names: Sequence[str], dataset: str) -> tuple[str, ...]:
+    """The default metrics ``dataset``'s feature network can give (no classes: no label accuracy or confident share)."""
+    try:
+        offered = logit_metrics(network_spec(dataset))
+    except EvalError:
+        return tuple(names)  # no network: refused with its own message in _check_request
+    return tuple(m for m in names if m not in ("is", "label_accuracy", "confident") or m in offered)
+
+
 @torch.inference_mode()
 def _sample_features(
     generator: Generator, nets: Sequence[FeatureNet], n: int, seed: int, batch_size: int, device: torch.device,
-    shape: tuple[int, ...] = INPUT_SHAPE,
+    shape: tuple[int, ...] | None = INPUT_SHAPE,
 ) -> tuple[list[tuple[Tensor, Tensor]], Tensor | None]:
     """``[(features, logits)]`` of ``n`` samples, one pair per network (the same samples), and the labels."""
     gen_device = generator._device()
@@ -223,7 +243,7 @@ def _sample_features(
         for i, net in enumerate(nets):
             f, lg = net.features_and_logits(x)
             feats[i].append(f)
-            logits[i].append(lg)
+            logits[i].append(_logits_or_empty(f, lg))
     return [(torch.cat(f), torch.cat(lg)) for f, lg in zip(feats, logits)], labels
 
 
@@ -295,9 +315,11 @@ def evaluate(
     names = _check_request(generator, metrics, n, batch_size, seed, dataset)
     gen_device = generator._device()
     device = torch.device(device) if device is not None else gen_device
+    specs = network_specs(dataset)
     net, record, shape = feature_network(dataset, device=device)
-    others = [feature_network(dataset, device=device, name=name)[:2]
-              for name in (CROSS_CHECK_NETWORKS.get(dataset, ()) if cross_check else ())]
+    shape = shape or tuple(generator.output_shape)  # a folder is read at the generator's image shape
+    others = [feature_network(dataset, device=device, name=other.name)[:2]
+              for other in (specs[1:] if cross_check else ())]
     for each in [net, *(o for o, _ in others)]:
         if n < min_samples(each.feature_dim):
             raise EvalError(
@@ -305,9 +327,9 @@ def evaluate(
                 f"needs n >= {min_samples(each.feature_dim)} (twice the feature size) to be stable; "
                 "the protocol's default is 10000"
             )
-    if "label_accuracy" in names and generator.num_classes != net.num_classes:
+    if "label_accuracy" in names and generator.num_classes != specs[0].num_classes:
         raise EvalError(
-            f"label_accuracy needs the generator's classes to be {dataset}'s {net.num_classes} "
+            f"label_accuracy needs the generator's classes to be {dataset}'s {specs[0].num_classes} "
             f"classes; {type(generator).__name__} has {generator.num_classes}"
         )
     cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
@@ -320,21 +342,22 @@ def evaluate(
     finally:
         generator.train(was_training)
 
-    def score(net: FeatureNet, net_record: dict[str, Any], features: Tensor, logits: Tensor):
+    def score(net: FeatureNet, net_record: dict[str, Any], features: Tensor, logits: Tensor, extras):
         net_sha, net_name = net_record["sha256"], net_record["name"]
-        ref = _reference(dataset, data_dir, net, net_sha, cache, device, batch_size, net_name, download)
+        ref = _reference(dataset, data_dir, net, net_sha, cache, device, batch_size, net_name, download,
+                         image_shape=shape)
         values = _compute(names, features, logits.cpu(), labels, ref, seed)
         floor_record = (_floor(dataset, data_dir, n, names, net, net_sha, ref, cache, device, batch_size,
-                               net_name, download)
+                               net_name, download, image_shape=shape, extras=extras)
                         if floor else None)
         return values, floor_record, ref
 
-    values, floor_record, ref = score(net, record, *scored[0])
+    values, floor_record, ref = score(net, record, *scored[0], logit_metrics(specs[0]))
     floor_values = {k: v for k, v in floor_record["metrics"].items() if k in values} if floor_record else {}
     checks: dict[str, dict[str, dict[str, float]]] = {}
     check_receipts = []
-    for (other, other_record), pair in zip(others, scored[1:]):
-        other_values, other_floor, _ = score(other, other_record, *pair)
+    for (other, other_record), pair, other_spec in zip(others, scored[1:], specs[1:]):
+        other_values, other_floor, _ = score(other, other_record, *pair, logit_metrics(other_spec))
         other_floor_values = ({k: v for k, v in other_floor["metrics"].items() if k in other_values}
                               if other_floor else {})
         checks[other_record["name"]] = {"metrics": other_values, "floor": other_floor_values}

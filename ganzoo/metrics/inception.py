@@ -39,6 +39,9 @@ from ganzoo.metrics.cache import cache_root
 WEIGHTS_NAME = "pt_inception-2015-12-05.safetensors"
 PTH_NAME = "pt_inception-2015-12-05-6726825d.pth"
 PTH_SHA256_PREFIX = "6726825d"  # torch hub names files with the first 8 hex digits of their sha256
+#: The full sha256 of pytorch-fid's published file (its release ``fid_weights``), and its size.
+PTH_SHA256 = "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2"
+PTH_BYTES = 95_628_359
 PTH_URL = "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/" + PTH_NAME
 WEIGHTS_ENV = "GANZOO_INCEPTION_WEIGHTS"
 NAME = "inception-v3-fid-2015-12-05"
@@ -171,8 +174,8 @@ def load_inception(
         raise EvalError(
             f"Inception-v3 FID weights not found at {path}. FID on RGB datasets needs the standard "
             f"FID Inception weights as safetensors: put {WEIGHTS_NAME} there (or set {WEIGHTS_ENV}). "
-            f"To make it from pytorch-fid's {PTH_NAME} ({PTH_URL}), run once: "
-            f"python -m ganzoo.metrics.inception convert {PTH_NAME}"
+            f"Run `ganzoo fetch inception` to download and convert it, or, from pytorch-fid's {PTH_NAME} "
+            f"({PTH_URL}) downloaded elsewhere, run once: python -m ganzoo.metrics.inception convert {PTH_NAME}"
         )
     try:
         tensors = load_file(str(path))
@@ -209,9 +212,9 @@ def convert(src: str | Path, dst: str | Path | None = None, *, check_hash: bool 
 
     src = Path(src)
     digest = sha256_file(src)
-    if check_hash and not digest.startswith(PTH_SHA256_PREFIX):
+    if check_hash and digest != PTH_SHA256:
         raise EvalError(
-            f"{src} has sha256 {digest[:16]}…, not the standard {PTH_NAME} (sha256 {PTH_SHA256_PREFIX}…); "
+            f"{src} has sha256 {digest[:16]}…, not the standard {PTH_NAME} (sha256 {PTH_SHA256[:16]}…); "
             "refusing to convert it. Pass --any-file if you trust it"
         )
     state = torch.load(str(src), map_location="cpu", weights_only=True)
@@ -224,9 +227,65 @@ def convert(src: str | Path, dst: str | Path | None = None, *, check_hash: bool 
     dst = Path(dst) if dst is not None else default_weights_path()
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(dst.name + ".tmp")
-    save_file({k: state[k].contiguous() for k in own if k in state}, str(tmp), metadata={"source": src.name, "sha256": digest})
+    save_file({k: state[k].contiguous() for k in own if k in state}, str(tmp), metadata={"source": PTH_NAME if digest == PTH_SHA256 else src.name, "sha256": digest})
     os.replace(tmp, dst)
     return dst
+
+
+def _download(url: str, dest: Path, max_bytes: int = PTH_BYTES) -> None:
+    """Download ``url`` to ``dest``, refusing more than ``max_bytes`` (the known size of the file)."""
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=30) as response, open(dest, "wb") as out:  # noqa: S310 (a fixed https URL)
+        total = 0
+        while True:
+            chunk = response.read(1 << 20)
+            if not chunk:
+                break
+            total += len(chunk)
+            if total > max_bytes:
+                raise EvalError(f"{url} sent more than the {max_bytes:,} bytes of {PTH_NAME}; refusing it")
+            out.write(chunk)
+
+
+def fetch_inception(dst: str | Path | None = None, *, source: str | Path | None = None,
+                    force: bool = False) -> tuple[Path, str]:
+    """Get the FID Inception-v3 weights where evaluation looks: download, check, convert, cache.
+
+    Downloads pytorch-fid's ``pt_inception-2015-12-05-6726825d.pth`` from its published address
+    (:data:`PTH_URL`), or takes ``source`` (that file, downloaded elsewhere), checks its sha256
+    (:data:`PTH_SHA256`), converts it to safetensors with tensors-only loading (:func:`convert`)
+    and writes it to ``dst`` (default :func:`default_weights_path`). Nothing is done when a
+    readable file is already there (``force`` converts again).
+
+    Returns:
+        ``(path, what was done)``: ``"present"``, ``"converted"`` or ``"downloaded"``.
+
+    Raises:
+        EvalError: offline (one line naming the file and where to put it), or a file that is
+            not the standard one.
+    """
+    dst = Path(dst).expanduser() if dst is not None else default_weights_path()
+    if dst.is_file() and not force:
+        load_inception(dst)  # a damaged file is said so, with the fix
+        return dst, "present"
+    if source is not None:
+        return convert(source, dst), "converted"
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{PTH_NAME}.{os.getpid()}.part")
+    try:
+        try:
+            _download(PTH_URL, tmp)
+        except OSError as exc:  # URLError and timeouts are OSErrors
+            reason = getattr(exc, "reason", exc)
+            raise EvalError(
+                f"cannot download {PTH_URL} ({reason}); offline, get {PTH_NAME} (sha256 {PTH_SHA256[:16]}…) "
+                f"from that address elsewhere and run `ganzoo fetch inception --from {PTH_NAME}` "
+                f"(it writes {dst})"
+            ) from exc
+        return convert(tmp, dst), "downloaded"
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,7 +24,13 @@ from ganzoo.errors import EvalError
 from ganzoo.metrics import feature_metrics as fm
 from ganzoo.metrics.cache import _atomic_write_bytes, default_cache_dir
 from ganzoo.metrics.classifier import sha256_file
-from ganzoo.metrics.networks import FeatureNet, _features_of_images, feature_network
+from ganzoo.metrics.networks import (
+    FeatureNet,
+    _features_of_images,
+    feature_network,
+    logit_metrics,
+    network_spec,
+)
 from ganzoo.metrics.protocol import (
     _FLOOR_SEED,
     _FLOOR_VERSION,
@@ -45,18 +51,24 @@ def _content_sha256(images: Tensor, labels: Tensor | None) -> str:
 
 
 
-def _load_split(dataset: str, data_dir: str | Path | None, split: str, download: bool = True):
+def _load_split(dataset: str, data_dir: str | Path | None, split: str, download: bool = True,
+                image_shape: tuple[int, ...] | None = None):
     from ganzoo.data import load_dataset
 
-    return load_dataset(dataset, data_dir, split=split, download=download)
+    if image_shape is None:
+        return load_dataset(dataset, data_dir, split=split, download=download)
+    # A dataset that resizes (a folder) is read at the shape the images are scored at.
+    return load_dataset(dataset, data_dir, split=split, download=download, image_shape=tuple(image_shape))
 
 
-def _local_split(dataset: str, data_dir: str | Path | None, split: str):
+def _local_split(dataset: str, data_dir: str | Path | None, split: str, image_shape: tuple[int, ...] | None = None):
     """The split from the files at hand, or ``None`` when they are not there (nothing is fetched)."""
     from ganzoo.errors import DataNotFoundError
 
     try:
-        return _load_split(dataset, data_dir, split, download=False)
+        if image_shape is None:
+            return _load_split(dataset, data_dir, split, download=False)
+        return _load_split(dataset, data_dir, split, download=False, image_shape=image_shape)
     except DataNotFoundError:
         return None
 
@@ -179,16 +191,16 @@ def _from_shipped(dataset: str, shipped: dict[str, Any], net_sha: str) -> Refere
 
 def _reference(
     dataset: str, data_dir, net: FeatureNet, net_sha: str, cache_dir: Path, device: torch.device, batch_size: int,
-    net_name: str = "", download: bool = True,
+    net_name: str = "", download: bool = True, image_shape: tuple[int, ...] | None = None,
 ) -> Reference:
     from ganzoo.metrics.shipped import shipped_reference
 
-    ds = _local_split(dataset, data_dir, REFERENCE_SPLIT)
+    ds = _local_split(dataset, data_dir, REFERENCE_SPLIT, image_shape)
     if ds is None:  # no files here: the statistics that ship with ganzoo, else fetch (or say what is missing)
         shipped = shipped_reference(net_name, dataset, REFERENCE_SPLIT, network_sha256=net_sha)
         if shipped is not None:
             return _from_shipped(dataset, shipped, net_sha)
-        ds = _load_split(dataset, data_dir, REFERENCE_SPLIT, download)
+        ds = _load_split(dataset, data_dir, REFERENCE_SPLIT, download, image_shape)
     data_sha = _content_sha256(ds.data, ds.labels)
     shipped = shipped_reference(net_name, dataset, REFERENCE_SPLIT, network_sha256=net_sha, data_sha256=data_sha)
     if shipped is not None:  # the same data and network: no need to compute
@@ -202,7 +214,8 @@ def _reference(
     features, logits = _features_of_images(net, ds.data, batch_size, device)
     features, logits = features.cpu(), logits.cpu()
     mu, sigma = fm.gaussian_stats(features)
-    ref = Reference(dataset, REFERENCE_SPLIT, features, logits, ds.labels.clone(), mu, sigma, data_sha, files,
+    labels = ds.labels.clone() if ds.labels is not None else torch.full((len(ds),), -1, dtype=torch.int64)
+    ref = Reference(dataset, REFERENCE_SPLIT, features, logits, labels, mu, sigma, data_sha, files,
                     net_sha, path)
     ref._save()
     return ref
@@ -216,10 +229,13 @@ def reference_stats(
     device: torch.device | str | None = None,
     batch_size: int = 500,
     network: str | None = None,
+    image_shape: tuple[int, ...] | None = None,
 ) -> Reference:
     """The reference (test split) features and statistics, from the cache or computed and cached.
 
     ``network`` names one of the dataset's feature networks (default: its first).
+    ``image_shape`` is the ``(C, H, W)`` to read a dataset that resizes (``folder``) at
+    (default: the network's or the dataset's own shape).
 
     Example:
         >>> ref = reference_stats("mnist")  # doctest: +SKIP
@@ -227,9 +243,10 @@ def reference_stats(
         (torch.Size([10000, 128]), 'a0863a96')
     """
     device = torch.device(device or "cpu")
-    net, record, _ = feature_network(dataset, device=device, name=network)
+    net, record, shape = feature_network(dataset, device=device, name=network)
     cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-    return _reference(dataset, data_dir, net, record["sha256"], cache, device, batch_size, record["name"])
+    return _reference(dataset, data_dir, net, record["sha256"], cache, device, batch_size, record["name"],
+                      image_shape=image_shape or shape)
 
 
 def _compute(
@@ -265,7 +282,8 @@ def _compute(
 def _floor(
     dataset: str, data_dir, n: int, names: Sequence[str], net: FeatureNet, net_sha: str,
     ref: Reference, cache_dir: Path, device: torch.device, batch_size: int, net_name: str = "",
-    download: bool = True,
+    download: bool = True, image_shape: tuple[int, ...] | None = None,
+    extras: Sequence[str] = ("is", "label_accuracy", "confident"),
 ) -> dict[str, Any]:
     """Real-vs-real numbers: the first ``n`` train images against the test split.
 
@@ -276,21 +294,22 @@ def _floor(
     from ganzoo.errors import DataNotFoundError
     from ganzoo.metrics.shipped import shipped_floor
 
-    train = _local_split(dataset, data_dir, FLOOR_SPLIT)
+    train = _local_split(dataset, data_dir, FLOOR_SPLIT, image_shape)
     if train is None:
         shipped = shipped_floor(net_name, dataset, n, network_sha256=net_sha, reference_sha256=ref.sha256,
                                 version=_FLOOR_VERSION)
         if shipped is not None and all(m in shipped["metrics"] for m in names):
             return shipped
         try:
-            train = _load_split(dataset, data_dir, FLOOR_SPLIT, download)
+            train = _load_split(dataset, data_dir, FLOOR_SPLIT, download, image_shape)
         except DataNotFoundError as exc:
             raise DataNotFoundError(
                 f"the real-data floor for n={n} needs the {dataset} {FLOOR_SPLIT} split (ganzoo ships the "
                 f"floor only for n=10000): {exc}"
             ) from exc
     n_floor = min(n, len(train))
-    images, labels = train.data[:n_floor], train.labels[:n_floor]
+    images = train.data[:n_floor]
+    labels = train.labels[:n_floor] if train.labels is not None else None
     sha = _content_sha256(images, labels)
     path = cache_dir / (f"{dataset}-floor-{FLOOR_SPLIT}{sha[:16]}-{REFERENCE_SPLIT}{ref.sha256[:16]}"
                         f"-net{net_sha[:16]}-n{n_floor}-v{_FLOOR_VERSION}.json")
@@ -307,7 +326,8 @@ def _floor(
                 record["metrics"] = cached["metrics"]
         except (OSError, AttributeError, TypeError, EvalError):
             pass  # a damaged, edited or stale cache file is recomputed
-    wanted = {"fid", "is", "label_accuracy", "confident", *names}
+    # The cheap numbers the network can give (no labels: no label accuracy), and those asked for.
+    wanted = {"fid", *(m for m in extras if m != "label_accuracy" or labels is not None), *names}
     missing = [m for m in METRICS if m in wanted and m not in record["metrics"]]
     if missing:
         features, logits = _features_of_images(net, images, batch_size, device)
@@ -338,6 +358,7 @@ def real_vs_real(
     device: torch.device | str | None = None,
     batch_size: int = 500,
     network: str | None = None,
+    image_shape: tuple[int, ...] | None = None,
 ) -> dict[str, Any]:
     """The floor alone: the first ``n`` train images scored against the test split.
 
@@ -353,11 +374,13 @@ def real_vs_real(
     if unknown:
         raise EvalError(f"unknown metric(s) {unknown}; choose from {', '.join(METRICS)}")
     device = torch.device(device or "cpu")
-    net, record, _ = feature_network(dataset, device=device, name=network)
+    net, record, shape = feature_network(dataset, device=device, name=network)
     if n < min_samples(net.feature_dim):
         raise EvalError(f"n={n} is too few samples: the floor needs n >= {min_samples(net.feature_dim)}")
     cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-    ref = _reference(dataset, data_dir, net, record["sha256"], cache, device, batch_size, record["name"])
+    ref = _reference(dataset, data_dir, net, record["sha256"], cache, device, batch_size, record["name"],
+                     image_shape=image_shape or shape)
     floor = _floor(dataset, data_dir, n, tuple(metrics), net, record["sha256"], ref, cache, device, batch_size,
-                   record["name"])
+                   record["name"], image_shape=image_shape or shape,
+                   extras=logit_metrics(network_spec(dataset, network)))
     return {**floor, "metrics": {k: v for k, v in floor["metrics"].items() if k in metrics or (k == "kid_std" and "kid" in metrics)}}

@@ -16,9 +16,8 @@ import torch
 
 from ganzoo.errors import EvalError
 from ganzoo.interfaces import Generator
-from ganzoo.metrics.classifier import CROSS_CHECK_NETWORKS
 from ganzoo.metrics.evaluate import EvalResult, _fmt, evaluate
-from ganzoo.metrics.networks import feature_network
+from ganzoo.metrics.networks import feature_network, network_specs
 from ganzoo.metrics.protocol import DEFAULT_TOLERANCE, METRICS, check_setting
 from ganzoo.weights import read_json
 
@@ -162,16 +161,19 @@ def verify_receipt(
         wanted = [(None, net_rec)] + [(c["feature_network"]["name"], c["feature_network"]) for c in cross]
     except (KeyError, TypeError) as exc:
         raise EvalError(f"the receipt's cross_check entries are malformed (missing {exc})") from exc
+    checks_here = [s.name for s in network_specs(dataset)[1:]]  # names the dataset: no network, no verifying
     for name, entry in wanted:
-        if name is not None and name not in CROSS_CHECK_NETWORKS.get(dataset, ()):
-            raise EvalError(f"the receipt was made with cross-check network {name!r}, which this ganzoo does "
-                            "not ship: use the ganzoo version named in the receipt")
+        if name is not None and name not in checks_here:
+            raise EvalError(f"the receipt was made with cross-check network {name!r} for dataset {dataset!r}, which "
+                            "no installed plugin registers for it: use the ganzoo version (and plugins) named "
+                            "in the receipt")
         _, record, _ = feature_network(dataset, name=name)
         if record["sha256"] != entry.get("sha256"):
             raise EvalError(
                 f"the receipt was made with feature network {entry.get('name')} sha256 "
-                f"{str(entry.get('sha256'))[:12]}..., this ganzoo ships sha256 {record['sha256'][:12]}...: "
-                "its numbers cannot be reproduced here. Use the ganzoo version named in the receipt"
+                f"{str(entry.get('sha256'))[:12]}..., this ganzoo scores dataset {dataset!r} with {record['name']} "
+                f"sha256 {record['sha256'][:12]}...: its numbers cannot be reproduced here. Use the ganzoo "
+                "version (and feature network weights) named in the receipt"
             )
     result = evaluate(
         generator, dataset, data_dir, n=proto["n"], seed=proto["seed"], batch_size=proto["batch_size"],

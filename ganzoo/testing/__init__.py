@@ -30,6 +30,7 @@ Example:
 from __future__ import annotations
 
 from ganzoo.testing.datasets import check_dataset
+from ganzoo.testing.feature_networks import check_feature_network
 from ganzoo.testing.losses import check_loss
 from ganzoo.testing.models import (
     CHECKS,
@@ -52,6 +53,7 @@ __all__ = [
     "ConformanceReport",
     "check_conditioning",
     "check_dataset",
+    "check_feature_network",
     "check_determinism",
     "check_discriminator_output",
     "check_gradients",
