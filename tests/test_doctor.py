@@ -281,3 +281,24 @@ def test_a_d_wins_run_is_caught_while_it_trains(tmp_path, mnist_dir):
     assert findings and findings[0]["finding"] == "discriminator-wins", findings
     d = diagnose(tmp_path / "d", samples=False)
     assert d.verdict == "failing" and "discriminator-wins" in _codes(d)
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("model", ["dcgan", "wgan-gp", "cgan", "vanilla"])
+def test_doctor_and_report_read_every_family(tmp_path, mnist_dir, model):
+    """Every built-in family on images (cgan conditional, wgan-gp a critic), resumed, and while its lock is held."""
+    from ganzoo.report import write_report
+
+    cfg = dict(model=model, dataset="mnist", data_dir=str(mnist_dir), steps=4, batch_size=16, quiet=True,
+               log_every=1, sample_every=2, checkpoint_every=2, out=str(tmp_path / "run"))
+    Trainer(TrainConfig(**cfg)).fit()
+    held = Trainer(TrainConfig(resume=str(tmp_path / "run"), steps=8, quiet=True))  # holds the run's lock
+    try:
+        d = diagnose(tmp_path / "run", n=64)
+        assert d.verdict in ("healthy", "warning", "failing") and any("samples" in c for c in d.checked), d.text()
+    finally:
+        held.fit()
+    d = diagnose(tmp_path / "run", n=64)
+    assert "steps 1 to 8" in d.checked[0], d.checked
+    page = write_report([tmp_path / "run"], tmp_path / "r.html").read_text()
+    assert "Samples over training" in page and "step 8" in page
