@@ -17,6 +17,7 @@ after it. Checkpoints are written and read through :mod:`ganzoo.checkpoint`.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import math
@@ -407,3 +408,81 @@ def last_good_checkpoint(run_dir: Path) -> Path | None:
     finite = all(torch.isfinite(t).all() for tensors in files.values() for t in tensors.values()
                  if t.is_floating_point())
     return path if finite else None
+
+
+# ---------------------------------------------------------------------- the run directory under way
+
+
+def check_run_dir_intact(run_dir: Path, lock: Any, run_id: tuple[int, int], step: int) -> None:
+    """Raise CheckpointError if ``run_dir`` was deleted or replaced since the run opened it.
+
+    With the lock held, the locked file must still be the run's ``.lock``; between ``fit()`` calls
+    (no lock), the folder's device and inode must still be ``run_id``.
+    """
+    if lock is not None:
+        gone = not lock.intact()
+    else:
+        try:
+            st = os.stat(run_dir)
+            gone = (st.st_dev, st.st_ino) != run_id
+        except OSError:
+            gone = True
+    if gone:
+        raise CheckpointError(
+            f"the run directory {run_dir} was deleted or replaced while training (at step {step}); "
+            "stopped without writing there again. Start a new run with another --out, or resume a copy of "
+            "the run if you kept one"
+        )
+
+
+@contextlib.contextmanager
+def writing(run_dir: Path, model: str, what: str):
+    """Turn a failed write in the run directory (disk full...) into one line that says what is intact."""
+    try:
+        yield
+    except CheckpointError:  # the checkpoint's own errors already say it (CheckpointWriteError is an OSError)
+        raise
+    except OSError as exc:
+        try:
+            last = f"the last checkpoint {find_checkpoint(run_dir)} is intact; fix that, then continue " \
+                   f"from it with `ganzoo train {model} --resume {run_dir}`"
+        except GanzooError:
+            last = "no checkpoint was written yet; fix that and start again"
+        raise CheckpointError(f"cannot write {what} in {run_dir} ({exc.strerror or exc}); {last}") from exc
+
+
+def rng_state(device: torch.device, data_gen: torch.Generator, perm: Tensor, ema_step: Tensor,
+              step_t: Tensor) -> dict[str, Tensor]:
+    """Every random stream and counter a checkpoint needs to continue exactly."""
+    rng = {"cpu": torch.get_rng_state(), "data": data_gen.get_state(), "perm": perm.cpu(),
+           "ema_step": ema_step.cpu(), "step_t": step_t.cpu()}
+    if device.type == "cuda":
+        rng["cuda"] = torch.cuda.get_rng_state(device)
+    return rng
+
+
+def restore_rng_state(rng: dict[str, Tensor], device: torch.device, data_gen: torch.Generator, n: int,
+                      ema_step: Tensor, step_t: Tensor) -> Tensor:
+    """Put :func:`rng_state`'s streams and counters back; returns the data order (checked), on ``device``."""
+    torch.set_rng_state(rng["cpu"])
+    if "cuda" in rng and device.type == "cuda":
+        torch.cuda.set_rng_state(rng["cuda"], device)
+    data_gen.set_state(rng["data"])
+    ema_step.copy_(rng["ema_step"])
+    step_t.copy_(rng["step_t"])
+    return _checked_perm(rng["perm"], n).to(device)
+
+
+
+def _checked_perm(perm: Tensor, n: int) -> Tensor:
+    """The saved data order: empty, or a permutation of ``range(n)`` (int64), else ValueError."""
+    if perm.dtype != torch.int64 or perm.dim() != 1:
+        raise ValueError(f"the data order 'perm' must be a 1-D int64 tensor, got {perm.dtype} of shape "
+                         f"{tuple(perm.shape)}")
+    if perm.numel() == 0:
+        return perm
+    if perm.numel() != n:
+        raise ValueError(f"the data order 'perm' has {perm.numel()} entries for a dataset of {n}")
+    if not torch.equal(perm.sort().values, torch.arange(n)):
+        raise ValueError(f"the data order 'perm' is not a permutation of 0..{n - 1}")
+    return perm

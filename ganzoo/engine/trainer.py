@@ -10,7 +10,6 @@ third-party plugin's model trains with no change here.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import signal
@@ -30,15 +29,19 @@ from ganzoo.engine.fastpath import CompileGuard, make_graphed_step
 from ganzoo.engine.rundir import (
     MetricsLog,
     RunDirLock,
+    check_run_dir_intact,
     create_run_dir,
     divergence_error,
     read_training_checkpoint,
     record_divergence,
     restart_log,
+    restore_rng_state,
+    rng_state,
     run_record,
     write_config,
     write_samples,
     write_training_checkpoint,
+    writing,
 )
 from ganzoo.engine.setup import (
     build_gan,
@@ -50,7 +53,7 @@ from ganzoo.engine.setup import (
 )
 from ganzoo.engine.step import TrainStep
 from ganzoo.engine.watch import LiveDoctor
-from ganzoo.errors import CheckpointError, ConfigError, DivergenceError, GanzooError
+from ganzoo.errors import ConfigError, DivergenceError
 from ganzoo.interfaces import GAN
 
 
@@ -203,7 +206,7 @@ class Trainer:
             # What this run actually uses, where the config left a choice to ganzoo ("auto", None).
             used = {"device": str(self.device), "out": str(self.run_dir), "channels_last": self.channels_last,
                     "precision": "bf16" if self.amp_dtype is not None else "fp32"}
-            with self._writing("config.json and metrics.jsonl"):
+            with writing(self.run_dir, self.config.model, "config.json and metrics.jsonl"):
                 write_config(self.run_dir, self.config, self.gan, used)
                 if resume_dir is not None:
                     restart_log(self.run_dir, self.step, change, quiet=self.config.quiet)
@@ -278,7 +281,7 @@ class Trainer:
                "images_per_s": round(rate, 1), "time": round(dt, 3)}
         if cfg.lr_schedule != "constant":  # the rates of the step just taken
             row["lr_g"], row["lr_d"] = (float(f"{lr:.6g}") for lr in self.learning_rates())
-        with self._writing("metrics.jsonl"):
+        with writing(self.run_dir, self.config.model, "metrics.jsonl"):
             log.write(row, tensorboard=True)
             if self._doctor is not None:  # reads the row just written: no device sync of its own
                 self._doctor.observe(row, log.write, last=self.step == self.total_steps)
@@ -289,26 +292,12 @@ class Trainer:
 
         Writing on would recreate ``checkpoints/`` and ``samples/`` without config.json, log or lock.
         """
-        if not self.is_main or self._run_id is None:
-            return
-        if self._lock is not None:
-            gone = not self._lock.intact()
-        else:  # between fit() calls, no lock is held: compare the folder itself
-            try:
-                st = os.stat(self.run_dir)
-                gone = (st.st_dev, st.st_ino) != self._run_id
-            except OSError:
-                gone = True
-        if gone:
-            raise CheckpointError(
-                f"the run directory {self.run_dir} was deleted or replaced while training (at step {self.step}); "
-                "stopped without writing there again. Start a new run with another --out, or resume a copy of "
-                "the run if you kept one"
-            )
+        if self.is_main and self._run_id is not None:
+            check_run_dir_intact(self.run_dir, self._lock, self._run_id, self.step)
 
     def _log_eval(self, log: MetricsLog, bar: Any) -> None:
         row = {"step": self.step, "eval": self.evaluate()}
-        with self._writing("metrics.jsonl"):
+        with writing(self.run_dir, self.config.model, "metrics.jsonl"):
             log.write(row)
         bar.write(f"step {self.step}: " + ", ".join(f"{k} {v:.4g}" for k, v in row["eval"].items()))
 
@@ -421,23 +410,8 @@ class Trainer:
                 x = G(self.fixed_z, self.fixed_y).float().cpu()
         finally:
             G.train(was_training)
-        with self._writing(f"the sample grid of step {self.step}"):
+        with writing(self.run_dir, self.config.model, f"the sample grid of step {self.step}"):
             return write_samples(self.run_dir, self.step, x, num_classes=self.G.num_classes, data=self.dataset.data)
-
-    @contextlib.contextmanager
-    def _writing(self, what: str):
-        """Turn a failed write in the run directory (disk full...) into one line that says what is intact."""
-        try:
-            yield
-        except CheckpointError:  # the checkpoint's own errors already say it (CheckpointWriteError is an OSError)
-            raise
-        except OSError as exc:
-            try:
-                last = f"the last checkpoint {find_checkpoint(self.run_dir)} is intact; fix that, then continue " \
-                       f"from it with `ganzoo train {self.config.model} --resume {self.run_dir}`"
-            except GanzooError:
-                last = "no checkpoint was written yet; fix that and start again"
-            raise CheckpointError(f"cannot write {what} in {self.run_dir} ({exc.strerror or exc}); {last}") from exc
 
     def save_checkpoint(self) -> Path | None:
         """Write a checkpoint of the run, unless its weights or optimizer state hold a NaN or infinity.
@@ -454,10 +428,7 @@ class Trainer:
         if not self.is_main:
             return None
         self._check_run_dir()
-        rng = {"cpu": torch.get_rng_state(), "data": self.data_gen.get_state(), "perm": self.perm.cpu(),
-               "ema_step": self.ema_step.cpu(), "step_t": self.step_t.cpu()}
-        if self.device.type == "cuda":
-            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        rng = rng_state(self.device, self.data_gen, self.perm, self.ema_step, self.step_t)
         return write_training_checkpoint(
             self.run_dir, {"step": self.step, "epoch": self.epoch, "cursor": self.cursor}, self._nets(),
             {"g": self.opt_g, "d": self.opt_d}, rng, run_record(self.config, self.gan),
@@ -474,27 +445,7 @@ class Trainer:
             torch.manual_seed(self.config.seed + self.rank + 1_000_003 * self.step)
 
     def _restore_rng(self, rng: dict[str, Tensor]) -> None:
-        torch.set_rng_state(rng["cpu"])
-        if "cuda" in rng and self.device.type == "cuda":
-            torch.cuda.set_rng_state(rng["cuda"], self.device)
-        self.data_gen.set_state(rng["data"])
-        self.perm = _checked_perm(rng["perm"], len(self.data)).to(self.device)
-        self.ema_step.copy_(rng["ema_step"])
-        self.step_t.copy_(rng["step_t"])
-
-
-def _checked_perm(perm: Tensor, n: int) -> Tensor:
-    """The saved data order: empty, or a permutation of ``range(n)`` (int64), else ValueError."""
-    if perm.dtype != torch.int64 or perm.dim() != 1:
-        raise ValueError(f"the data order 'perm' must be a 1-D int64 tensor, got {perm.dtype} of shape "
-                         f"{tuple(perm.shape)}")
-    if perm.numel() == 0:
-        return perm
-    if perm.numel() != n:
-        raise ValueError(f"the data order 'perm' has {perm.numel()} entries for a dataset of {n}")
-    if not torch.equal(perm.sort().values, torch.arange(n)):
-        raise ValueError(f"the data order 'perm' is not a permutation of 0..{n - 1}")
-    return perm
+        self.perm = restore_rng_state(rng, self.device, self.data_gen, len(self.data), self.ema_step, self.step_t)
 
 
 def train(model: str | None = None, **kwargs: Any) -> Trainer:
