@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CAPABILITIES", "GAN", "LABELS", "PER_SAMPLE_D", "REAL_BATCH", "Discriminator", "GANLoss",
-    "Generator", "LossLogs", "takes_real_batch",
+    "Generator", "LossLogs", "d_takes_labels", "takes_real_batch",
 ]
 
 LossLogs = dict[str, Tensor]
@@ -132,9 +132,20 @@ class Discriminator(nn.Module):
 
     Never apply a sigmoid inside: the losses work on logits (log-sigmoid,
     softplus), which is what keeps ``log D(x)`` finite.
+
+    Attributes:
+        num_classes: the number of classes D knows of, or ``None`` for a D that knows none.
+        takes_labels: whether ``forward`` uses ``y``. ``None`` (the default) means "when
+            ``num_classes`` is set": a projection or concatenation D (cgan's). An auxiliary
+            classifier D (AC-GAN), which predicts the class instead of taking it, sets
+            ``num_classes`` (its class head) and ``takes_labels = False``; the conformance kit
+            then checks that it scores without labels instead of checking that labels change its
+            scores.
+        input_shape: the sample shape it scores.
     """
 
     num_classes: int | None = None
+    takes_labels: bool | None = None
     input_shape: tuple[int, ...]
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:  # pragma: no cover
@@ -162,6 +173,9 @@ class GANLoss:
             ``"per-sample-d"`` for a per-sample gradient penalty, ``"labels"`` for a
             conditional-only loss, ``"real-batch"`` to get the real batch in the
             generator step. A model that does not offer one is refused, with the reason.
+        provides: what this loss gives a model that asks for it in ``ModelSpec.needs_from_loss``
+            (names from :data:`ganzoo.specs.LOSS_CAPABILITIES`, e.g. ``"class-head"`` for a loss
+            that trains an auxiliary classifier head).
         cuda_graph: ``False`` when the loss cannot be replayed from a CUDA graph
             (host syncs, Python state that changes per step); the engine then trains eagerly.
 
@@ -182,6 +196,7 @@ class GANLoss:
     n_critic: int = 1
     output: str = "logit"
     needs: tuple[str, ...] = ()
+    provides: tuple[str, ...] = ()
     cuda_graph: bool = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -354,6 +369,18 @@ def _recording_init(init: Any) -> Any:
 
     __init__._ganzoo_records_args = True  # type: ignore[attr-defined]
     return __init__
+
+
+def d_takes_labels(d: Discriminator) -> bool:
+    """Whether ``d.forward`` uses its labels: ``d.takes_labels``, else whether ``d.num_classes`` is set.
+
+    Example:
+        >>> import ganzoo
+        >>> d_takes_labels(ganzoo.create("cgan").discriminator), d_takes_labels(ganzoo.create("dcgan").discriminator)
+        (True, False)
+    """
+    flag = getattr(d, "takes_labels", None)
+    return bool(flag) if flag is not None else getattr(d, "num_classes", None) is not None
 
 
 def takes_real_batch(loss: GANLoss) -> bool:

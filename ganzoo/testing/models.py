@@ -15,7 +15,7 @@ from torch import Tensor
 from ganzoo.errors import GanzooError
 from ganzoo.factory import check_loss as registry_check_loss
 from ganzoo.factory import create, create_loss
-from ganzoo.interfaces import GAN, Discriminator, GANLoss, Generator
+from ganzoo.interfaces import GAN, Discriminator, GANLoss, Generator, d_takes_labels
 from ganzoo.registry import get_spec, list_losses
 from ganzoo.testing._helpers import (
     _BATCH,
@@ -364,8 +364,9 @@ def check_conditioning(gan: GAN) -> None:
     """Conditional models use their labels; unconditional ones refuse labels.
 
     Conditional (``generator.num_classes`` set): other labels with the same z
-    give other samples (and other scores, for a conditional D); ``y=None`` in
-    ``forward`` raises; out-of-range labels in ``sample()`` raise
+    give other samples (and other scores, for a D that takes labels: see
+    :attr:`ganzoo.Discriminator.takes_labels`; an auxiliary-classifier D must score
+    without them); ``y=None`` in ``forward`` raises; out-of-range labels in ``sample()`` raise
     ``ValueError``. Unconditional: ``sample(n, y=...)`` raises ``ValueError``.
 
     Example:
@@ -400,14 +401,22 @@ def check_conditioning(gan: GAN) -> None:
             _raises(lambda: g(z, None)),
             "a conditional generator's forward must raise when y is None",
         )
-        if d.num_classes is not None:
+        if d_takes_labels(d):
             _require(
                 not _same(d(real, y), d(real, other)),
-                "the conditional discriminator ignores its labels: other labels, same scores",
+                "the conditional discriminator ignores its labels: other labels, same scores (an auxiliary-"
+                "classifier D that predicts labels instead sets takes_labels = False)",
             )
             _require(
                 _raises(lambda: d(real, None)),
                 "a conditional discriminator's forward must raise when y is None",
+            )
+        elif d.num_classes is not None:  # a classifier-head D (AC-GAN): it scores without labels
+            out = d(real, None)
+            _require(
+                tuple(out.shape) == (real.shape[0],) and bool(torch.isfinite(out).all()),
+                f"a classifier-head discriminator (takes_labels = False) must score without labels: one finite "
+                f"score per sample, got shape {tuple(out.shape)}",
             )
     for bad in ([0, k], -1):
         _require(
