@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import ganzoo
-from ganzoo.engine import Trainer, TrainConfig
+from ganzoo.engine import TrainConfig, Trainer
 from ganzoo.errors import ConfigError
 from ganzoo.interfaces import plugin_module, scores_and_extras
 from ganzoo.testing import ConformanceError, check_discriminator_output, check_loss, check_model

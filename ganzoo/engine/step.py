@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
-
 from torch.nn.parallel import DistributedDataParallel
 
 from ganzoo.errors import ConfigError
