@@ -17,9 +17,13 @@ if TYPE_CHECKING:
     from ganzoo.specs import ModelSpec
 
 __all__ = [
-    "CAPABILITIES", "GAN", "LABELS", "PER_SAMPLE_D", "REAL_BATCH", "Discriminator", "GANLoss",
-    "Generator", "LossLogs", "d_takes_labels", "takes_real_batch",
+    "CAPABILITIES", "FAKE_LABELS", "GAN", "LABELS", "PER_SAMPLE_D", "REAL_BATCH", "Discriminator", "GANLoss",
+    "Generator", "LossLogs", "d_takes_labels", "plugin_module", "scores_and_extras", "takes_fake_labels",
+    "takes_real_batch",
 ]
+
+# The choices of GANLoss.fake_labels: which labels the generated batch of a conditional model gets.
+FAKE_LABELS = ("real", "uniform")
 
 LossLogs = dict[str, Tensor]
 
@@ -142,11 +146,34 @@ class Discriminator(nn.Module):
             then checks that it scores without labels instead of checking that labels change its
             scores.
         input_shape: the sample shape it scores.
+        extras: names of the extra outputs ``forward`` gives besides the scores (class
+            logits, features), ``()`` for none. A D with extras accepts
+            ``forward(x, y=None, return_extras=True)`` and then returns ``(scores, extras)``,
+            ``extras`` a dict with exactly these names, each tensor with the batch first.
+            Plain ``D(x, y)`` still returns the scores alone, so every loss can train it.
+            A loss reads them with :func:`scores_and_extras`.
+
+    Example:
+        >>> import torch, ganzoo
+        >>> from ganzoo.interfaces import scores_and_extras
+        >>> class TwoHeads(ganzoo.Discriminator):
+        ...     num_classes, takes_labels, extras, input_shape = 3, False, ("class_logits",), (2,)
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.body, self.score, self.cls = torch.nn.Linear(2, 8), torch.nn.Linear(8, 1), torch.nn.Linear(8, 3)
+        ...     def forward(self, x, y=None, return_extras=False):
+        ...         h = self.body(x).relu()
+        ...         scores = self.score(h).flatten()
+        ...         return (scores, {"class_logits": self.cls(h)}) if return_extras else scores
+        >>> scores, extras = scores_and_extras(TwoHeads(), torch.zeros(4, 2))
+        >>> tuple(scores.shape), tuple(extras["class_logits"].shape)
+        ((4,), (4, 3))
     """
 
     num_classes: int | None = None
     takes_labels: bool | None = None
     input_shape: tuple[int, ...]
+    extras: tuple[str, ...] = ()
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:  # pragma: no cover
         raise NotImplementedError
@@ -178,6 +205,14 @@ class GANLoss:
             that trains an auxiliary classifier head).
         cuda_graph: ``False`` when the loss cannot be replayed from a CUDA graph
             (host syncs, Python state that changes per step); the engine then trains eagerly.
+        fake_labels: which labels a conditional model's generated batch gets (one of
+            :data:`FAKE_LABELS`). ``"real"`` (the default): the real batch's labels, in both
+            steps, so ``y`` labels real and fake alike. ``"uniform"``: labels of their own,
+            drawn uniformly over the classes from the run's random stream (so a resumed run
+            draws the same ones); the engine then passes them as ``fake_y=`` to
+            :meth:`discriminator_loss` (``y`` stays the real batch's) and as ``y`` to
+            :meth:`generator_loss` (with the real batch's as ``real_y=`` when the method takes
+            it). An unconditional model has no labels either way.
 
     Example:
         >>> import torch, ganzoo
@@ -198,6 +233,7 @@ class GANLoss:
     needs: tuple[str, ...] = ()
     provides: tuple[str, ...] = ()
     cuda_graph: bool = True
+    fake_labels: str = "real"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -206,7 +242,7 @@ class GANLoss:
             cls.__init__ = _recording_init(init)  # type: ignore[method-assign]
 
     def discriminator_loss(
-        self, D: Discriminator, real: Tensor, fake: Tensor, y: Tensor | None = None
+        self, D: Discriminator, real: Tensor, fake: Tensor, y: Tensor | None = None, fake_y: Tensor | None = None
     ) -> tuple[Tensor, LossLogs]:
         """The discriminator's loss for one batch of real and generated samples.
 
@@ -215,10 +251,17 @@ class GANLoss:
         ``D`` itself (a gradient penalty).
 
         Args:
-            D: the discriminator (``D(x, y)`` returns raw scores of shape ``(N,)``).
+            D: the discriminator as trained: ``D(x, y)`` returns raw scores of shape ``(N,)``;
+                :func:`scores_and_extras` gives its extra outputs too. It reaches the plugin's
+                own attributes and methods (``D.num_classes``, ``D.classify``) under
+                ``torch.compile`` (compiled in place) and DistributedDataParallel alike;
+                :func:`plugin_module` returns the module itself.
             real: a real batch, in the model's range ([-1, 1] for images).
             fake: a generated batch, already detached from G.
-            y: the batch's labels for a conditional model, else ``None``.
+            y: the real batch's labels for a conditional model, else ``None``; with
+                ``fake_labels="real"`` the fakes were generated with these labels too.
+            fake_y: the fakes' own labels when :attr:`fake_labels` is ``"uniform"``, else
+                ``None`` (the fakes then have ``y``). The engine passes it only then.
 
         Returns:
             ``(loss, logs)``: a scalar float32 tensor, and detached scalar tensors to log
@@ -226,7 +269,7 @@ class GANLoss:
         """
         # Losses in float32 even under bf16 autocast.
         real_out = D(real, y).float()
-        fake_out = D(fake, y).float()
+        fake_out = D(fake, y if fake_y is None else fake_y).float()
         loss = self.d_loss_from_outputs(real_out, fake_out)
         logs = {"loss_d": loss.detach(), **self._report("D(x)", real_out), **self._report("D(G(z))", fake_out)}
         return loss, logs
@@ -242,9 +285,11 @@ class GANLoss:
         gradient through ``fake`` reaches G.
 
         Args:
-            D: the discriminator.
+            D: the discriminator (its plain module, no DDP wrapper; compiled in place under
+                ``--compile``); what :meth:`discriminator_loss` says of ``D`` holds here too.
             fake: a generated batch, attached to G's graph.
-            y: its labels for a conditional model, else ``None``.
+            y: its labels for a conditional model (the real batch's, or its own with
+                ``fake_labels="uniform"``), else ``None``.
             real: the real batch of the same step (the engine always passes it; it is a
                 slice of a tensor already on the device, so the step stays capturable in a
                 CUDA graph). ``None`` when the caller has none.
@@ -369,6 +414,75 @@ def _recording_init(init: Any) -> Any:
 
     __init__._ganzoo_records_args = True  # type: ignore[attr-defined]
     return __init__
+
+
+def plugin_module(D: nn.Module) -> nn.Module:
+    """The plugin's own module behind ``D``: through DistributedDataParallel (``.module``) and a
+    ``torch.compile`` wrapper (``._orig_mod``); ``D`` itself when it is not wrapped.
+
+    Use it to read the plugin's attributes or call helpers that do not train; compute what
+    trains through ``D(...)`` (:func:`scores_and_extras`), so DDP averages its gradients.
+
+    Example:
+        >>> import ganzoo
+        >>> from ganzoo.interfaces import plugin_module
+        >>> d = ganzoo.create("dcgan").discriminator
+        >>> plugin_module(d) is d
+        True
+    """
+    from torch.nn.parallel import DistributedDataParallel
+
+    for _ in range(8):  # DDP(compiled(D)) at most, in practice
+        inner = D.module if isinstance(D, DistributedDataParallel) else None
+        if inner is None and type(D).__name__ == "OptimizedModule":  # torch.compile(D)
+            inner = getattr(D, "_orig_mod", None)
+        if not isinstance(inner, nn.Module):
+            return D
+        D = inner
+    return D
+
+
+def scores_and_extras(D: nn.Module, x: Tensor, y: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+    """``D``'s scores and extra outputs on ``x``: ``(scores, {name: tensor})``.
+
+    Calls ``D(x, y, return_extras=True)`` for a D that lists :attr:`Discriminator.extras`,
+    plain ``D(x, y)`` (and no extras) otherwise. The call goes through ``D`` as the loss
+    received it, so under DistributedDataParallel the extras' gradients are averaged like
+    the scores', and under ``torch.compile`` the compiled forward runs.
+
+    Raises:
+        ValueError: a D that lists extras but returns something else than ``(scores, dict)``
+            with exactly those names.
+    """
+    names = tuple(getattr(plugin_module(D), "extras", ()) or ())
+    if not names:
+        return D(x, y), {}
+    out = D(x, y, return_extras=True)
+    who = type(plugin_module(D)).__name__
+    if not (isinstance(out, tuple) and len(out) == 2 and isinstance(out[1], dict)):
+        raise ValueError(f"{who} lists extras {names} but forward(x, y, return_extras=True) returned "
+                         f"{type(out).__name__}; return (scores, {{name: tensor}})")
+    if set(out[1]) != set(names):
+        raise ValueError(f"{who} lists extras {names} but forward returned {tuple(out[1])}; make "
+                         "Discriminator.extras name exactly what forward returns")
+    return out[0], out[1]
+
+
+def _accepts(method: Any, name: str) -> bool:
+    params = inspect.signature(method).parameters
+    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
+def takes_fake_labels(loss: GANLoss) -> bool:
+    """Whether ``loss.discriminator_loss`` accepts ``fake_y`` (needed for ``fake_labels="uniform"``).
+
+    Example:
+        >>> import ganzoo
+        >>> from ganzoo.interfaces import takes_fake_labels
+        >>> takes_fake_labels(ganzoo.create_loss("hinge"))
+        True
+    """
+    return _accepts(loss.discriminator_loss, "fake_y")
 
 
 def d_takes_labels(d: Discriminator) -> bool:

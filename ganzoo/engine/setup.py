@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from ganzoo.data import TensorDataset, check_labels, get_dataset_spec, load_dataset
 from ganzoo.devices import pick_device
 from ganzoo.engine.fastpath import compile_in_place
-from ganzoo.engine.step import Nets
+from ganzoo.engine.step import Nets, PluginDDP
 from ganzoo.errors import ConfigError, DataError, GanzooError, PluginError
 from ganzoo.factory import check_loss, create, create_loss
 from ganzoo.registry import get_spec
@@ -156,7 +156,7 @@ def build_nets(cfg: TrainConfig, gan: GAN, device: torch.device, world: int) -> 
 
         ids = [device.index] if cuda else None
         G_train: nn.Module = DDP(G, device_ids=ids)
-        D_train: nn.Module = DDP(D, device_ids=ids)
+        D_train: nn.Module = PluginDDP(D, device_ids=ids)  # reaches the plugin's attributes
     else:
         G_train, D_train = G, D
     return Nets(G=G, D=D, G_ema=G_ema, G_train=G_train, D_train=D_train, opt_g=opt_g, opt_d=opt_d,

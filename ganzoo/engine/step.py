@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 
-from ganzoo.interfaces import takes_real_batch
+from ganzoo.errors import ConfigError
+from ganzoo.interfaces import FAKE_LABELS, _accepts, takes_fake_labels, takes_real_batch
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -25,6 +27,22 @@ if TYPE_CHECKING:
 
 # What the step watches for NaN or infinity, in the order of TrainStep.first_bad.
 FINITE_WATCH = ("discriminator loss", "generator loss", "discriminator gradient norm", "generator gradient norm")
+
+
+class PluginDDP(DistributedDataParallel):
+    """DistributedDataParallel that reaches the plugin's own module for what it does not have itself.
+
+    A loss receives ``D`` as trained; under torchrun that is this wrapper, and ``D.num_classes``
+    or ``D.classify`` must still find the plugin's attribute or method (``D(x, y, ...)`` goes
+    through DDP's forward, so what it computes has its gradients averaged; a method reached
+    this way runs outside it: use it for what does not train, or next to a ``D(...)`` call).
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self.module, name)
 
 
 @dataclass
@@ -71,6 +89,7 @@ class TrainStep:
         self.total_steps = total_steps
         self.to_model_range = to_model_range
         self.g_takes_real = takes_real_batch(gan.loss)
+        self.num_classes, self.g_takes_real_y = _fake_labels(gan, nets.G)
         self.ema_step = torch.zeros((), device=device)
         # The step at which each of FINITE_WATCH first became NaN or infinite (-1: never), kept on the device.
         self.first_bad = torch.full((len(FINITE_WATCH),), -1, dtype=torch.long, device=device)
@@ -99,16 +118,21 @@ class TrainStep:
         if self.channels_last:  # (n_critic, B, C, H, W): channels_last per batch
             real = real.permute(0, 1, 3, 4, 2).contiguous().permute(0, 1, 4, 2, 3)
         d_norms = []
+        fake_y = None
         for k in range(self.n_critic):
             yk = y[k] if y is not None else None
             z = torch.randn(B, self.G.latent_dim, device=self.device)
+            d_extra = {}
+            if self.num_classes and yk is not None:  # fake_labels="uniform": from the run's own random stream
+                fake_y = torch.randint(0, self.num_classes, (B,), device=self.device)
+                d_extra = {"fake_y": fake_y}
             last = k == self.n_critic - 1
             # The last critic step's fakes also serve the generator step (as in pytorch/examples).
             with self.autocast(), torch.set_grad_enabled(last):
-                fake = G(z, yk)
+                fake = G(z, yk if fake_y is None else fake_y)
             self.opt_d.zero_grad(set_to_none=True)
             with self.autocast():
-                d_loss, logs = loss.discriminator_loss(D, real[k], fake.detach(), yk)
+                d_loss, logs = loss.discriminator_loss(D, real[k], fake.detach(), yk, **d_extra)
             d_loss.backward()
             logs["grad_norm_d"] = grad_norm(self.D)
             d_norms.append(logs["grad_norm_d"])
@@ -122,7 +146,9 @@ class TrainStep:
             with self.autocast():
                 # The real batch is a slice of this step's input, already on the device: capturable.
                 extra = {"real": real[-1]} if self.g_takes_real else {}
-                g_loss, g_logs = loss.generator_loss(self.D, fake, yg, **extra)
+                if fake_y is not None and self.g_takes_real_y:
+                    extra["real_y"] = yg
+                g_loss, g_logs = loss.generator_loss(self.D, fake, yg if fake_y is None else fake_y, **extra)
             g_loss.backward()
         finally:
             self.D.requires_grad_(True)
@@ -227,6 +253,20 @@ class TrainStep:
                          else torch.ones((), dtype=torch.bool, device=self.device))
         ok = torch.stack(flags).tolist()
         return [name for name, good in zip(parts, ok) if not good]
+
+
+def _fake_labels(gan: GAN, G: nn.Module) -> tuple[int, bool]:
+    """``(classes to draw the fakes' labels from, or 0 for the real batch's; whether generator_loss takes real_y)``."""
+    loss = gan.loss
+    choice = getattr(loss, "fake_labels", "real")
+    if choice not in FAKE_LABELS:
+        raise ConfigError(f"loss {loss.name!r} has fake_labels={choice!r}; use one of {', '.join(map(repr, FAKE_LABELS))}")
+    if choice != "uniform" or not G.num_classes:
+        return 0, False
+    if not takes_fake_labels(loss):
+        raise ConfigError(f"loss {loss.name!r} sets fake_labels='uniform' but its discriminator_loss takes no fake_y; "
+                          "add fake_y=None to its signature (the fakes' own labels come there)")
+    return int(G.num_classes), _accepts(loss.generator_loss, "real_y")
 
 
 def _optimizer_tensors(opt: torch.optim.Optimizer) -> list[Any]:

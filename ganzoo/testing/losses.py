@@ -10,7 +10,7 @@ from torch import Tensor
 
 from ganzoo.errors import IncompatibleLossError
 from ganzoo.factory import create, create_loss
-from ganzoo.interfaces import GAN, REAL_BATCH, takes_real_batch
+from ganzoo.interfaces import FAKE_LABELS, GAN, REAL_BATCH, takes_fake_labels, takes_real_batch
 from ganzoo.registry import list_losses, list_models
 from ganzoo.testing._helpers import (
     _Failed,
@@ -67,6 +67,10 @@ def check_loss(name: str, *, models: list[str] | tuple[str, ...] | None = None, 
         raise ConformanceError(f"{who}: n_critic must be an int >= 1, got {loss.n_critic!r}")
     if loss.output not in ("logit", "score"):
         raise ConformanceError(f"{who}: output must be 'logit' or 'score', got {loss.output!r}")
+    if getattr(loss, "fake_labels", "real") not in FAKE_LABELS:
+        raise ConformanceError(f"{who}: fake_labels must be one of {FAKE_LABELS}, got {loss.fake_labels!r}")
+    if loss.fake_labels == "uniform" and not takes_fake_labels(loss):
+        raise ConformanceError(f"{who}: fake_labels='uniform' but discriminator_loss takes no fake_y; add fake_y=None")
     if not all(isinstance(n, str) for n in loss.needs):
         raise ConformanceError(f"{who}: needs must be capability names (strings), got {loss.needs!r}")
     if REAL_BATCH in loss.needs and not takes_real_batch(loss):
@@ -91,10 +95,13 @@ def _check_loss_on(gan: GAN, who: str) -> None:
         g.train()
         d.train()
         z, y, real = _inputs(gan)
-        fake = g(z, y)
+        extra = {}
+        if y is not None and getattr(loss, "fake_labels", "real") == "uniform":  # the fakes get labels of their own
+            extra["fake_y"] = y.flip(0)
+        fake = g(z, extra.get("fake_y", y))
         try:
-            d_loss, d_logs = loss.discriminator_loss(d, real, fake.detach(), y)
-            g_loss, g_logs = _generator_loss(loss, d, fake, y, real)
+            d_loss, d_logs = loss.discriminator_loss(d, real, fake.detach(), y, **extra)
+            g_loss, g_logs = _generator_loss(loss, d, fake, extra.get("fake_y", y), real)
         except Exception as exc:
             raise ConformanceError(f"{where}: it raised {type(exc).__name__}: {exc}") from exc
         for part, value, logs, net, key in (("discriminator", d_loss, d_logs, d, "loss_d"),

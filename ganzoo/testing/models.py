@@ -192,6 +192,8 @@ def check_discriminator_output(gan: GAN) -> None:
         d(real, y).requires_grad,
         "D's output does not require grad in train mode (detached inside?)",
     )
+    if tuple(getattr(d, "extras", ()) or ()):
+        _check_extras(d, real, y)
     d.eval()
     with torch.no_grad():
         out = d(real[:1], None if y is None else y[:1])
@@ -426,6 +428,22 @@ def check_conditioning(gan: GAN) -> None:
     s0 = g.sample(2, y=0, generator=_rng(device, 7))
     s1 = g.sample(2, y=1, generator=_rng(device, 7))
     _require(not _same(s0, s1), "sample(n, y=...) ignores y: labels 0 and 1 gave the same samples")
+
+
+def _check_extras(d: Discriminator, real: Tensor, y: Tensor | None) -> None:
+    """A D that lists extras returns ``(scores, {name: tensor})`` for ``return_extras=True``, batch first."""
+    from ganzoo.interfaces import scores_and_extras
+
+    try:
+        scores, extras = scores_and_extras(d, real, y)
+    except Exception as exc:  # noqa: BLE001
+        raise _Failed(f"D lists extras {tuple(d.extras)}: forward(x, y, return_extras=True) failed: "
+                      f"{type(exc).__name__}: {exc}") from None
+    _require(isinstance(scores, Tensor) and tuple(scores.shape) == (len(real),),
+             f"forward(x, y, return_extras=True) must return the scores of shape ({len(real)},) first")
+    for name, t in extras.items():
+        _require(isinstance(t, Tensor) and t.dim() >= 1 and t.shape[0] == len(real),
+                 f"extra output {name!r} must be a tensor with the batch ({len(real)}) first")
 
 
 CHECKS: tuple[Callable[[GAN], str | None], ...] = (

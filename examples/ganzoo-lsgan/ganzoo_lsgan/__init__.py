@@ -19,6 +19,12 @@ Besides the model it registers a loss that any model can train with,
 arXiv:1807.00734: its generator loss needs the real batch), and a 2-D dataset,
 ``two-moons``, that built-in models train on with their recipe for 2-D points.
 
+``lsgan-ac`` is the class-conditional variant in the style of AC-GAN (Odena, Olah &
+Shlens 2017, arXiv:1610.09585): G takes labels, D takes none but has two heads, the
+least-squares score and class logits (an extra output, ``Discriminator.extras``), and
+its loss ``aux-lsgan`` adds a cross-entropy on the class head, with the fakes' labels
+drawn uniformly (``GANLoss.fake_labels = "uniform"``).
+
 Code: Apache-2.0.
 """
 
@@ -27,11 +33,13 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganzoo import Discriminator, GANLoss, Generator, ModelSpec, TrainDefaults, hookimpl
 from ganzoo.data import DatasetSpec, TensorDataset
-from ganzoo.errors import ConfigError, DataError
+from ganzoo.errors import ConfigError, DataError, IncompatibleLossError
+from ganzoo.interfaces import LABELS, scores_and_extras
 from ganzoo.nn import dcgan_init_, dcgan_plan
 
 # Building blocks
@@ -108,6 +116,94 @@ def build(data_shape=(1, 28, 28), latent_dim=100, num_classes=None, width=64):
     return LSGANGenerator(data_shape, latent_dim, width), LSGANDiscriminator(data_shape, width)
 
 
+# The AC-GAN-style variant: a conditional G, a two-headed D
+
+
+class ACGenerator(LSGANGenerator):
+    """LSGAN's generator, conditioned by scaling z with a learned embedding of the label."""
+
+    def __init__(self, data_shape, latent_dim: int = 100, num_classes: int = 10, width: int = 64):
+        super().__init__(data_shape, latent_dim, width)
+        self.num_classes = num_classes
+        self.embed = nn.Embedding(num_classes, latent_dim)
+
+    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        if y is None:
+            raise ValueError("ACGenerator is class-conditional: pass labels y")
+        return super().forward(z * self.embed(y))
+
+
+class ACDiscriminator(LSGANDiscriminator):
+    """LSGAN's discriminator with a second head: class logits, an extra output.
+
+    It takes no labels (``takes_labels = False``) but predicts them (``num_classes``).
+    """
+
+    takes_labels = False
+    extras = ("class_logits",)
+
+    def __init__(self, data_shape, num_classes: int = 10, width: int = 64):
+        super().__init__(data_shape, width)
+        self.num_classes = num_classes
+        self.classifier = nn.Linear(self.head.in_features, num_classes)
+
+    def forward(self, x: Tensor, y: Tensor | None = None, return_extras: bool = False):
+        h = self.features(x).flatten(1)
+        scores = self.head(h).flatten()
+        if not return_extras:
+            return scores
+        return scores, {"class_logits": self.classifier(h)}
+
+    def classify(self, x: Tensor) -> Tensor:
+        """The predicted class of each sample (a method of the plugin's own, not a training path)."""
+        return self.classifier(self.features(x).flatten(1)).argmax(1)
+
+
+def build_ac(data_shape=(1, 28, 28), latent_dim=100, num_classes=10, width=64):
+    if num_classes is None:
+        raise ConfigError("lsgan-ac is class-conditional; give num_classes (or use 'lsgan')")
+    return ACGenerator(data_shape, latent_dim, num_classes, width), ACDiscriminator(data_shape, num_classes, width)
+
+
+class AuxLSGANLoss(GANLoss):
+    """Least squares on D's score plus ``aux_weight`` times the cross-entropy of its class head.
+
+    D learns the classes of the real batch and of the fakes (labels of their own, uniform
+    over the classes); G is rewarded for fakes D classifies as the label they were made for.
+    """
+
+    output = "score"
+    needs = (LABELS,)
+    fake_labels = "uniform"
+
+    def __init__(self, aux_weight: float = 1.0):
+        if aux_weight < 0:
+            raise ValueError(f"aux_weight must be >= 0, got {aux_weight}")
+        self.aux_weight = float(aux_weight)
+
+    def check_compatible(self, gan) -> None:
+        if "class_logits" not in getattr(gan.discriminator, "extras", ()):
+            raise IncompatibleLossError(
+                f"loss 'aux-lsgan' needs a discriminator with a class head (extras 'class_logits'); "
+                f"{gan.spec.name!r} has none: use 'lsgan-ac' or another loss")
+
+    def discriminator_loss(self, D, real, fake, y=None, fake_y=None):
+        fake_y = y if fake_y is None else fake_y
+        real_out, real_x = scores_and_extras(D, real)
+        fake_out, fake_x = scores_and_extras(D, fake)
+        adv = 0.5 * ((real_out.float() - 1) ** 2).mean() + 0.5 * (fake_out.float() ** 2).mean()
+        aux = F.cross_entropy(real_x["class_logits"].float(), y) + F.cross_entropy(fake_x["class_logits"].float(), fake_y)
+        loss = adv + self.aux_weight * aux
+        return loss, {"loss_d": loss.detach(), "aux_d": aux.detach(),
+                      **self._report("D(x)", real_out), **self._report("D(G(z))", fake_out)}
+
+    def generator_loss(self, D, fake, y=None, real=None):
+        out, extras = scores_and_extras(D, fake)
+        aux = F.cross_entropy(extras["class_logits"].float(), y)
+        loss = 0.5 * ((out.float() - 1) ** 2).mean() + self.aux_weight * aux
+        return loss, {"loss_g": loss.detach(), "aux_g": aux.detach()}
+
+
 # Pretrained generators, by id (none published yet)
 
 pretrained: dict = {}
@@ -140,6 +236,19 @@ def ganzoo_register_models(register):
             description="Least squares GAN: FC + stride-2 transposed-conv G, 5x5 conv D with a linear score",
         )
     )
+    register(
+        ModelSpec(
+            name="lsgan-ac",
+            family="lsgan",
+            paper="Mao et al. 2017, arXiv:1611.04076; Odena et al. 2017, arXiv:1610.09585",
+            build=build_ac,
+            defaults={"data_shape": (1, 28, 28), "latent_dim": 100, "num_classes": 10, "width": 64},
+            train=TrainDefaults(loss="aux-lsgan", lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), batch_size=64),
+            compatible_losses=("aux-lsgan",),
+            datasets=("mnist", "fashion-mnist", "cifar10"),
+            description="LSGAN with an AC-GAN class head: conditional G, D with a score and class logits",
+        )
+    )
 
 
 # A loss for every model: relativistic average least squares
@@ -166,6 +275,7 @@ class RaLSGANLoss(GANLoss):
 @hookimpl
 def ganzoo_register_losses(register):
     register("ralsgan", RaLSGANLoss)
+    register("aux-lsgan", AuxLSGANLoss)
 
 
 # A dataset: two interleaving half circles in 2-D
