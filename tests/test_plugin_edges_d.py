@@ -19,19 +19,30 @@ from ganzoo.errors import ConfigError
 from ganzoo.interfaces import plugin_module, scores_and_extras
 from ganzoo.testing import ConformanceError, check_discriminator_output, check_loss, check_model
 
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "ganzoo-lsgan"
 try:
     importlib.metadata.distribution("ganzoo-lsgan")
 except importlib.metadata.PackageNotFoundError:  # a source checkout: register the example by hand
-    import ganzoo_lsgan
-
-    if "lsgan" not in ganzoo.list_models():
-        ganzoo.plugins.register_plugin(ganzoo_lsgan, name="lsgan")
+    sys.path.insert(0, str(EXAMPLE))
 
 import ganzoo_lsgan  # noqa: E402
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "ganzoo-lsgan"
 QUIET = {"quiet": True, "sample_every": 10**9, "checkpoint_every": 10**9, "device": "cpu"}
 SMALL = {"dataset": "mnist", "batch_size": 8, "model_args": {"width": 8}}
+
+
+@pytest.fixture(autouse=True)
+def _example_plugin():
+    """The example plugin's models, registered by hand in a source checkout (other tests reset the plugins)."""
+    if "lsgan-ac" not in ganzoo.list_models():
+        ganzoo.plugins.register_plugin(ganzoo_lsgan, name="lsgan")
+
+
+@pytest.fixture(autouse=True)
+def _mnist(request, monkeypatch):
+    """The training tests train on MNIST: $GANZOO_DATA for them (and their subprocesses), or a skip."""
+    if request.node.get_closest_marker("data"):
+        monkeypatch.setenv("GANZOO_DATA", str(request.getfixturevalue("mnist_dir")))
 
 
 @pytest.fixture
@@ -87,6 +98,7 @@ def test_extras_of_the_wrong_batch_size_fail_the_output_check():
         check_discriminator_output(gan)
 
 
+@pytest.mark.data
 def test_two_headed_d_trains_under_compile_and_the_loss_reaches_the_plugin_module(tmp_path, seen, capsys):
     import torch._dynamo
 
@@ -133,6 +145,7 @@ torch.distributed.destroy_process_group()
 
 
 @pytest.mark.slow
+@pytest.mark.data
 def test_two_headed_d_under_ddp_on_gloo(tmp_path):
     script = tmp_path / "ddp_ac.py"
     script.write_text(DDP_SCRIPT)
@@ -141,7 +154,7 @@ def test_two_headed_d_under_ddp_on_gloo(tmp_path):
     env["PYTHONPATH"] = os.pathsep.join([str(EXAMPLE), env.get("PYTHONPATH", "")])
     res = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", str(script), str(out)],
-        env=env, capture_output=True, text=True, timeout=600,
+        env=env, capture_output=True, text=True,
     )
     assert res.returncode == 0, res.stderr[-3000:]
     r0, r1 = (json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1))
@@ -158,6 +171,7 @@ def test_two_headed_d_under_ddp_on_gloo(tmp_path):
 # Item 5: which labels the fakes get
 
 
+@pytest.mark.data
 def test_uniform_fake_labels_come_from_the_runs_own_stream_and_resume_exactly(tmp_path, seen):
     full = ganzoo.train("lsgan-ac", steps=4, out=str(tmp_path / "full"), **SMALL, **QUIET)
     assert len(seen) == 4
@@ -178,12 +192,14 @@ def test_real_fake_labels_stay_the_default():
     assert ganzoo.create_loss("hinge").fake_labels == "real"
 
 
+@pytest.mark.data
 def test_a_bad_fake_labels_choice_is_refused_in_one_line(tmp_path, monkeypatch):
     monkeypatch.setattr(ganzoo_lsgan.AuxLSGANLoss, "fake_labels", "shuffled")
     with pytest.raises(ConfigError, match=r"fake_labels='shuffled'; use one of 'real', 'uniform'"):
         ganzoo.train("lsgan-ac", steps=1, out=str(tmp_path / "r"), **SMALL, **QUIET)
 
 
+@pytest.mark.data
 def test_uniform_fake_labels_need_a_fake_y_parameter(tmp_path, monkeypatch):
     def old(self, D, real, fake, y=None):
         raise AssertionError("not reached")
