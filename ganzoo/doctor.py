@@ -228,7 +228,8 @@ def diagnose(run_dir: str | Path, *, samples: bool = True, n: int = 512, device:
         raise ConfigError(f"{run_dir / 'config.json'} is not a run's config (not a JSON object)")
     if not (isinstance(n, int) and 16 <= n <= 10_000):
         raise ConfigError(f"n={n!r}: compare 16 to 10,000 samples")
-    diagnosis = diagnose_log(read_log(run_dir), cfg, str(run_dir))
+    rows = read_log(run_dir)
+    diagnosis = diagnose_log(rows, cfg, str(run_dir))
     if not diagnosis.checked:
         diagnosis.checked.append("no log rows yet")
     if samples and not any(f.code == "divergence" for f in diagnosis.findings):
@@ -239,7 +240,7 @@ def diagnose(run_dir: str | Path, *, samples: bool = True, n: int = 512, device:
         diagnosis.findings += found
         diagnosis.checked += checked
     if not diagnosis.findings:
-        diagnosis.findings.append(_healthy(read_log(run_dir)))
+        diagnosis.findings.append(_healthy(rows))
     return diagnosis
 
 
