@@ -307,7 +307,7 @@ def write_curves_png(run_dir: str | Path, out: str | Path | None = None) -> Path
     panels = [(title, keys, log) for title, keys, log in CURVES if any(run.series(k)[0] for k in keys)]
     if not panels:
         raise ConfigError(f"{run_dir} has no logged steps yet")
-    fig, axes = plt.subplots(len(panels), 1, figsize=(7, 2.4 * len(panels)), squeeze=False)
+    fig, axes = plt.subplots(len(panels), 1, figsize=(7, 2.4 * len(panels)), squeeze=False, constrained_layout=True)
     for ax, (title, keys, log) in zip(axes[:, 0], panels):
         for key in keys:
             steps, values = run.series(key)
