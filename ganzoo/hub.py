@@ -10,6 +10,7 @@ messages, bundles or model cards.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
 import os
 import re
@@ -42,6 +43,27 @@ COMMIT = re.compile(r"[0-9a-f]{40}")
 _ETAG = re.compile(r"[0-9A-Za-z_-][0-9A-Za-z._-]{0,199}")  # a blob's file name in the cache
 _MAX_REDIRECTS = 10
 _CHUNK = 1 << 20
+# The Hub endpoint of the download in progress (``download_bundle(endpoint=...)``); None: HF_ENDPOINT's.
+_ENDPOINT: contextvars.ContextVar[str | None] = contextvars.ContextVar("ganzoo_hub_endpoint", default=None)
+
+
+def check_endpoint(endpoint: Any) -> str:
+    """``endpoint`` without a trailing slash, or a one-line :class:`HubError` for anything but an http(s) URL."""
+    parts = urlsplit(endpoint) if isinstance(endpoint, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise HubError(f"bad Hub endpoint {endpoint!r}; expected an http(s) URL such as https://huggingface.co "
+                       "or http://127.0.0.1:8000")
+    return endpoint.rstrip("/")
+
+
+def _endpoint() -> str | None:
+    return _ENDPOINT.get()
+
+
+# Set when a download found the Hub unreachable: its other files come from the cache with no
+# further attempt (one connection failure costs one timeout, not one per file).
+_UNREACHABLE: contextvars.ContextVar[BaseException | None] = contextvars.ContextVar("ganzoo_hub_unreachable",
+                                                                                  default=None)
 
 
 def parse_hub_ref(ref: str) -> tuple[str, str | None]:
@@ -121,14 +143,31 @@ def _hub_error(exc: Exception, repo_id: str, revision: str | None, token: str | 
 
 def download_bundle(
     repo_id: str, revision: str | None = None, *, component: str = "generator", token: str | None = None,
+    endpoint: str | None = None,
 ) -> Path:
     """Download a bundle's ``ganzoo.json`` and one component's weights; return the cached folder.
 
     Both files come from the same commit (the revision is resolved once). Works
     offline from ``huggingface_hub``'s cache. Each file is downloaded with a byte cap
     (:func:`fetch_file`): a refused file leaves nothing in the cache, and nothing in the
-    cache is deleted or changed when a download or a check fails.
+    cache is deleted or changed when a download or a check fails. ``endpoint``: another Hub
+    (default ``HF_ENDPOINT``, read when ``huggingface_hub`` is imported, else huggingface.co).
+    The cache is the same for every endpoint, as with ``huggingface_hub`` itself.
     """
+    if endpoint is not None:
+        token_ = _ENDPOINT.set(check_endpoint(endpoint))
+        try:
+            return download_bundle(repo_id, revision, component=component, token=token)
+        finally:
+            _ENDPOINT.reset(token_)
+    unreachable = _UNREACHABLE.set(None)
+    try:
+        return _download_bundle(repo_id, revision, component, token)
+    finally:
+        _UNREACHABLE.reset(unreachable)
+
+
+def _download_bundle(repo_id: str, revision: str | None, component: str, token: str | None) -> Path:
     if component not in COMPONENTS:
         raise BundleError(f"component must be one of {', '.join(COMPONENTS)}, got {component!r}")
     from ganzoo import limits
@@ -183,11 +222,15 @@ def _refuse_oversized(repo_id: str, filename: str, revision: str | None, token: 
     if revision is not None and COMMIT.fullmatch(revision) and isinstance(
             try_to_load_from_cache(repo_id, filename, revision=revision), str):
         return None
+    if _UNREACHABLE.get() is not None:
+        return None
     try:
         info = _file_info(repo_id, filename, revision, token)
     except Exception as exc:  # noqa: BLE001  (only the client's own errors are left to the download)
         if not _is_hub_error(exc):
             raise
+        if _is_connection_error(exc):
+            _UNREACHABLE.set(exc)
         return None
     if info.size is not None and info.size > limit:
         raise _too_big(repo_id, filename, info.size, limit, what)
@@ -252,7 +295,7 @@ def _file_info(repo_id: str, filename: str, revision: str | None, token: str | N
     from huggingface_hub import constants, hf_hub_url
     from huggingface_hub.utils import hf_raise_for_status
 
-    url = hf_hub_url(repo_id, filename, revision=revision)
+    url = hf_hub_url(repo_id, filename, revision=revision, endpoint=_endpoint())
     headers = _headers(token, True)
     for _ in range(_MAX_REDIRECTS + 1):
         with _request("HEAD", url, headers, follow=False, timeout=constants.HF_HUB_ETAG_TIMEOUT) as (r, _chunks):
@@ -297,22 +340,22 @@ def fetch_file(repo_id: str, filename: str, revision: str | None, *, token: str 
 
     if constants.HF_HUB_OFFLINE:
         return Path(_hub_call(filename, repo_id, revision, token, hf_hub_download, repo_id, filename,
-                              revision=revision, token=token))
+                              revision=revision, token=token, endpoint=_endpoint()))
     if revision is not None and COMMIT.fullmatch(revision):
         cached = try_to_load_from_cache(repo_id, filename, revision=revision)
         if isinstance(cached, str):
             return Path(cached)
+    unreachable = _UNREACHABLE.get()
+    if unreachable is not None:
+        return _from_cache(repo_id, filename, revision, token, unreachable)
     try:
         info = _file_info(repo_id, filename, revision, token)
     except Exception as exc:  # noqa: BLE001  (mapped to HubError, or re-raised)
         if not _is_hub_error(exc):
             raise
         if _is_connection_error(exc):  # as hf_hub_download does: the cache answers when the Hub cannot
-            try:
-                return Path(hf_hub_download(repo_id, filename, revision=revision, token=token, local_files_only=True))
-            except Exception as cache_exc:  # noqa: BLE001
-                if not _is_hub_error(cache_exc):
-                    raise
+            _UNREACHABLE.set(exc)
+            return _from_cache(repo_id, filename, revision, token, exc)
         raise _hub_error(exc, repo_id, revision, token, filename) from None
     commit = info.commit
     if not isinstance(commit, str) or not COMMIT.fullmatch(commit):
@@ -332,10 +375,26 @@ def fetch_file(repo_id: str, filename: str, revision: str | None, *, token: str 
         if info.same_origin:
             from huggingface_hub import hf_hub_url
 
-            info.url = hf_hub_url(repo_id, filename, revision=commit)  # the bytes of the commit asked about
+            info.url = hf_hub_url(repo_id, filename, revision=commit, endpoint=_endpoint())  # the bytes of the commit asked about
         cached = str(_download_capped(info, storage, repo_id, filename, commit, token, limit, what))
     _write_ref(storage, revision or "main", commit)
     return Path(cached)
+
+
+def _from_cache(repo_id: str, filename: str, revision: str | None, token: str | None,
+                unreachable: BaseException) -> Path:
+    """The cached copy of a file, the Hub being unreachable; else the error that says it could not be reached."""
+    from huggingface_hub import hf_hub_download
+
+    try:
+        return Path(hf_hub_download(repo_id, filename, revision=revision, token=token, local_files_only=True,
+                                    endpoint=_endpoint()))
+    except Exception as cache_exc:  # noqa: BLE001
+        if not _is_hub_error(cache_exc):
+            raise
+    error = _hub_error(unreachable, repo_id, revision, token, filename)  # type: ignore[arg-type]
+    raise HubError(f"{error}; {repo_id}@{revision or 'main'} {filename} is not in the local Hub cache either "
+                   "(HF_HUB_OFFLINE=1 loads only what was downloaded before)") from None
 
 
 def _download_capped(info: _FileInfo, storage: Path, repo_id: str, filename: str, commit: str,
@@ -467,7 +526,7 @@ def _endpoint_of(exc: BaseException | None) -> str:
         pass
     from huggingface_hub import constants
 
-    return str(getattr(constants, "ENDPOINT", "https://huggingface.co"))
+    return _endpoint() or str(getattr(constants, "ENDPOINT", "https://huggingface.co"))
 
 
 def _is_connection_error(exc: BaseException) -> bool:

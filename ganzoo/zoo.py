@@ -412,6 +412,8 @@ def push_to_hub(
         >>> url = ganzoo.push_to_hub("runs/dcgan-mnist-1", "me/dcgan-mnist")  # doctest: +SKIP
     """
     hub.check_publish(repo_id, token, revision)
+    if endpoint is not None:
+        endpoint = hub.check_endpoint(endpoint)
     with tempfile.TemporaryDirectory(prefix="ganzoo-publish-") as tmp:
         if isinstance(source, (str, os.PathLike)) and os.path.lexists(Path(source) / BUNDLE_FILE):
             bundle = Path(source)
@@ -451,12 +453,12 @@ def _warn_clash(text: str) -> None:
                       UserWarning, stacklevel=4)
 
 
-def _locate(ref: str, component: str) -> tuple[Path, str | None, Path]:
+def _locate(ref: str, component: str, endpoint: str | None = None) -> tuple[Path, str | None, Path]:
     """``(bundle folder, pinned sha256, folder its files must lie in)`` of a bundle reference."""
     from ganzoo.registry import get_pretrained
 
     if ref.startswith(HUB_PREFIX):
-        folder = hub.download_bundle(*hub.parse_hub_ref(ref), component=component)
+        folder = hub.download_bundle(*hub.parse_hub_ref(ref), component=component, endpoint=endpoint)
         return folder, None, _hub_root(folder)
     if is_path_text(ref) or not _pretrained_id_exists(ref):
         if (Path(ref) / BUNDLE_FILE).is_file():
@@ -472,7 +474,7 @@ def _locate(ref: str, component: str) -> tuple[Path, str | None, Path]:
         if not entry.hub_repo:
             raise BundleError(f"pretrained {ref!r} ships no weights in plugin {spec.plugin!r} and names "
                               "no Hub repository; reinstall the plugin")
-        folder = hub.download_bundle(entry.hub_repo, entry.revision, component=component)
+        folder = hub.download_bundle(entry.hub_repo, entry.revision, component=component, endpoint=endpoint)
         return folder, expected, _hub_root(folder)
     return folder, expected, folder
 
@@ -482,16 +484,16 @@ def _hub_root(snapshot: Path) -> Path:
     return snapshot.parent.parent
 
 
-def bundle_folder(ref: str, component: str = "generator") -> tuple[Path, str | None]:
+def bundle_folder(ref: str, component: str = "generator", *, endpoint: str | None = None) -> tuple[Path, str | None]:
     """The local folder of the bundle ``ref`` names, and the sha256 its pretrained entry pins.
 
     ``ref`` is ``hf-hub:org/name[@rev]`` (downloaded into the Hub cache: ``ganzoo.json`` and
     ``component``'s weights), a pretrained id (its folder inside the plugin package, else its
     Hub repository), or a bundle folder. Ids win over folders: a folder named like a pretrained id
     is loaded only when written as a path (``./dcgan-mnist``), with a warning on the clash. Run
-    directories are not bundles: see :func:`load`.
+    directories are not bundles: see :func:`load`. ``endpoint``: as for :func:`load`.
     """
-    folder, expected, _ = _locate(ref, component)
+    folder, expected, _ = _locate(ref, component, None if endpoint is None else hub.check_endpoint(endpoint))
     return folder, expected
 
 
@@ -501,6 +503,7 @@ def load(
     device: torch.device | str | None = None,
     component: str = "generator",
     ema: bool = True,
+    endpoint: str | None = None,
 ) -> Generator | Discriminator:
     """Load a trained generator (or discriminator) by pretrained id, folder or Hub reference.
 
@@ -513,6 +516,11 @@ def load(
         device: where to put the module (default: the CPU).
         component: ``"generator"`` or ``"discriminator"``.
         ema: for run directories, the EMA generator when the run kept one.
+        endpoint: the Hub to download from, for ``hf-hub:`` references and pretrained ids
+            whose weights live on the Hub (default: ``HF_ENDPOINT`` as ``huggingface_hub``
+            read it at import, else huggingface.co), e.g. a local test server from
+            :func:`ganzoo.testing.local_hub`. Downloads share ``huggingface_hub``'s cache
+            whatever the endpoint.
 
     Returns:
         The module in eval mode, float32.
@@ -544,7 +552,9 @@ def load(
         if not path.exists() and is_path_text(text):
             raise BundleError(f"{text} does not exist; give a bundle folder, a run directory, a pretrained id "
                               "(`ganzoo list --pretrained`) or hf-hub:org/name")
-    folder, expected, root = _locate(text, component)
+    if endpoint is not None:
+        endpoint = hub.check_endpoint(endpoint)
+    folder, expected, root = _locate(text, component, endpoint)
     return load_bundle(folder, component=component, device=device, expected_sha256=expected, root=root)
 
 

@@ -20,7 +20,7 @@ HTML comments on the lines right before a block's opening fence steer it:
   CATEGORY is one of :data:`SKIP_CATEGORIES` (a GPU, the network, torchrun, long training).
 * ``<!-- needs: mnist -->``: the page needs the MNIST files (tests/conftest.py's ``mnist_dir``);
   the whole page is skipped without them, and ``GANZOO_DATA`` points at them while it runs.
-* ``<!-- needs: hub -->``: the page runs against the local Hub server of tests/hub_server.py
+* ``<!-- needs: hub -->``: the page runs against the local Hub server of ganzoo/testing/hub_server.py (`ganzoo.testing.local_hub`)
   (the ``hub`` fixture): the real ``huggingface_hub`` client, with its endpoint, token and
   cache redirected, so nothing reaches the real Hub.
 * ``<!-- file: PATH -->``: the block is the content of the file PATH (relative to the current

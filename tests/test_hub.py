@@ -1,6 +1,6 @@
 """Publishing bundles to the Hub and loading them back, through the real `huggingface_hub` client.
 
-The `hub` fixture (tests/conftest.py) starts a local Hub-compatible server (tests/hub_server.py)
+The `hub` fixture (tests/conftest.py) starts a local Hub-compatible server (ganzoo/testing/hub_server.py, via `ganzoo.testing.local_hub`)
 and points the client at it; nothing here can reach the real Hub or read a real token.
 """
 

@@ -1,4 +1,4 @@
-"""The real `huggingface_hub` client against the local Hub of tests/hub_server.py (fixture `hub`)."""
+"""The real `huggingface_hub` client against the local Hub of ganzoo/testing/hub_server.py (fixture `hub`)."""
 
 from __future__ import annotations
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from ganzoo.testing.datasets import check_dataset
 from ganzoo.testing.feature_networks import check_feature_network
+from ganzoo.testing.hub import LocalHub, local_hub
 from ganzoo.testing.losses import check_loss
 from ganzoo.testing.models import (
     CHECKS,
@@ -64,4 +65,6 @@ __all__ = [
     "check_model",
     "check_output_shape",
     "check_safetensors_roundtrip",
+    "LocalHub",
+    "local_hub",
 ]
