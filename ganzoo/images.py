@@ -7,14 +7,25 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+MAX_SCALE = 16  # tile enlargement of a sample grid
 
-def save_grid(x: Tensor, path: str | Path, nrow: int = 8, padding: int = 2) -> Path:
-    """Save images in [-1, 1], ``(N, C, H, W)``, as one PNG grid with ``nrow`` images per row."""
+
+def save_grid(x: Tensor, path: str | Path, nrow: int = 8, padding: int = 2, scale: int = 1) -> Path:
+    """Save images in [-1, 1], ``(N, C, H, W)``, as one PNG grid with ``nrow`` images per row.
+
+    ``scale``: each image enlarged ``scale`` times with nearest-neighbour (sharp pixels), so a
+    grid of 28-pixel images is readable; the padding between tiles is not enlarged.
+    """
     from torchvision.utils import save_image
 
+    if isinstance(scale, bool) or not isinstance(scale, int) or not 1 <= scale <= MAX_SCALE:
+        raise ValueError(f"scale must be a whole number from 1 to {MAX_SCALE}, got {scale!r}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_image(x.detach().float().cpu().clamp(-1, 1) * 0.5 + 0.5, str(path), nrow=max(1, nrow), padding=padding)
+    x = x.detach().float().cpu().clamp(-1, 1) * 0.5 + 0.5
+    if scale > 1:
+        x = x.repeat_interleave(scale, dim=-2).repeat_interleave(scale, dim=-1)
+    save_image(x, str(path), nrow=max(1, nrow), padding=padding)
     return path
 
 

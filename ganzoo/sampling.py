@@ -37,7 +37,11 @@ def check_seed(seed: int) -> int:
 
 
 def _labels(g: Generator, n: int, labels: list[int] | None) -> tuple[Tensor | None, int | None]:
-    """Labels for ``n`` samples: ``labels`` repeated in turn (one column of the grid each)."""
+    """Labels for ``n`` samples in equal runs, ``labels`` in order, and the run length (one grid row per label).
+
+    ``n`` not a multiple of the number of labels: each run is ``ceil(n / len(labels))`` long
+    and the last labels get fewer samples (or none).
+    """
     if labels is not None and g.num_classes is None:
         raise ConfigError(f"{type(g).__name__} is unconditional; drop --labels (labels need a conditional "
                           "model such as 'cgan')")
@@ -47,8 +51,15 @@ def _labels(g: Generator, n: int, labels: list[int] | None) -> tuple[Tensor | No
     bad = [c for c in chosen if not 0 <= c < g.num_classes]
     if bad:
         raise ConfigError(f"labels {bad} are out of range: this model has classes 0 to {g.num_classes - 1}")
-    y = torch.tensor([chosen[i % len(chosen)] for i in range(n)], dtype=torch.long)
-    return y, len(chosen)
+    per = -(-n // len(chosen))
+    y = torch.tensor([chosen[i // per] for i in range(n)], dtype=torch.long)
+    return y, per
+
+
+def _cycled_labels(g: Generator, n: int, labels: list[int] | None) -> Tensor | None:
+    """``n`` labels cycling through ``labels`` (one per latent-walk row)."""
+    y, _ = _labels(g, len(labels) if labels else (g.num_classes or 1), labels)
+    return None if y is None else y.repeat((n - 1) // len(y) + 1)[:n]
 
 
 @torch.inference_mode()
@@ -58,8 +69,10 @@ def sample_batch(
 ) -> tuple[Tensor, Tensor | None, int]:
     """``n`` samples from fixed noise, as ``(samples, labels or None, grid row length)``.
 
-    For a conditional model the labels cycle through ``labels`` (default: every
-    class), and a grid row holds one of each, so each grid column is one label.
+    For a conditional model the samples come in equal runs of one label each, in the
+    order of ``labels`` (default: every class), and the grid row length is the run length:
+    **one row per label**, different noise along a row. This is ganzoo's one grid convention:
+    a run's ``samples/`` grids and a bundle's ``samples.png`` follow it too.
     Runs under inference mode, in batches of ``batch_size``, with bf16 autocast on CUDA.
     """
     check_sample_count(g, n)
@@ -73,7 +86,7 @@ def sample_batch(
         yb = y[i:i + batch_size].to(device) if y is not None else None
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
             out.append(g(z[i:i + batch_size].to(device), yb).float().cpu())
-    nrow = per_row if per_row and per_row <= 16 else math.isqrt(n - 1) + 1  # ceil(sqrt(n)): a square grid
+    nrow = per_row or math.isqrt(n - 1) + 1  # a row per label, else ceil(sqrt(n)): a square grid
     return torch.cat(out), y, nrow
 
 
@@ -104,7 +117,7 @@ def latent_walk(
     a, b = torch.randn(rows, g.latent_dim, generator=rng), torch.randn(rows, g.latent_dim, generator=rng)
     t = torch.linspace(0, 1, steps).view(1, steps, 1)
     z = slerp(a[:, None], b[:, None], t).reshape(rows * steps, g.latent_dim)
-    y_rows, _ = _labels(g, rows, labels)
+    y_rows = _cycled_labels(g, rows, labels)
     y = y_rows.repeat_interleave(steps) if y_rows is not None else None
     with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
         x = g(z.to(device), y.to(device) if y is not None else None).float().cpu()

@@ -106,7 +106,7 @@ def section(pid: str) -> list[str]:
             f"Loss `{meta['loss']}`, {'EMA' if meta['weights']['generator'].get('ema') else 'raw'} generator. "
             f"{meta['training_note']}")
     if spec.conditional:
-        line += " Each column of the grid is one label, 0 to 9."
+        line += " Each row of the grid is one label, 0 to 9 (ganzoo's one grid convention)."
     out += [line, "", *metrics_table(receipt), ""]
     for c in meta.get("comparison") or []:
         out += [f"For comparison, {c['label'].removeprefix('for comparison: ')}: FID {_fmt('fid', c['metrics']['fid'])}"

@@ -43,10 +43,16 @@ def _sample_target(out: str | None, fmt: str | None) -> tuple[Path, str]:
 @click.command(short_help="Draw samples from a generator: a PNG grid, .npz or .pt.")
 @click.argument("ref")
 @click.option("-n", "--n", "n", type=int,
-              help="Number of samples (default 64; with --interpolate a multiple of --steps, default 8 walks).")
+              help="Number of samples (default 64, or 8 per label for a conditional model; with --interpolate a "
+                   "multiple of --steps, default 8 walks).")
 @click.option("-o", "--out", type=click.Path(dir_okay=False),
               help="Output file: .png, .npz or .pt (default samples.png).")
-@click.option("--labels", help="Class labels for a conditional model, e.g. 0,1,2 (one grid column each).")
+@click.option("--labels", help="Class labels for a conditional model, e.g. 0,1,2 (one grid row each; default "
+              "every class).")
+@click.option("--nrow", type=int, help="Images per grid row (default: one row per label for a conditional model, "
+              "else a square grid; a latent walk per row with --interpolate).")
+@click.option("--scale", type=int, default=1, show_default=True,
+              help="Enlarge each image this many times (nearest-neighbour, 1-16), e.g. 4 for 28-px digits.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--interpolate", is_flag=True, help="Latent walks: each row moves between two random codes.")
 @click.option("--steps", type=int, default=10, show_default=True, help="Images per latent walk (--interpolate).")
@@ -55,36 +61,59 @@ def _sample_target(out: str | None, fmt: str | None) -> tuple[Path, str]:
 @click.option("--no-ema", is_flag=True, help="For run directories: the raw generator instead of its EMA.")
 @click.option("--overwrite", is_flag=True, help="Replace the output file if it exists.")
 @friendly_errors
-def sample(ref: str, n: int | None, out: str | None, labels: str | None, seed: int, interpolate: bool, steps: int,
-           fmt: str | None, device: str, no_ema: bool, overwrite: bool) -> None:
+def sample(ref: str, n: int | None, out: str | None, labels: str | None, nrow: int | None, scale: int, seed: int,
+           interpolate: bool, steps: int, fmt: str | None, device: str, no_ema: bool, overwrite: bool) -> None:
     """Draw samples from REF (pretrained id, bundle, run directory or hf-hub:org/name).
 
     Writes a PNG grid (for 2-D point models a scatter plot), or the raw samples in [-1, 1]
-    with --format npz (arrays `images`, `labels`) or pt (a dict of tensors). An existing
-    file is replaced only with --overwrite, and whole or not at all.
+    with --format npz (arrays `images`, `labels`) or pt (a dict of tensors). A conditional
+    model's grid has one row per label (ganzoo's one convention, as in a run's samples/).
+    An existing file is replaced only with --overwrite, and whole or not at all.
     """
     import ganzoo
     from ganzoo.devices import pick_device
+    from ganzoo.images import MAX_SCALE
     from ganzoo.sampling import check_sample_count, check_seed, latent_walk, sample_batch
 
     out_path, fmt = _sample_target(out, fmt)
     rows = _walk_rows(n, interpolate, steps)
+    if nrow is not None and nrow < 1:
+        raise click.BadParameter(f"{nrow} images per row: give at least 1", param_hint="--nrow")
+    if not 1 <= scale <= MAX_SCALE:
+        raise click.BadParameter(f"scale {scale}: give a whole number from 1 to {MAX_SCALE}", param_hint="--scale")
     check_seed(seed)
     dev = pick_device(device)
     chosen = _parse_labels(labels)
     _check_writable(out_path, "-o", overwrite=overwrite)
     g = ganzoo.load(ref, device=dev, ema=not no_ema)
-    count = rows * steps if interpolate else (n or 64)
+    per_label = 8 * (len(chosen) if chosen else (g.num_classes or 0))
+    count = rows * steps if interpolate else (n or per_label or 64)
     check_sample_count(g, count)
     if fmt == "png" and len(g.output_shape) == 3 and count > MAX_GRID:
         raise click.BadParameter(f"{count} images make an unreadable grid; at most {MAX_GRID} in a PNG "
                                  "(raw samples: --format npz)", param_hint="-n")
     if interpolate:
-        x, y, nrow = latent_walk(g, rows=rows, steps=steps, seed=seed, labels=chosen)
+        x, y, row_length = latent_walk(g, rows=rows, steps=steps, seed=seed, labels=chosen)
     else:
-        x, y, nrow = sample_batch(g, count, seed=seed, labels=chosen)
-    _write_samples(x, y, nrow, image=len(g.output_shape) == 3, out_path=out_path, fmt=fmt)
+        x, y, row_length = sample_batch(g, count, seed=seed, labels=chosen)
+    if fmt == "png" and len(g.output_shape) == 3:
+        _check_grid_size(len(x), nrow or row_length, g.output_shape, scale)
+    _write_samples(x, y, nrow or row_length, image=len(g.output_shape) == 3, out_path=out_path, fmt=fmt, scale=scale)
     click.echo(f"wrote {len(x)} samples to {out_path}")
+
+
+MAX_GRID_PIXELS = 16_384  # a PNG grid's width and height, at most (image viewers give up beyond)
+
+
+def _check_grid_size(count: int, nrow: int, shape: tuple[int, ...], scale: int) -> None:
+    """Refuse a grid wider or taller than :data:`MAX_GRID_PIXELS` before it is drawn."""
+    cols = min(nrow, count)
+    rows = -(-count // cols)
+    width, height = (cols * (shape[-1] * scale + 2) + 2), (rows * (shape[-2] * scale + 2) + 2)
+    if max(width, height) > MAX_GRID_PIXELS:
+        raise click.BadParameter(f"a grid of {count} images, {cols} per row, at scale {scale} would be {width}x{height} "
+                                 f"pixels (at most {MAX_GRID_PIXELS} each way); lower -n or --scale, change --nrow, "
+                                 "or write raw samples with --format npz", param_hint="-n")
 
 
 def _walk_rows(n: int | None, interpolate: bool, steps: int) -> int:
@@ -101,7 +130,7 @@ def _walk_rows(n: int | None, interpolate: bool, steps: int) -> int:
     return n // steps if n is not None else 8
 
 
-def _write_samples(x: Any, y: Any, nrow: int, image: bool, out_path: Path, fmt: str) -> None:
+def _write_samples(x: Any, y: Any, nrow: int, image: bool, out_path: Path, fmt: str, scale: int = 1) -> None:
     """Samples ``x`` (labels ``y``) to ``out_path``: raw (npz, pt), a PNG grid of images, or a scatter of points."""
     from ganzoo.images import save_grid, save_scatter
 
@@ -117,7 +146,7 @@ def _write_samples(x: Any, y: Any, nrow: int, image: bool, out_path: Path, fmt: 
 
             torch.save({"images": x, "labels": y}, tmp)
         elif image:
-            save_grid(x, tmp, nrow=nrow)
+            save_grid(x, tmp, nrow=nrow, scale=scale)
         else:
             save_scatter(x, tmp)
 
