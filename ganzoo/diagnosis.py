@@ -88,8 +88,9 @@ class Diagnosis:
         return SEVERITY_ORDER[self.verdict]
 
     def to_json(self) -> dict[str, Any]:
-        return {"run": self.run, "verdict": self.verdict, "checked": self.checked,
-                "findings": [asdict(f) for f in self.findings]}
+        """The diagnosis as strict JSON values (a NaN or infinite number becomes ``None``)."""
+        return finite_json({"run": self.run, "verdict": self.verdict, "checked": self.checked,
+                        "findings": [asdict(f) for f in self.findings]})
 
     def text(self) -> str:
         """The report as a person reads it in a terminal."""
@@ -196,7 +197,9 @@ def _grad_fall(rows: list[dict[str, Any]], within: tuple[int, int] | None = None
     else:
         late_values = g[-max(3, len(g) // 5):]
     late = _median(late_values) if late_values else math.nan
-    return early, late, early / late if late > 0 else math.inf
+    if late > 0:
+        return early, late, early / late
+    return early, late, math.inf if early > 0 else math.nan  # fell to zero; or never had any
 
 
 def _lr_advice(cfg: dict[str, Any], *, loss_switch: bool = True) -> str:
@@ -233,7 +236,7 @@ def _discriminator_wins(rows: list[dict[str, Any]], cfg: dict[str, Any]) -> list
     to_end = best[1] == len(steps) - 1
     # D winning for a while is normal early in training while G still learns (its gradient stays
     # large); it is a failure when G's gradient fades under it, or when D still wins at the end.
-    fades = math.isfinite(fall) and fall >= WIN_GRAD_FALL
+    fades = fall >= WIN_GRAD_FALL  # an infinite fall (to exactly zero) fades too; NaN (no data) does not
     if not (fades or (to_end and length >= WIN_END_SHARE * len(steps))):
         return []
     tail = [dx[s] for s in steps[best[0]:best[1] + 1]], [dgz[s] for s in steps[best[0]:best[1] + 1]]
@@ -242,7 +245,7 @@ def _discriminator_wins(rows: list[dict[str, Any]], cfg: dict[str, Any]) -> list
                 "thresholds": {"D(x)>=": WIN_DX, "D(G(z))<=": WIN_DGZ, "share>=": WIN_SHARE,
                                "G's gradient falls by": WIN_GRAD_FALL, "or lasts to the end, share>=": WIN_END_SHARE},
                 "grad_norm_g_early": early, "grad_norm_g_during": late}
-    gfall = f"; G's gradient fell {fall:.0f}x" if fades else ""
+    gfall = f"; G's gradient fell {_times(fall)}" if fades else ""
     return [Finding(
         "discriminator-wins", "failing" if to_end else "warning", (first, last), evidence,
         f"D(x) {evidence['D(x)']:.2f} and D(G(z)) {evidence['D(G(z))']:.2f} for {length} log rows "
@@ -263,9 +266,25 @@ def _vanishing_gradient(rows: list[dict[str, Any]], cfg: dict[str, Any]) -> list
         "vanishing-generator-gradient", severity, (g[0][0], g[-1][0]),
         {"grad_norm_g_early": early, "grad_norm_g_late": late, "fall": fall,
          "thresholds": {"warning": GRAD_FALL_WARN, "failing": GRAD_FALL_FAIL}},
-        f"G's gradient norm fell {fall:.0f}x, from {early:.3g} (first 10% of the log) to {late:.3g} (last 20%)",
+        f"G's gradient norm fell {_times(fall)}, from {early:.3g} (first 10% of the log) to {late:.3g} (last 20%)",
         advice,
     )]
+
+
+def finite_json(x: Any) -> Any:
+    """``x`` with every NaN or infinite float replaced by ``None`` (JSON has no such numbers)."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: finite_json(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [finite_json(v) for v in x]
+    return x
+
+
+def _times(fall: float) -> str:
+    """``"40x"``, or ``"to zero"`` when the late gradient is exactly 0 (the ratio is infinite)."""
+    return f"{fall:.0f}x" if math.isfinite(fall) else "to zero"
 
 
 def _detrended(values: list[float]) -> list[float]:

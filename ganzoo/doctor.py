@@ -259,5 +259,9 @@ def _healthy(rows: list[dict[str, Any]]) -> Finding:
             said.append(f"G's gradient {early:.3g} -> {late:.3g}")
         if "D(x)" in evidence and "D(G(z))" in evidence:
             said.insert(0, f"D(x) {evidence['D(x)']:.2f}, D(G(z)) {evidence['D(G(z))']:.2f} at the end")
+    if not train:
+        return Finding("healthy", "healthy", None, evidence,
+                       "no finding, but nothing to judge yet: the run has logged no training step (it logs every "
+                       "--log-every steps; ask again later)")
     return Finding("healthy", "healthy", None, evidence,
                    "no finding" + (f": {'; '.join(said)}" if said else ""))

@@ -42,7 +42,7 @@ def doctor(run: str, as_json: bool, no_samples: bool, n: int, device: str) -> No
         diagnosis = diagnose(run, samples=not no_samples, n=n, device=str(pick_device(device)))
     except GanzooError as exc:
         raise DoctorError(_one_line(exc)) from exc
-    click.echo(json.dumps(diagnosis.to_json(), indent=2) if as_json else diagnosis.text())
+    click.echo(json.dumps(diagnosis.to_json(), indent=2, allow_nan=False) if as_json else diagnosis.text())
     raise click.exceptions.Exit(diagnosis.exit_code)
 
 

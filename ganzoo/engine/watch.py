@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ganzoo.checkpoint import check_inside, write_json_atomic
-from ganzoo.diagnosis import diagnose_log, read_log
+from ganzoo.diagnosis import diagnose_log, finite_json, read_log
 from ganzoo.errors import GanzooError
 
 EVERY = 5  # log rows between checks
@@ -61,7 +61,8 @@ class LiveDoctor:
         path = self.run_dir / "diagnosis.json"
         try:
             check_inside(path, self.run_dir, "file")
-            write_json_atomic(path, {"step": step, "verdict": worst, "findings": list(self.findings.values()),
-                                     "note": "from the training log only; `ganzoo doctor RUN` also checks samples"})
+            write_json_atomic(path, finite_json({"step": step, "verdict": worst, "findings": list(self.findings.values()),
+                                             "note": "from the training log only; `ganzoo doctor RUN` also checks "
+                                                     "samples"}))
         except (OSError, GanzooError):
             pass  # the diagnosis is advice: it never stops a training
