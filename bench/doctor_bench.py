@@ -24,6 +24,8 @@ from pathlib import Path
 import torch
 
 import ganzoo
+import ganzoo.plugins
+from ganzoo.diagnosis import read_log
 from ganzoo.doctor import diagnose
 from ganzoo.engine import TrainConfig, Trainer
 from ganzoo.errors import DivergenceError
@@ -31,6 +33,7 @@ from ganzoo.metrics import load_classifier, toy_metrics
 from ganzoo.sampling import sample_batch
 
 QUIET = dict(quiet=True, sample_every=10**9, checkpoint_every=10**9)
+TINY = "mnist-256"  # the first 256 MNIST training images; its test split is MNIST's own
 # name: (TrainConfig settings, codes that must be found, whether it is healthy (no warning or worse))
 CASES = {
     "ring8-recipe": (dict(model="vanilla", dataset="ring8", steps=2000, log_every=20), set(), True),
@@ -43,11 +46,72 @@ CASES = {
                                   model_args={"latent_dim": 1, "g_hidden": [2]}), {"mode-collapse"}, False),
     "ring8-lr-too-high": (dict(model="vanilla", dataset="ring8", steps=600, log_every=10, lr_g=1.0, lr_d=1.0),
                           {"divergence|oscillation|mode-collapse"}, False),
+    # Tiny data: 256 MNIST training images (the bench's own dataset, below), 150 epochs of them.
+    "mnist-256-images": (dict(model="dcgan", dataset=TINY, steps=600, log_every=10, batch_size=64),
+                         {"discriminator-overfitting"}, False),
+    # Evaluated during training with learning rates 10x the recipe's and no EMA: FID stops improving.
+    "mnist-lr-10x-evaluated": (dict(model="dcgan", dataset="mnist", steps=600, log_every=10, lr_g=2e-3, lr_d=2e-3,
+                                    ema=False, eval_every=50, eval_n=2000), {"no-progress"}, False),
+    "mnist-recipe-evaluated": (dict(model="dcgan", dataset="mnist", steps=600, log_every=10, eval_every=50,
+                                    eval_n=2000), set(), True),
+    # Momentum 0.9 and learning rates 25x the recipe's on the toy: the game swings.
+    "ring8-momentum-swings": (dict(model="vanilla", dataset="ring8", steps=1500, log_every=10, lr_g=5e-3, lr_d=5e-3,
+                                   betas=(0.9, 0.999), loss="non-saturating", ema=False),
+                              {"oscillation|mode-collapse"}, False),
+    # The other families: their recipes are healthy; broken on purpose, they are caught.
+    "wgan-gp-recipe": (dict(model="wgan-gp", dataset="ring8", steps=1500, log_every=20), set(), True),
+    "wgan-gp-tiny-generator": (dict(model="wgan-gp", dataset="ring8", steps=1500, log_every=20,
+                                    model_args={"latent_dim": 1, "g_hidden": [2]}), {"mode-collapse"}, False),
+    "cgan-recipe": (dict(model="cgan", dataset="mnist", steps=400, log_every=10), set(), True),
+    "cgan-minimax-strong-d": (dict(model="cgan", dataset="mnist", steps=60, log_every=2, loss="minimax",
+                                   lr_d=2e-3, lr_g=1e-5), {"discriminator-wins"}, False),
 }
 
 
-def ground_truth(run: Path, cfg: dict) -> dict:
+class TinyMnist:
+    """Registers ``mnist-256``: a training set too small for a GAN, so that D can memorise it."""
+
+    @ganzoo.hookimpl
+    def ganzoo_register_datasets(self, register):
+        from ganzoo.data import load_dataset
+        from ganzoo.specs import DatasetSpec
+
+        def load(root, split="train", download=False, image_shape=None):
+            ds = load_dataset("mnist", root, split=split, download=download)
+            if split == "train":
+                ds.data, ds.labels = ds.data[:256].clone(), ds.labels[:256].clone()
+            ds.name = TINY
+            return ds
+
+        register(DatasetSpec(TINY, "256 MNIST training images (doctor bench)", (1, 28, 28), 10, load,
+                             kind="grey-images"))
+
+
+def d_memorises(run: Path, data_dir: str | None) -> dict:
+    """D's mean P(real) on its 256 training images against 256 held-out ones, and how well it tells them apart."""
+    from ganzoo.data import load_dataset
+
+    d = ganzoo.load(run, component="discriminator")
+    out = {}
+    for split in ("train", "test"):
+        ds = load_dataset(TINY, data_dir, split=split, download=False)
+        x = ds.to_model_range(ds.data[:256])
+        with torch.inference_mode():
+            out[split] = torch.sigmoid(d(x).float())
+    auc = float((out["train"][:, None] > out["test"][None, :]).float().mean())
+    return {"p_real_train": round(float(out["train"].mean()), 3), "p_real_test": round(float(out["test"].mean()), 3),
+            "auc_train_vs_test": round(auc, 3)}
+
+
+def ground_truth(run: Path, cfg: dict, data_dir: str | None = None) -> dict:
     g = ganzoo.load(run)
+    if cfg["dataset"] == TINY:
+        return d_memorises(run, data_dir)
+    if cfg.get("eval_every"):
+        fids = [(r["step"], r["eval"]["fid"]) for r in read_log(run) if isinstance(r.get("eval"), dict)]
+        best = min(fids, key=lambda sv: sv[1])
+        return {"fid_first": round(fids[0][1], 2), "fid_best": round(best[1], 2), "best_step": best[0],
+                "fid_last": round(fids[-1][1], 2), "evaluations": len(fids)}
     if cfg["dataset"] == "ring8":
         m = toy_metrics(sample_batch(g, 2500, seed=12345)[0], "ring8")
         return {"modes_covered": m["modes_covered"], "num_modes": m["num_modes"], "high_quality": m["high_quality"]}
@@ -62,7 +126,7 @@ def run_case(name: str, data_dir: str | None, tmp: Path) -> dict:
     settings, must, healthy = CASES[name]
     out = tmp / name
     cfg = dict(QUIET, out=str(out), **settings)
-    if settings["dataset"] == "mnist":
+    if settings["dataset"] in ("mnist", TINY):
         cfg["data_dir"] = data_dir
     t0 = time.perf_counter()
     diverged = None
@@ -73,7 +137,7 @@ def run_case(name: str, data_dir: str | None, tmp: Path) -> dict:
     seconds = time.perf_counter() - t0
     d = diagnose(out, n=512)
     found = {f.code: f.severity for f in d.findings}
-    truth = None if diverged else ground_truth(out, settings)
+    truth = None if diverged else ground_truth(out, settings, data_dir)
     hits = [m for m in must if any(code in found for code in m.split("|"))]
     misses = [m for m in must if m not in hits]
     alarms = [c for c, s in found.items() if healthy and s in ("warning", "failing")]
@@ -89,6 +153,7 @@ def main() -> None:
     ap.add_argument("--only", default="", help="comma-separated case names")
     args = ap.parse_args()
     names = [n for n in CASES if not args.only or n in args.only.split(",")]
+    ganzoo.plugins.register_plugin(TinyMnist(), name="doctor-bench")
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:

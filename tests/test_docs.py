@@ -397,6 +397,11 @@ def test_mkdocs_build_strict(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert (tmp_path / "site" / "plugins" / "hooks.html").is_file()
+    # Opened from files, the 404 page finds its styles and pages: no link from the site's root.
+    page = (tmp_path / "site" / "404.html").read_text()
+    assert not re.search(r'(href|src)="/(?!/)', page), re.findall(r'(?:href|src)="/[^"]*"', page)[:5]
+    for link in re.findall(r'(?:href|src)="\./([^"#?]+)"', page):
+        assert (tmp_path / "site" / link).exists(), link
 
 
 # ---------------------------------------------------------------------------------- plugin guide
