@@ -14,6 +14,7 @@ from ganzoo.cli import cli
 from ganzoo.errors import ConfigError
 
 
+@pytest.mark.slow
 def test_cli_reports_each_batch_size():
     res = CliRunner().invoke(cli, ["bench", "vanilla", "--dataset", "ring8", "--batch-size", "32,64", "--seconds", "0.1",
                                    "--device", "cpu", "--json"])
@@ -28,6 +29,7 @@ def test_cli_reports_each_batch_size():
     assert table.exit_code == 0 and "images/s" in table.output and "256" in table.output  # the ring8 recipe's batch
 
 
+@pytest.mark.slow
 def test_image_models_run_on_random_data_without_any_files(tmp_path, monkeypatch):
     monkeypatch.setenv("GANZOO_DATA", str(tmp_path / "nothing-here"))
     r = throughput("cgan", batch_size=8, model_args={"width": 8}, device="cpu", seconds=0.05)
@@ -47,6 +49,7 @@ def test_bad_requests_are_refused_with_the_fix():
     assert res.exit_code != 0 and "comma-separated list of integers" in res.output
 
 
+@pytest.mark.slow
 def test_docstring_example_runs():
     result = doctest.testmod(ganzoo.benchmark)
     assert result.attempted > 0 and result.failed == 0

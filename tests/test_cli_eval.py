@@ -22,6 +22,7 @@ def tiny_run(tmp_path, mnist_dir):
     return out
 
 
+@pytest.mark.slow
 def test_eval_every_logs_metrics(tiny_run):
     rows = [json.loads(r) for r in (tiny_run / "metrics.jsonl").read_text().splitlines()]
     evals = [r for r in rows if "eval" in r]
@@ -29,6 +30,7 @@ def test_eval_every_logs_metrics(tiny_run):
     assert evals[-1]["eval"]["fid"] > 10  # four steps of training do not make digits
 
 
+@pytest.mark.slow
 def test_eval_command_writes_and_verifies_a_receipt(tiny_run, tmp_path):
     receipt = tmp_path / "receipt.json"
     res = CliRunner().invoke(cli, ["eval", str(tiny_run), "-n", "300", "--json", str(receipt)])

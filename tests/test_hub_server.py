@@ -224,7 +224,7 @@ def test_lfs_put_rejects_bad_bytes(hub, tmp_path: Path) -> None:
         url = f"{hub.endpoint}/__lfs__/model/{REPO}/{oid}/{size}"
         req = urllib.request.Request(url, data=data, method="PUT")
         with pytest.raises(urllib.error.HTTPError) as info:
-            urllib.request.urlopen(req, timeout=10)
+            urllib.request.urlopen(req)
         assert info.value.code == 400
     assert oid not in hub.repos[("model", REPO)].lfs_objects
 
@@ -235,7 +235,7 @@ def test_resolve_headers_follow_the_contract(hub, tmp_path: Path) -> None:
     for name, data in (("model.safetensors", WEIGHTS), ("README.md", README.encode())):
         url = f"{hub.endpoint}/{REPO}/resolve/main/{name}"
         req = urllib.request.Request(url, method="HEAD", headers=auth)
-        with urllib.request.urlopen(req, timeout=10) as resp:
+        with urllib.request.urlopen(req) as resp:
             headers = resp.headers
         assert headers["X-Repo-Commit"] == info.oid
         assert headers["X-Linked-Size"] == str(len(data))
@@ -247,5 +247,5 @@ def test_resolve_headers_follow_the_contract(hub, tmp_path: Path) -> None:
             assert headers["ETag"] == f'"{git_sha1}"' and "X-Linked-Etag" not in headers
     req = urllib.request.Request(f"{hub.endpoint}/{REPO}/resolve/main/nope.bin", headers=auth)
     with pytest.raises(urllib.error.HTTPError) as err:
-        urllib.request.urlopen(req, timeout=10)
+        urllib.request.urlopen(req)
     assert err.value.code == 404 and err.value.headers["X-Error-Code"] == "EntryNotFound"

@@ -289,6 +289,7 @@ def test_images(mnist_dir):
 
 
 @pytest.mark.data
+@pytest.mark.slow
 def test_evaluate_test_images_score_zero_fid_and_noise_a_huge_one(mnist_dir, test_images, cache_dir, monkeypatch):
     # Without the statistics that ship with ganzoo, the reference is computed and cached by its hashes.
     monkeypatch.setattr("ganzoo.metrics.shipped.SHIPPED_DIR", cache_dir / "no-shipped-statistics")

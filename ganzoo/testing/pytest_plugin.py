@@ -26,7 +26,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
+try:
+    import pytest
+except ImportError as exc:  # pytest is not a dependency of ganzoo: only pytest loads this module
+    raise ImportError("ganzoo.testing.pytest_plugin is a pytest plugin: pip install pytest") from exc
 
 
 @pytest.fixture
