@@ -82,17 +82,27 @@ class _StopFlag:
             signal.signal(sig, old)
 
 
+_clock = time.perf_counter  # the engine's clock for throughput (tests replace it)
+BAR_REFRESH_S = 5.0  # the progress bar's losses are at most this old, whatever --log-every is
+
+
 class _Means:
     """Running sums of the logged scalars, kept on the device (one kernel a step, no sync)."""
 
     def __init__(self, step: int) -> None:
         self.acc: Tensor | None = None
         self.n = 0
-        self.t0, self.step0 = time.perf_counter(), step  # throughput counts from the start of fit()
+        self.t0, self.step0 = _clock(), step  # the average throughput counts from the start of fit()
+        self.t_last, self.step_last = self.t0, step  # the current one from the last log row
+        self.shown = self.t0  # when the bar's losses were last refreshed
 
     def add(self, vec: Tensor) -> None:
         self.acc = vec.clone() if self.acc is None else self.acc.add_(vec)
         self.n += 1
+
+    def peek(self) -> list[float] | None:
+        """The means so far, without starting again (syncs with the device; the bar calls it every few seconds)."""
+        return None if self.acc is None else (self.acc / self.n).tolist()
 
     def take(self) -> list[float]:
         """The means since the last take (syncs), and start again."""
@@ -245,6 +255,8 @@ class Trainer:
                     if self.step % cfg.log_every == 0 or end or stop.signal:
                         self._log(log, bar, keys, means)
                     bar.update(1)
+                    if not bar.disable and _clock() - means.shown >= BAR_REFRESH_S:
+                        self._refresh_bar(bar, keys, means)
                     if self.step % cfg.sample_every == 0 or end:
                         self.save_samples()
                     if cfg.eval_every and (self.step % cfg.eval_every == 0 or end) and self.is_main:
@@ -274,11 +286,17 @@ class Trainer:
         cfg = self.config
         self._check_run_dir()
         self._check_finite()  # syncs with the device, once per log interval
-        dt = time.perf_counter() - means.t0
-        rate = (self.step - means.step0) * cfg.batch_size * self.n_critic * self.world / max(dt, 1e-9)
+        now = _clock()
+        dt = now - means.t0
+        per_step = cfg.batch_size * self.n_critic * self.world
+        # images/s now: over the steps since the last row (the average since fit() began is kept apart,
+        # as start-up, compilation and a first evaluation weigh on it for long)
+        rate = (self.step - means.step_last) * per_step / max(now - means.t_last, 1e-9)
+        average = (self.step - means.step0) * per_step / max(dt, 1e-9)
+        means.t_last, means.step_last, means.shown = now, self.step, now
         row = {"step": self.step, "epoch": round(self.step / self.steps_per_epoch, 4),
                **{k: round(v, 6) for k, v in zip(keys, means.take())},
-               "images_per_s": round(rate, 1), "time": round(dt, 3)}
+               "images_per_s": round(rate, 1), "images_per_s_avg": round(average, 1), "time": round(dt, 3)}
         if cfg.lr_schedule != "constant":  # the rates of the step just taken
             row["lr_g"], row["lr_d"] = (float(f"{lr:.6g}") for lr in self.learning_rates())
         with writing(self.run_dir, self.config.model, "metrics.jsonl"):
@@ -286,6 +304,17 @@ class Trainer:
             if self._doctor is not None:  # reads the row just written: no device sync of its own
                 self._doctor.observe(row, log.write, last=self.step == self.total_steps)
         bar.set_postfix({k: f"{row[k]:.3g}" for k in ("loss_d", "loss_g") if k in row} | {"img/s": f"{rate:.0f}"})
+
+    def _refresh_bar(self, bar: Any, keys: list[str], means: _Means) -> None:
+        """The bar's losses and images/s between log rows (a long --log-every must not leave them stale)."""
+        now = _clock()
+        values = means.peek()  # one host sync every BAR_REFRESH_S seconds
+        rate = (self.step - means.step_last) * self.config.batch_size * self.n_critic * self.world / max(
+            now - means.t_last, 1e-9)
+        means.shown = now
+        if values is not None:
+            row = dict(zip(keys, values))
+            bar.set_postfix({k: f"{row[k]:.3g}" for k in ("loss_d", "loss_g") if k in row} | {"img/s": f"{rate:.0f}"})
 
     def _check_run_dir(self) -> None:
         """Stop (CheckpointError) if the run directory was deleted or replaced since it was opened (main process).
