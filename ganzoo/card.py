@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from ganzoo.bundle import DISTRIBUTION_NAME, HUB_PREFIX, LOCAL_REF, VERSION_TEXT, is_repo_id
 from ganzoo.specs import NAME
 
+NAME_TEXT = re.compile(r"[\w][\w .+-]{0,99}")  # a folder's name as the card prints it (no markup, no path)
+PLAIN_TEXT = re.compile(r"[\w][\w .()+,:/-]{0,99}")  # hardware, versions, setting values (a bundle may carry anything)
 _TASK_TAG = {True: "image-generation", False: "unconditional-image-generation"}
 
 
@@ -15,6 +18,8 @@ def model_card(meta: dict[str, Any], *, samples: bool = True, license: str = "ap
                repo_id: str | None = None) -> str:
     """The README.md of a bundle: Hub metadata, how to load it, how it was made and measured."""
     model, dataset = meta["model"], meta.get("dataset")
+    history = meta.get("history") if isinstance(meta.get("history"), dict) else {}
+    described = _dataset_words(dataset, history.get("data"))
     conditional = meta["config"].get("num_classes") is not None
     tags = ["ganzoo", "gan", "pytorch", meta["family"], _TASK_TAG[conditional]]
     if model != meta["family"]:
@@ -23,14 +28,14 @@ def model_card(meta: dict[str, Any], *, samples: bool = True, license: str = "ap
         tags.append(dataset)
     lines = ["---", "library_name: ganzoo", f"license: {license}", "tags:"]
     lines += [f"- {t}" for t in dict.fromkeys(tags)]
-    if dataset:
+    if dataset and dataset != "folder":  # Hub metadata names datasets; a local folder is none
         lines += ["datasets:", f"- {dataset}"]
     lines += ["---", ""]
     # The id and the repository land in the card's code example: only text that passes their rules
     # (a bundle from elsewhere may carry anything in its ganzoo.json).
     pid = meta.get("id") if isinstance(meta.get("id"), str) and NAME.fullmatch(meta["id"]) else None
     repo_id = repo_id if is_repo_id(repo_id) else None
-    title = pid or f"{model} ({dataset or 'unknown data'})"
+    title = pid or f"{model} ({described or 'unknown data'})"
     plugin = meta["plugin"] if isinstance(meta.get("plugin"), dict) else {}
     dist = plugin.get("distribution") or "ganzoo"
     version = plugin.get("version")
@@ -44,7 +49,7 @@ def model_card(meta: dict[str, Any], *, samples: bool = True, license: str = "ap
         f"# {title}",
         "",
         f"A `{model}` generator ({meta['family']} family; {meta.get('paper') or 'see the plugin'}) "
-        f"trained on {dataset or 'an unnamed dataset'} with ganzoo, a GAN model zoo for PyTorch.",
+        f"trained on {described or 'an unnamed dataset'} with ganzoo, a GAN model zoo for PyTorch.",
         "",
     ]
     if samples:
@@ -82,6 +87,7 @@ def model_card(meta: dict[str, Any], *, samples: bool = True, license: str = "ap
             lines += ["Command:", "", "```", meta["training_command"], "```", ""]
         if meta.get("trained_on"):
             lines += [f"Trained on: {meta['trained_on']}.", ""]
+    lines += _history_lines(history)
     if meta.get("training_note"):
         lines += [meta["training_note"], ""]
     receipts = meta.get("evaluation") or []
@@ -93,6 +99,67 @@ def model_card(meta: dict[str, Any], *, samples: bool = True, license: str = "ap
     for r in meta.get("comparison") or []:
         lines += ["### For comparison", ""] + _receipt_table(r)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _dataset_words(dataset: Any, data: Any) -> str | None:
+    """How the card names the training data: ``mnist``, or ``a folder of 3,000 images (`flowers`)``."""
+    data = data if isinstance(data, dict) else {}
+    n = data.get("samples") if isinstance(data.get("samples"), int) else None
+    folder = data.get("folder") if isinstance(data.get("folder"), str) and NAME_TEXT.fullmatch(data["folder"]) else None
+    if dataset == "folder":
+        size = f"{n:,} images" if n is not None else "images"
+        return f"a folder of {size}" + (f" (`{folder}`)" if folder else "")
+    if isinstance(dataset, str) and n is not None:
+        return f"{dataset} ({n:,} samples)"
+    return dataset if isinstance(dataset, str) else None
+
+
+def _history_lines(history: dict[str, Any]) -> list[str]:
+    """The card's "What happened" section: steps really trained, time, hardware, resumes."""
+    steps = history.get("steps")
+    if not isinstance(steps, int):
+        return []
+    planned = history.get("planned_steps")
+    said = f"{steps:,} generator steps"
+    if isinstance(planned, int) and planned != steps:
+        said += f" of the {planned:,} planned"
+    if isinstance(history.get("epochs"), (int, float)):
+        said += f" ({history['epochs']:g} epochs)"
+    wall = history.get("wall_time_s")
+    if isinstance(wall, (int, float)):
+        said += f" in {_duration(wall)} of training"
+    if _plain(history.get("hardware")):
+        said += f" on {history['hardware']}"
+    if _plain(history.get("torch_version")):
+        said += f", torch {history['torch_version']}"
+    lines = ["## What happened", "", said + ".", ""]
+    sessions = history.get("sessions")
+    changes = [c for c in history.get("changes") or [] if isinstance(c, dict)]
+    if isinstance(sessions, int) and sessions > 1:
+        lines += [f"Trained in {sessions} sessions (resumed {sessions - 1} time{'s' * (sessions > 2)})"
+                  + (", with these changes:" if changes else ", with no change of settings."), ""]
+    for c in changes:
+        what = ", ".join(f"{k} {v.get('from')} -> {v.get('to')}" for k, v in c.items()
+                         if k != "step" and _plain(k) and isinstance(v, dict)
+                         and all(_plain(v.get(e)) for e in ("from", "to")))
+        if isinstance(c.get("step"), int) and what:
+            lines.append(f"- at step {c['step']:,}: {what}")
+    if lines[-1] != "":
+        lines.append("")
+    return lines
+
+
+def _plain(x: Any) -> bool:
+    """A number, or short text without markup, fit to print in a card."""
+    if isinstance(x, (int, float)) and not isinstance(x, bool):
+        return True
+    return isinstance(x, str) and PLAIN_TEXT.fullmatch(x) is not None
+
+
+def _duration(seconds: float) -> str:
+    minutes, s = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min {s} s" if minutes else f"{seconds:.1f} s"
 
 
 def _receipt_table(r: dict[str, Any]) -> list[str]:

@@ -106,6 +106,27 @@ def _from_source(source: Any, ema: bool) -> tuple[GAN, dict[str, Any] | None, st
     raise TypeError(f"save() takes a GAN, a Trainer or a run directory, not {type(source).__name__}")
 
 
+def _history(source: Any) -> dict[str, Any] | None:
+    """What really happened in the run ``source`` comes from (:func:`ganzoo.engine.rundir.run_history`)."""
+    from ganzoo.engine import Trainer
+    from ganzoo.engine.rundir import run_history
+
+    if isinstance(source, Trainer):
+        run_dir, step = Path(source.run_dir), source.step
+    elif isinstance(source, (str, os.PathLike)):
+        run_dir = Path(source)
+        step = read_json(find_checkpoint(run_dir) / "state.json", "checkpoint's state.json").get("step")
+    else:
+        return None
+    try:
+        config = read_json(run_dir / "config.json", "run's config.json")
+    except BundleError:
+        config = {}
+    if not isinstance(step, int):
+        return None
+    return run_history(run_dir, step, config if isinstance(config, dict) else {})
+
+
 def _receipts(evaluation: Any) -> list[dict[str, Any]]:
     if evaluation is None:
         return []
@@ -179,6 +200,7 @@ def save(
     path = Path(path)
     _check_target(path, source, overwrite)
     gan, training, run_dataset, is_ema = _from_source(source, ema)
+    history = _history(source)
     dataset = dataset or run_dataset
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -211,6 +233,7 @@ def save(
             "loss": gan.loss_name,
             "loss_config": _jsonable(_loss_config(gan)),
             "training": _jsonable(training),
+            "history": _jsonable(history),
             "weights": weights,
             "evaluation": _receipts(evaluation),
             "created_with": {"ganzoo": ganzoo.__version__, "torch": torch.__version__},

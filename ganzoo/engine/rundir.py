@@ -231,6 +231,66 @@ def write_config(run_dir: Path, config: TrainConfig, gan: GAN, used: dict[str, A
                    "torch_version": torch.__version__}, f, indent=2, default=str)
 
 
+def hardware(device: torch.device, world: int = 1) -> str:
+    """What trained the run, in words: ``"1x NVIDIA H200"``, ``"CPU (x86_64, 2 threads)"``."""
+    import platform
+
+    if device.type == "cuda":
+        return f"{world}x {torch.cuda.get_device_name(device)}"
+    return f"{world}x " * (world > 1) + f"CPU ({platform.machine() or 'unknown'}, {torch.get_num_threads()} threads)"
+
+
+def data_record(dataset: Any) -> dict[str, Any]:
+    """What the run trained on: the dataset's name and size, and for a folder its name (not its path)."""
+    record: dict[str, Any] = {"name": dataset.name, "samples": len(dataset)}
+    root = (getattr(dataset, "info", None) or {}).get("root")
+    if root:
+        record["folder"] = Path(root).name
+    return record
+
+
+def run_history(run_dir: Path, step: int, config: dict[str, Any]) -> dict[str, Any]:
+    """What really happened in a run, from its log and config.json: for bundles and their cards.
+
+    Args:
+        run_dir: the run directory.
+        step: the step of the checkpoint being saved.
+        config: the run's ``config.json`` (``{}`` when unreadable).
+
+    Returns:
+        ``steps`` (trained, up to that checkpoint), ``planned_steps`` (what the run was asked
+        for, when known), ``epochs``, ``wall_time_s`` (training time over every session, up
+        to the last log row), ``sessions`` (1 + the number of resumes), ``changes`` (each
+        resume's changed settings), ``hardware``, ``torch_version`` and ``data`` (name and
+        size; a folder's name, never its path), each only when known.
+    """
+    from ganzoo.diagnosis import read_log
+
+    rows = [r for r in read_log(run_dir) if isinstance(r.get("time"), (int, float)) and r["step"] <= step]
+    history: dict[str, Any] = {"steps": step}
+    sessions, wall, last = (1 if rows else 0), 0.0, None
+    for r in rows:
+        if last is not None and r["time"] < last:  # the clock starts again at each fit(): a resume
+            wall += last
+            sessions += 1
+        last = r["time"]
+    if last is not None:
+        history["wall_time_s"] = round(wall + last, 1)
+        history["sessions"] = sessions
+    per_step = next((r["epoch"] / r["step"] for r in reversed(rows)
+                     if isinstance(r.get("epoch"), (int, float)) and r["step"] > 0), None)
+    if per_step:
+        history["epochs"] = round(step * per_step, 3)
+    if isinstance(config.get("steps"), int):
+        history["planned_steps"] = config["steps"]
+    elif isinstance(config.get("epochs"), (int, float)) and per_step:
+        history["planned_steps"] = round(config["epochs"] / per_step)
+    for key in ("changes", "hardware", "torch_version", "data"):
+        if config.get(key):
+            history[key] = config[key]
+    return history
+
+
 def run_record(config: TrainConfig, gan: GAN) -> dict[str, Any]:
     """What a checkpoint's ``state.json`` says of the run besides its position and Adam's metadata."""
     return {

@@ -31,7 +31,9 @@ from ganzoo.engine.rundir import (
     RunDirLock,
     check_run_dir_intact,
     create_run_dir,
+    data_record,
     divergence_error,
+    hardware,
     read_training_checkpoint,
     record_divergence,
     restart_log,
@@ -215,7 +217,8 @@ class Trainer:
         if self.is_main:
             # What this run actually uses, where the config left a choice to ganzoo ("auto", None).
             used = {"device": str(self.device), "out": str(self.run_dir), "channels_last": self.channels_last,
-                    "precision": "bf16" if self.amp_dtype is not None else "fp32"}
+                    "precision": "bf16" if self.amp_dtype is not None else "fp32",
+                    "hardware": hardware(self.device, self.world), "data": data_record(self.dataset)}
             with writing(self.run_dir, self.config.model, "config.json and metrics.jsonl"):
                 write_config(self.run_dir, self.config, self.gan, used)
                 if resume_dir is not None:
