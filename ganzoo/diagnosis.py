@@ -205,7 +205,10 @@ def _grad_fall(rows: list[dict[str, Any]], within: tuple[int, int] | None = None
 def _lr_advice(cfg: dict[str, Any], *, loss_switch: bool = True) -> str:
     lr_d = _number(cfg.get("lr_d")) or 2e-4
     loss = cfg.get("loss")
+    lr_g = _number(cfg.get("lr_g"))
     parts = [f"lower D's learning rate: --lr-d {lr_d / 4:g} (now {lr_d:g})"]
+    if lr_g and lr_d / lr_g >= 10:  # G cannot keep up with a D that learns this much faster
+        parts.insert(0, f"raise G's learning rate to D's: --lr-g {lr_d:g} (now {lr_g:g}, {lr_d / lr_g:.0f}x below D's)")
     if loss_switch and loss == "minimax":
         parts.append("use --loss non-saturating (minimax's G gets no gradient once D wins)")
     elif loss_switch and loss not in ("wgan-gp", "hinge"):
