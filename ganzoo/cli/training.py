@@ -28,7 +28,10 @@ def _execution_options(fn: Callable) -> Callable:
 
 
 @click.command(short_help="Train MODEL on a dataset; a run directory with checkpoints.")
-@click.argument("model")
+@click.argument("model", required=False)
+@click.option("--config", "config_file", type=click.Path(dir_okay=False),
+              help="Settings from a file: a run's config.json (rerun it) or a .toml/.json of the same keys; "
+                   "flags given here win.")
 @click.option("--dataset", help="Dataset name (default: the model's first listed dataset). `ganzoo datasets` lists them.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Dataset root (default $GANZOO_DATA or ~/.cache/ganzoo/data).")
 @click.option("--download/--no-download", default=True, show_default=True, help="Download missing datasets when online.")
@@ -69,16 +72,20 @@ def _execution_options(fn: Callable) -> Callable:
 @click.option("--report", is_flag=True, help="At the end, write report.html into the run directory (ganzoo report).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @friendly_errors
-def train(model: str, beta1: float | None, beta2: float | None, model_args: tuple[str, ...],
-          loss_args: tuple[str, ...], no_doctor: bool, report: bool, **kwargs: Any) -> None:
-    """Train MODEL, e.g. `ganzoo train dcgan --dataset mnist --epochs 1`."""
+def train(model: str | None, config_file: str | None, beta1: float | None, beta2: float | None,
+          model_args: tuple[str, ...], loss_args: tuple[str, ...], no_doctor: bool, report: bool,
+          **kwargs: Any) -> None:
+    """Train MODEL, e.g. `ganzoo train dcgan --dataset mnist --epochs 1`.
+
+    `--config FILE` takes the settings from a file (rerun a run from its config.json, or keep
+    sweeps in .toml files); the flags given on the command line override it.
+    """
     from ganzoo.engine import TrainConfig, Trainer
 
     if (beta1 is None) != (beta2 is None):
         raise click.UsageError("give both --beta1 and --beta2, or neither")
-    config = TrainConfig(model=model, model_args=_parse_kv(model_args),
-                         loss_args=_parse_kv(loss_args, "--loss-arg"),
-                         betas=(beta1, beta2) if beta1 is not None else None, doctor=not no_doctor, **kwargs)
+    settings = _settings(model, config_file, kwargs, beta1, beta2, model_args, loss_args, no_doctor)
+    config = TrainConfig(**settings)
     try:
         trainer = Trainer(config)
         finished = trainer.step >= trainer.total_steps
@@ -90,6 +97,36 @@ def train(model: str, beta1: float | None, beta2: float | None, model_args: tupl
         click.echo(f"done: {trainer.step} steps; run directory {trainer.run_dir}")
         _write_pictures(trainer.run_dir, report)
         click.echo(_next_steps(trainer))
+
+
+def _settings(model: str | None, config_file: str | None, kwargs: dict[str, Any], beta1: float | None,
+              beta2: float | None, model_args: tuple[str, ...], loss_args: tuple[str, ...],
+              no_doctor: bool) -> dict[str, Any]:
+    """TrainConfig's settings: the defaults, then --config's file, then the flags given on the command line."""
+    from click.core import ParameterSource
+
+    from ganzoo.engine.config import read_config_file
+
+    ctx = click.get_current_context()
+    given = {name for name in ctx.params if ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT)}
+    settings = read_config_file(config_file) if config_file else {}
+    if model is not None:
+        if settings.get("model") not in (None, model):
+            raise click.UsageError(f"--config {config_file} trains {settings['model']!r}, not {model!r}; drop "
+                                   f"MODEL to rerun it, or change the file's model")
+        settings["model"] = model
+    elif not settings.get("model") and not kwargs.get("resume"):
+        raise click.UsageError("give MODEL (e.g. `ganzoo train dcgan`), --config FILE or --resume RUN_DIR")
+    for key, value in kwargs.items():
+        if key in given or key not in settings:
+            settings[key] = value
+    if beta1 is not None:
+        settings["betas"] = (beta1, beta2)
+    settings["model_args"] = {**settings.get("model_args", {}), **_parse_kv(model_args)}
+    settings["loss_args"] = {**settings.get("loss_args", {}), **_parse_kv(loss_args, "--loss-arg")}
+    if no_doctor or "doctor" not in settings:
+        settings["doctor"] = not no_doctor
+    return settings
 
 
 def _write_pictures(run_dir: Any, report: bool) -> None:

@@ -114,6 +114,102 @@ class TrainConfig:
         return cls(**d)
 
 
+# Keys of a run's own config.json that are records of that run, not settings: a rerun drops them.
+RUN_RECORDS = ("plugin", "ganzoo_version", "torch_version", "hardware", "data", "changes")
+# Settings that name that run's directory, or that config.json holds as that machine resolved them
+# ("cpu", "fp32"): a rerun from its config.json is a new run, elsewhere, on this machine's choices.
+RUN_PLACES = ("out", "resume", "device", "precision", "channels_last")
+_KINDS: dict[str, tuple[type, ...]] = {
+    "int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "dict": (dict,), "list": (list,),
+    "tuple": (list, tuple),
+}
+
+
+def _accepts(annotation: str, value: Any) -> bool:
+    """Whether a JSON/TOML ``value`` fits a TrainConfig field annotated ``annotation`` (``"int | None"``)."""
+    if value is None:
+        return "None" in annotation
+    kind = annotation.split("|")[0].split("[")[0].strip()
+    if isinstance(value, bool):
+        return kind == "bool"
+    return kind in _KINDS and isinstance(value, _KINDS[kind])
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The settings in a config file: a run's own ``config.json``, or a hand-written JSON or TOML file.
+
+    The keys are :class:`TrainConfig`'s fields (``betas`` a pair, ``model_args`` and
+    ``loss_args`` tables). From a run's ``config.json`` (it names the ganzoo version), the
+    records of that run (plugin, versions, hardware, data, changes), its place (``out``,
+    ``resume``) and what that machine resolved (``device``, ``precision``, ``channels_last``)
+    are dropped: a rerun is a new run, chosen afresh on this machine. Checked before use: the size
+    (:data:`ganzoo.limits.MAX_JSON_BYTES`), UTF-8, the syntax, each key and each value's type.
+
+    Raises:
+        ConfigError: one line naming the file, the key and the fix.
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if not path.is_file():
+            raise ConfigError(f"--config {path}: not a file; give a config.json of a run, or a .json/.toml file")
+        if size > limits.MAX_JSON_BYTES:
+            raise ConfigError(f"--config {path}: {size:,} bytes, more than a config can be "
+                              f"({limits.MAX_JSON_BYTES:,}); give a run's config.json or a short .toml/.json file")
+        with open(path, "rb") as f:
+            raw = f.read(limits.MAX_JSON_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"--config {path}: cannot read it ({exc.strerror or exc})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"--config {path}: not UTF-8 text; save it as UTF-8 JSON or TOML") from None
+    if path.suffix.lower() == ".toml":
+        try:
+            import tomllib
+        except ImportError:  # Python 3.10
+            try:
+                import tomli as tomllib  # type: ignore[no-redef]
+            except ImportError:
+                raise ConfigError(f"--config {path}: reading TOML needs Python 3.11 or `pip install tomli`; "
+                                  "or write the same keys as JSON") from None
+        try:
+            data = tomllib.loads(text)
+        except (tomllib.TOMLDecodeError, RecursionError) as exc:
+            raise ConfigError(f"--config {path}: not valid TOML ({str(exc).splitlines()[0]})") from None
+    else:
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            raise ConfigError(f"--config {path}: not valid JSON ({str(exc).splitlines()[0][:120]}); a .toml file "
+                              "is read as TOML") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"--config {path}: expected an object of settings (keys such as model, lr_g), "
+                          f"got {type(data).__name__}")
+    own_run = "ganzoo_version" in data
+    fields = {f.name: str(f.type) for f in dataclasses.fields(TrainConfig)}
+    settings: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in RUN_RECORDS or (own_run and key in RUN_PLACES):
+            continue
+        if key not in fields:
+            close = [f for f in fields if f.split("_")[0] == str(key).split("_")[0]][:3]
+            raise ConfigError(f"--config {path}: unknown setting {str(key)[:60]!r}"
+                              + (f" (did you mean {', '.join(close)}?)" if close else "")
+                              + "; the keys are TrainConfig's fields (see `ganzoo train --help`)")
+        if not _accepts(fields[key], value):
+            raise ConfigError(f"--config {path}: {key} = {str(value)[:60]!r} is not a valid {key} "
+                              f"(expected {fields[key]})")
+        if key in ("model_args", "loss_args") and not all(isinstance(k, str) for k in value):
+            raise ConfigError(f"--config {path}: {key} must map names to values")
+        settings[key] = tuple(value) if key == "betas" and isinstance(value, list) else value
+    if "betas" in settings and settings["betas"] is not None and (
+            len(settings["betas"]) != 2 or not all(isinstance(b, (int, float)) and not isinstance(b, bool)
+                                                   for b in settings["betas"])):
+        raise ConfigError(f"--config {path}: betas must be two numbers, e.g. [0.5, 0.999]")
+    return settings
+
+
 # What None means for the output settings (a resume keeps the run's own values instead).
 OUTPUT_DEFAULTS: dict[str, Any] = {"seed": 0, "sample_every": 500, "checkpoint_every": 1000, "log_every": 50,
                                    "eval_n": 2000, "num_samples": 64, "keep_checkpoints": 2}
