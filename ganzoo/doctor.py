@@ -85,7 +85,7 @@ def _sample_checks(run_dir: Path, cfg: dict[str, Any], n: int, device: str) -> t
     checked: list[str] = []
     step = read_state(find_checkpoint(run_dir)).get("step", 0)
     g = load(run_dir, device=device)
-    fake, _, _ = sample_batch(g, n, seed=0, device=device)
+    fake, fake_y, _ = sample_batch(g, n, seed=0, device=device)  # a conditional G: every class asked for in turn
     which = "EMA " if cfg.get("ema", True) else ""
     dataset = cfg.get("dataset")
     if dataset in TOYS:
@@ -128,35 +128,46 @@ def _sample_checks(run_dir: Path, cfg: dict[str, Any], n: int, device: str) -> t
             "try --loss hinge or --loss wgan-gp, lower --lr-g, or a larger --model-arg latent_dim; "
             "look at the grids in samples/",
         ))
-    findings += _class_coverage(fake, real, dataset, g, step, device)
+    findings += _class_coverage(fake, fake_y, real, dataset, step, device)
     findings += _overfitting(run_dir, real_ds, dataset, data_dir, cfg, g, step, device, checked)
     return findings, checked
 
 
-def _class_coverage(fake: Any, real: Any, dataset: str, g: Any, step: int, device: str) -> list[Finding]:
+def _class_coverage(fake: Any, fake_y: Any, real: Any, dataset: str, step: int, device: str) -> list[Finding]:
+    """Classes (nearly) absent from the samples, by the dataset's classifier.
+
+    A conditional generator is asked for every class in equal shares, so the same count holds:
+    a class it is asked for but never draws is missing too (its samples are of other classes).
+    """
     import torch
 
     from ganzoo.metrics.classifier import FEATURE_NETWORKS, load_classifier
 
-    if dataset not in FEATURE_NETWORKS or g.num_classes is not None:
-        return []  # no classes to count, or the labels decide them (a conditional generator)
+    if dataset not in FEATURE_NETWORKS:
+        return []  # no classes to count
     net, _ = load_classifier(dataset, device=device)
     with torch.inference_mode():
         k = net(real[:8].to(device)).shape[1]
-        counts = torch.bincount(net(fake.to(device)).argmax(1).cpu(), minlength=k)
+        predicted = net(fake.to(device)).argmax(1).cpu()
+    counts = torch.bincount(predicted, minlength=k)
     shares = (counts.float() / counts.sum()).tolist()
     missing = [c for c, s in enumerate(shares) if s < CLASS_MISSING / k]
     if not missing:
         return []
-    return [Finding(
-        "mode-collapse", "failing" if len(missing) >= k // 2 else "warning", (step, step),
-        {"class_shares": [round(s, 4) for s in shares], "missing": missing,
-         "thresholds": {"missing if share <": CLASS_MISSING / k}},
-        f"{len(missing)} of {k} classes are (nearly) absent from the samples: {missing} (by {dataset}'s feature "
-        "network)",
-        "partial mode collapse: train longer or with --lr-schedule cosine, try --loss hinge, or a class-conditional "
-        "model (cgan) to cover every class",
-    )]
+    evidence = {"class_shares": [round(s, 4) for s in shares], "missing": missing,
+                "thresholds": {"missing if share <": CLASS_MISSING / k}}
+    message = (f"{len(missing)} of {k} classes are (nearly) absent from the samples: {missing} (by {dataset}'s "
+               "feature network)")
+    advice = ("partial mode collapse: train longer or with --lr-schedule cosine, try --loss hinge, or a "
+              "class-conditional model (cgan) to cover every class")
+    if fake_y is not None:
+        accuracy = float((predicted == fake_y.cpu()).float().mean())
+        evidence["label_accuracy"] = round(accuracy, 4)
+        message += f", though every class was asked for; {accuracy:.0%} of the samples are of the class asked for"
+        advice = ("the generator does not follow its labels yet: train longer (labels take hold after the shapes "
+                  "do), and check that its discriminator takes the labels (ganzoo info MODEL: labels)")
+    return [Finding("mode-collapse", "failing" if len(missing) >= k // 2 else "warning", (step, step),
+                    evidence, message, advice)]
 
 
 def _overfitting(run_dir: Path, train_ds: Any, dataset: str, data_dir: Any, cfg: dict[str, Any], g: Any,
