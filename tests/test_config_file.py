@@ -102,3 +102,17 @@ def test_model_mismatch_and_nothing_to_train(tmp_path):
     assert res.exit_code == 2 and "trains 'vanilla', not 'dcgan'" in res.output
     res = CliRunner().invoke(cli, ["train"])
     assert res.exit_code == 2 and "give MODEL" in res.output
+
+
+def test_tensorboard_stays_on_when_a_run_resumes(tmp_path):
+    """--tensorboard is recorded and kept on --resume (no gap in the curves) unless --no-tensorboard."""
+    run = tmp_path / "run"
+    CliRunner().invoke(cli, ["train", "vanilla", "--dataset", "ring8", "--steps", "2", "--tensorboard",
+                             "--out", str(run), "-q", *SMALL])  # without tensorboard installed it says so and goes on
+    assert _config(run)["tensorboard"] is True
+    _train("vanilla", "--resume", run, "--steps", "4")
+    assert _config(run)["tensorboard"] is True
+    _train("vanilla", "--resume", run, "--steps", "6", "--no-tensorboard")
+    assert _config(run)["tensorboard"] is False
+    _train("vanilla", "--resume", run, "--steps", "8")
+    assert _config(run)["tensorboard"] is False

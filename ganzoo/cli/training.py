@@ -66,7 +66,8 @@ def _execution_options(fn: Callable) -> Callable:
 @click.option("--eval-every", type=int, help="Score samples (FID, KID, IS, precision, recall) every N steps into metrics.jsonl.")
 @click.option("--eval-n", type=int, help="Samples per evaluation during training (default 2000).")
 @click.option("--model-arg", "model_args", multiple=True, metavar="KEY=VALUE", help="Model constructor override, e.g. latent_dim=64 (repeatable).")
-@click.option("--tensorboard", is_flag=True, help="Also log to TensorBoard (needs tensorboard installed).")
+@click.option("--tensorboard/--no-tensorboard", default=None,
+              help="Also log to TensorBoard (needs tensorboard installed); a resumed run keeps what it had.")
 @click.option("--no-doctor", is_flag=True,
               help="Don't watch the log for failures (the live doctor prints one line per new finding).")
 @click.option("--report", is_flag=True, help="At the end, write report.html into the run directory (ganzoo report).")

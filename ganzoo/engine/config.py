@@ -80,7 +80,7 @@ class TrainConfig:
     num_samples: int | None = None  # 64
     keep_checkpoints: int | None = None  # 2
     quiet: bool = False
-    tensorboard: bool = False
+    tensorboard: bool | None = None  # also log to TensorBoard; None: off, or on resume what the run had
     doctor: bool = True  # the live doctor: one line the first time a finding appears (--no-doctor)
     # Settings changed by a resume, in order: {"step": N, "lr_g": {"from": a, "to": b}, ...}.
     changes: list[dict[str, Any]] = field(default_factory=list)
@@ -311,7 +311,9 @@ FIXED_ON_RESUME: dict[str, str] = {
     "seed": "the checkpoint continues the run's random streams",
 }
 # How this process runs: always taken from this invocation (defaults included), never from the run.
-EXECUTION = ("device", "precision", "cuda_graph", "compile", "quiet", "tensorboard", "download", "doctor")
+EXECUTION = ("device", "precision", "cuda_graph", "compile", "quiet", "download", "doctor")
+# Loggers a run turned on stay on when it resumes (a gap in the curves otherwise), unless turned off.
+KEPT_ON_RESUME = ("tensorboard",)
 
 
 def config_for_resume(config: TrainConfig, resume_dir: Path) -> tuple[TrainConfig, dict[str, Any]]:
@@ -392,7 +394,7 @@ def _take_invocation_settings(merged: TrainConfig, config: TrainConfig) -> None:
     for name in OUTPUT_DEFAULTS:
         if name != "seed" and getattr(config, name) is not None:
             setattr(merged, name, getattr(config, name))
-    for name in ("eval_every", "data_dir", "channels_last"):
+    for name in ("eval_every", "data_dir", "channels_last", *KEPT_ON_RESUME):
         if getattr(config, name) is not None:
             setattr(merged, name, getattr(config, name))
     if config.steps is not None or config.epochs is not None:  # a new length replaces the old one
