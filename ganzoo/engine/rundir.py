@@ -364,15 +364,18 @@ def _tensorboard(run_dir: Path):
     return SummaryWriter(str(run_dir / "tensorboard"))
 
 
-def write_samples(run_dir: Path, step: int, x: Tensor, *, num_classes: int, data: Tensor) -> Path:
-    """Save generated samples as ``samples/step-N.png``: an image grid, or points over the data's."""
+def write_samples(run_dir: Path, step: int, x: Tensor, *, num_classes: int, data: Tensor,
+                  folder: str = "samples") -> Path:
+    """Save generated samples as ``FOLDER/step-N.png``: an image grid, or points over the data's."""
     from ganzoo.images import save_grid, save_scatter
 
-    path = run_dir / "samples" / f"step-{step:08d}.png"
+    path = run_dir / folder / f"step-{step:08d}.png"
     check_inside(path.parent, run_dir, "dir")
     check_inside(path, run_dir, "file")
     if not path.parent.is_dir():
-        path.parent.mkdir()  # not its parents: a run directory that is gone stays gone
+        if not path.parent.parent.is_dir() and path.parent.parent != run_dir:
+            path.parent.parent.mkdir()  # samples/ for samples/raw/
+        path.parent.mkdir()  # not the run directory itself: a run directory that is gone stays gone
     if x.dim() == 4:
         # One row per class for conditional models (the fixed labels come in equal runs).
         nrow = num_classes and len(x) // num_classes or int(math.sqrt(len(x))) or 1

@@ -11,6 +11,7 @@ third-party plugin's model trains with no change here.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import signal
 import sys
@@ -82,6 +83,11 @@ class _StopFlag:
     def __exit__(self, *exc: Any) -> None:
         for sig, old in self._old.items():
             signal.signal(sig, old)
+
+
+def ema_warmup_steps(decay: float) -> int:
+    """Updates until the EMA's warm-up ramp ``(1 + t) / (10 + t)`` reaches ``decay`` (8,990 for 0.999)."""
+    return math.ceil((10 * decay - 1) / (1 - decay)) if decay < 1 else 2**62
 
 
 _clock = time.perf_counter  # the engine's clock for throughput (tests replace it)
@@ -430,11 +436,22 @@ class Trainer:
 
     @torch.no_grad()
     def save_samples(self) -> Path | None:
-        """Save a grid of the fixed noise's samples as ``samples/step-N.png`` (main process only)."""
+        """Save a grid of the fixed noise's samples as ``samples/step-N.png`` (main process only).
+
+        While the EMA generator is still warming up (its decay ramps up to ``ema_decay`` over the
+        first updates, see Concepts), the raw generator's grid of the same noise goes to
+        ``samples/raw/step-N.png`` too: early in a run, or in a short one, the EMA lags behind
+        what G already draws.
+        """
         if not self.is_main:
             return None
         self._check_run_dir()
-        G = self.sampling_generator
+        path = self._write_grid(self.sampling_generator, "samples")
+        if self.G_ema is not None and self.step < ema_warmup_steps(self.config.ema_decay):
+            self._write_grid(self.G, "samples/raw")
+        return path
+
+    def _write_grid(self, G: nn.Module, folder: str) -> Path:
         was_training = G.training
         G.eval()
         try:
@@ -443,7 +460,8 @@ class Trainer:
         finally:
             G.train(was_training)
         with writing(self.run_dir, self.config.model, f"the sample grid of step {self.step}"):
-            return write_samples(self.run_dir, self.step, x, num_classes=self.G.num_classes, data=self.dataset.data)
+            return write_samples(self.run_dir, self.step, x, num_classes=self.G.num_classes, data=self.dataset.data,
+                                 folder=folder)
 
     def save_checkpoint(self) -> Path | None:
         """Write a checkpoint of the run, unless its weights or optimizer state hold a NaN or infinity.
