@@ -24,7 +24,6 @@ from torch import Tensor
 
 from ganzoo import limits
 from ganzoo.errors import DataError, DataNotFoundError
-from ganzoo.plugins import hookimpl
 
 # The dataset registry's lookups and the spec type, re-exported: ganzoo.data is where plugin
 # authors and users have always found them.
@@ -420,21 +419,16 @@ def _toy_loader(toy: ToyMixture, n: int = 100_000) -> Callable[..., TensorDatase
     return load
 
 
-# --------------------------------------------------------------------------- registration
+# --------------------------------------------------------------------------- what the core plugin loads
 
 
-@hookimpl
-def ganzoo_register_datasets(register):
-    register(DatasetSpec("mnist", "MNIST handwritten digits, 28x28 grey", (1, 28, 28), 10,
-                         _mnist_like("mnist", "MNIST", "MNIST")))
-    register(DatasetSpec("fashion-mnist", "Fashion-MNIST clothing, 28x28 grey", (1, 28, 28), 10,
-                         _mnist_like("fashion-mnist", "FashionMNIST", "FashionMNIST")))
-    register(DatasetSpec("cifar10", "CIFAR-10, 32x32 RGB, 10 classes", (3, 32, 32), 10, _load_cifar10))
-    register(DatasetSpec("folder", "any folder of images, resized and centre-cropped to the model",
-                         None, None, _load_folder))
-    for toy in TOYS.values():
-        register(DatasetSpec(toy.name, f"2-D toy: {len(toy.centers)} Gaussians, std {toy.std}", (2,), None,
-                             _toy_loader(toy), kind="points-2d"))
+# What the core plugin's specs load (ganzoo.core_plugins names them, to register without torch).
+load_mnist = _mnist_like("mnist", "MNIST", "MNIST")
+load_fashion_mnist = _mnist_like("fashion-mnist", "FashionMNIST", "FashionMNIST")
+load_cifar10 = _load_cifar10
+load_folder = _load_folder
+load_ring8 = _toy_loader(RING8)
+load_grid25 = _toy_loader(GRID25)
 
 
 def load_dataset(

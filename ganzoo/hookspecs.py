@@ -23,7 +23,7 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
-    from ganzoo.specs import DatasetSpec, FeatureNetworkSpec, LossFactory, ModelSpec
+    from ganzoo.specs import DatasetSpec, FeatureNetworkSpec, LoggerSpec, LossFactory, ModelSpec
 
 hookspec = pluggy.HookspecMarker("ganzoo")
 
@@ -108,6 +108,23 @@ def ganzoo_register_feature_networks(register: Callable[[FeatureNetworkSpec], No
             needs it. Names are unique across plugins; the first network registered for a
             dataset scores it (ganzoo's own first), later ones are cross-checks only when
             their spec says ``cross_check=True``.
+
+    Returns:
+        Nothing.
+    """
+
+
+@hookspec
+def ganzoo_register_loggers(register: Callable[[LoggerSpec], None]) -> None:
+    """Register loggers: where a run's metrics and sample grids go besides ``metrics.jsonl``.
+
+    Called once, the first time the logger registry is needed (``ganzoo train --logger``,
+    ``ganzoo loggers``), for every plugin.
+
+    Args:
+        register: call ``register(spec)`` with a :class:`ganzoo.specs.LoggerSpec` whose
+            ``create()`` returns a :class:`ganzoo.loggers.Logger`. Names are unique across
+            plugins (``tensorboard`` is ganzoo's own).
 
     Returns:
         Nothing.

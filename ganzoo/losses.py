@@ -13,7 +13,6 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ganzoo.interfaces import PER_SAMPLE_D, Discriminator, GANLoss, LossLogs
-from ganzoo.plugins import hookimpl
 
 
 class MinimaxLoss(GANLoss):
@@ -133,8 +132,3 @@ LOSSES: dict[str, type[GANLoss]] = {
     "wgan-gp": WGANGPLoss,
 }
 
-
-@hookimpl
-def ganzoo_register_losses(register) -> None:
-    for name, cls in LOSSES.items():
-        register(name, cls)

@@ -40,8 +40,11 @@ from ganzoo.specs import NAME, check_name  # noqa: F401  (plugins and older call
 
 ENTRY_POINT_GROUP = "ganzoo"
 AUTOLOAD_ENV = "GANZOO_DISABLE_PLUGIN_AUTOLOAD"
-CORE_PLUGINS = ("ganzoo.losses", "ganzoo.data", "ganzoo.metrics.networks")
-"""ganzoo's own plugin modules (the standard losses, datasets and feature networks), registered before any other."""
+CORE_PLUGINS = ("ganzoo.losses", "ganzoo.data", "ganzoo.metrics.networks", "ganzoo.loggers")
+"""ganzoo's own plugins (the standard losses, datasets, feature networks and loggers), registered before any other.
+
+Each is named after the module that holds what it registers; the hooks themselves live in
+:mod:`ganzoo.core_plugins`, which names those things without importing them (no torch)."""
 
 hookimpl = pluggy.HookimplMarker("ganzoo")
 
@@ -102,8 +105,9 @@ class PluginManager:
         # Core plugins, like pytest's built-in ones: the standard losses and datasets. They are
         # found by module name, as entry points are, so this layer never imports the layers
         # above it; unlike entry points they load even when autoload is switched off.
+        core = importlib.import_module("ganzoo.core_plugins").CORE
         for module_name in CORE_PLUGINS:
-            self.pm.register(importlib.import_module(module_name), name=module_name)
+            self.pm.register(core[module_name], name=module_name)
             self._info_for(module_name)
         if autoload is None:
             autoload = os.environ.get(AUTOLOAD_ENV, "").strip().lower() not in ("1", "true", "yes")
@@ -281,7 +285,8 @@ def commit(manager: PluginManager, *collectors: PerPlugin) -> dict[str, dict[str
                             owner = plugin_name
                         if owner is not None:
                             what = {"models": "model", "losses": "loss", "datasets": "dataset",
-                                    "pretrained": "pretrained id", "feature-networks": "feature network"}.get(ns, ns)
+                                    "pretrained": "pretrained id", "feature-networks": "feature network",
+                                    "loggers": "logger"}.get(ns, ns)
                             who = ("itself" if owner == plugin_name
                                    else f"{manager.info(owner).label!r}, which was registered first")
                             raise DuplicateNameError(

@@ -16,6 +16,7 @@ from ganzoo.plugins import PerPlugin, PluginInfo, commit, get_plugin_manager
 from ganzoo.specs import (  # noqa: F401  (re-exported: their home before the specs had a module)
     DatasetSpec,
     FeatureNetworkSpec,
+    LoggerSpec,
     LossFactory,
     ModelSpec,
     PretrainedEntry,
@@ -65,7 +66,10 @@ class _Registry:
         manager.call_each("ganzoo_register_datasets", register=datasets)
         feature_networks = PerPlugin(check_feature_network_registration)
         manager.call_each("ganzoo_register_feature_networks", register=feature_networks)
-        found = commit(manager, models, losses, datasets, feature_networks)
+        loggers = PerPlugin(check_logger_registration)
+        manager.call_each("ganzoo_register_loggers", register=loggers)
+        found = commit(manager, models, losses, datasets, feature_networks, loggers)
+        self.loggers: dict[str, LoggerSpec] = {k: v for k, (v, _) in found.get("loggers", {}).items()}
         self.feature_networks: dict[str, FeatureNetworkSpec] = {
             k: v for k, (v, _) in found.get("feature-networks", {}).items()}
         self.generation = manager.generation
@@ -316,3 +320,45 @@ def feature_networks_for(dataset: str) -> list[FeatureNetworkSpec]:
         if first:
             return [first[0], *(s for s in nets if key in s.datasets and s.cross_check)]
     return []
+
+
+# --------------------------------------------------------------------------- loggers
+
+
+def check_logger_registration(plugin_name: str, spec: Any, _unused: Any) -> list[tuple[str, str, Any]]:
+    """Check one ``ganzoo_register_loggers`` registration (used by the registry)."""
+    if not isinstance(spec, LoggerSpec):
+        raise PluginError(f"registered {type(spec).__name__} {spec!r:.60} as a logger; "
+                          "register() takes a ganzoo.specs.LoggerSpec")
+    check_name("logger", spec.name)
+    if spec.name == "none":
+        raise PluginError("registered a logger named 'none'; that name means 'no loggers' to --logger: pick another")
+    if not callable(spec.create):
+        raise PluginError(f"logger {spec.name!r}: create must be a callable that returns a ganzoo.loggers.Logger, "
+                          f"got {spec.create!r:.60}")
+    if spec.ready is not None and not callable(spec.ready):
+        raise PluginError(f"logger {spec.name!r}: ready must be a callable or None, got {spec.ready!r:.60}")
+    return [("loggers", spec.name, replace(spec, plugin=plugin_name))]
+
+
+def list_loggers() -> list[str]:
+    """Registered logger names, sorted.
+
+    Example:
+        >>> from ganzoo.registry import list_loggers
+        >>> "tensorboard" in list_loggers()
+        True
+    """
+    return sorted(_get().loggers)
+
+
+def get_logger_spec(name: str) -> LoggerSpec:
+    """The :class:`LoggerSpec` registered under ``name``.
+
+    Raises:
+        UnknownNameError: with close matches.
+    """
+    loggers = _get().loggers
+    if name not in loggers:
+        raise UnknownNameError("logger", name, list(loggers), hint="`ganzoo loggers` lists them; plugins add more")
+    return loggers[name]

@@ -228,6 +228,81 @@ def check_needs(loss_name: str, needs: Any) -> tuple[str, ...]:
     return tuple(needs)
 
 
+_REF = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+class Lazy:
+    """A callable named ``"module:attribute"``, imported the first time it is called.
+
+    What keeps a plugin's registration quick: its hook module can name its builder, dataset
+    loader or feature network loader without importing torch (or anything heavy), so ``ganzoo
+    list``, ``info``, ``datasets`` and ``plugins`` answer in a fraction of a second.
+    ``inspect.signature`` and attribute reads (``Lazy("m:Loss").output``) reach the target, so
+    a ``Lazy`` stands in wherever the target itself would.
+
+    Example:
+        >>> build = Lazy("ganzoo_dcgan.nets:build")
+        >>> build
+        Lazy('ganzoo_dcgan.nets:build')
+        >>> Lazy("os.path:join")("a", "b")
+        'a/b'
+    """
+
+    __slots__ = ("ref", "_target")
+
+    def __init__(self, ref: str):
+        if not isinstance(ref, str) or not _REF.fullmatch(ref):
+            raise PluginError(f"Lazy({ref!r:.80}) needs 'package.module:attribute' (like 'ganzoo_dcgan.nets:build')")
+        self.ref = ref
+        self._target: Any = None
+
+    def resolve(self) -> Any:
+        """The object named: its module imported (once), the attribute looked up.
+
+        Raises:
+            PluginError: the module cannot be imported or has no such attribute (one line).
+        """
+        if self._target is None:
+            import importlib
+
+            module, _, attr = self.ref.partition(":")
+            try:
+                target: Any = importlib.import_module(module)
+                for part in attr.split("."):
+                    target = getattr(target, part)
+            except (ImportError, AttributeError) as exc:
+                raise PluginError(f"{self.ref!r} cannot be loaded: {type(exc).__name__}: "
+                                  f"{(str(exc).splitlines() or [''])[0][:200]}") from exc
+            if not callable(target):
+                raise PluginError(f"{self.ref!r} is a {type(target).__name__}, not something to call")
+            self._target = target
+        return self._target
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.resolve()(*args, **kwargs)
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        return inspect.signature(self.resolve())
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name in Lazy.__slots__:  # copy, pickle and friends ask for dunders: no import
+            raise AttributeError(name)
+        return getattr(self.resolve(), name)
+
+    def __repr__(self) -> str:
+        return f"Lazy({self.ref!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Lazy) and other.ref == self.ref
+
+    def __hash__(self) -> int:
+        return hash(self.ref)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Lazy, (self.ref,))
+
+
 @dataclass(frozen=True)
 class TrainDefaults:
     """Recommended training hyper-parameters for a model, from its paper.
@@ -542,6 +617,38 @@ class FeatureNetworkSpec:
     image_shape: tuple[int, ...] | None = None
     feature_dim: int | None = None
     cross_check: bool = False
+    ready: Callable[[], str | None] | None = None
+    description: str = ""
+    plugin: str = ""
+
+
+@dataclass(frozen=True)
+class LoggerSpec:
+    """A logger: where a run's metrics and sample grids go besides ``metrics.jsonl`` (W&B, MLflow, Aim, ...).
+
+    Registered through ``ganzoo_register_loggers``; ``ganzoo train --logger NAME`` (or
+    ``TrainConfig(loggers=("NAME",))``) turns it on for a run, and a resumed run keeps it.
+    ganzoo's own ``tensorboard`` logger is registered this way too.
+
+    Attributes:
+        name: registry id, lowercase with hyphens (``"wandb"``); what ``--logger`` takes.
+        create: ``create()`` returns a :class:`ganzoo.loggers.Logger` (a ``Logger`` subclass is
+            a valid ``create``; name it with :class:`Lazy` so that registering it imports
+            nothing heavy).
+        ready: ``ready()`` returns ``None`` when the logger can run here, else one line saying
+            what is missing and how to get it (``pip install wandb``). A run whose logger is not
+            ready trains on, with that line on stderr and its metrics in ``metrics.jsonl``.
+        description: one line for ``ganzoo loggers``.
+        plugin: filled in by the registry.
+
+    Example:
+        >>> from ganzoo.specs import Lazy, LoggerSpec
+        >>> LoggerSpec("my-tracker", Lazy("my_tracker_plugin:TrackerLogger")).name
+        'my-tracker'
+    """
+
+    name: str
+    create: Callable[[], Any]
     ready: Callable[[], str | None] | None = None
     description: str = ""
     plugin: str = ""

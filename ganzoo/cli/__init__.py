@@ -8,7 +8,7 @@ handling: a :class:`ganzoo.errors.GanzooError` prints as one line, without a tra
 One module per command group, each importing only :mod:`ganzoo.cli._common` (and the group,
 :mod:`ganzoo.cli._group`) from this package:
 
-- :mod:`ganzoo.cli.models`: ``list``, ``info``, ``plugins``, ``losses``, ``datasets``
+- :mod:`ganzoo.cli.models`: ``list``, ``info``, ``plugins``, ``losses``, ``datasets``, ``loggers``
 - :mod:`ganzoo.cli.training`: ``train``, ``bench``
 - :mod:`ganzoo.cli.evaluate`: ``eval`` (and the toy metrics of ``save --eval``)
 - :mod:`ganzoo.cli.fetch`: ``fetch`` (the FID Inception-v3 weights)
@@ -26,14 +26,14 @@ from ganzoo.cli._group import BUILTIN_COMMANDS, GanzooCLI, cli
 from ganzoo.cli.bundles import pin, publish, sample, save_cmd
 from ganzoo.cli.evaluate import eval_cmd
 from ganzoo.cli.fetch import fetch
-from ganzoo.cli.models import datasets, info, list_cmd, losses, plugins
+from ganzoo.cli.models import datasets, info, list_cmd, loggers, losses, plugins
 from ganzoo.cli.runs import doctor, report
 from ganzoo.cli.training import bench, train
 
 __all__ = ["BUILTIN_COMMANDS", "TRACEBACK_ENV", "GanzooCLI", "cli", "friendly_errors", "main", "model_arg_option",
            "parse_model_args"]
 
-for _command in (list_cmd, info, plugins, losses, datasets, train, bench, eval_cmd, sample, save_cmd, pin, publish,
+for _command in (list_cmd, info, plugins, losses, datasets, loggers, train, bench, eval_cmd, sample, save_cmd, pin, publish,
                  doctor, report, fetch):
     cli.add_command(_command)
 del _command

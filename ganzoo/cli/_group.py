@@ -15,7 +15,7 @@ from ganzoo import __version__
 from ganzoo.cli._common import TRACEBACK_ENV, _one_line
 from ganzoo.errors import GanzooError
 
-BUILTIN_COMMANDS = ("list", "info", "plugins", "losses", "datasets", "train", "bench", "eval", "sample", "save",
+BUILTIN_COMMANDS = ("list", "info", "plugins", "losses", "datasets", "loggers", "train", "bench", "eval", "sample", "save",
                     "pin", "publish", "doctor", "report", "fetch")
 
 

@@ -95,8 +95,9 @@ def _no_models_hint() -> str:
 def info(name: str) -> None:
     """Show a model's paper, defaults, training recipe, pretrained ids, and its fit with losses.
 
-    `offers` is what the model offers to losses (with the reason for each capability it
-    lacks); `accepts` is which losses it takes (its accepts_losses and needs_from_loss).
+    `accepts` is which losses it takes (its accepts_losses and needs_from_loss); `offers`
+    is what the model offers to losses (with the reason for each capability it lacks),
+    read off the networks built with its defaults, so it comes last.
     """
     import ganzoo
 
@@ -108,39 +109,46 @@ def info(name: str) -> None:
     click.echo("  defaults:      " + ", ".join(f"{k}={v}" for k, v in spec.defaults.items()))
     click.echo("  training:      " + ", ".join(f"{k}={v}" for k, v in _recipe_fields(spec.train, keep_empty=True).items()))
     click.echo("  losses:        " + ", ".join(spec.compatible_losses))
-    for label, text in _loss_fit(spec):
-        click.echo(f"  {label:<14} {text}")
+    click.echo("  accepts:       " + _accepts(spec))
     click.echo("  datasets:      " + ", ".join(spec.datasets))
     for dataset, recipe in spec.recipes.items():
         label = f"on {dataset}:"
         click.echo(f"  {label:<14} " + ", ".join(f"{k}={v}" for k, v in _recipe_fields(recipe).items()))
     click.echo("  pretrained:    " + (", ".join(spec.pretrained) or "(none yet)"))
+    # Everything above is the plugin's registration (no torch). What the model offers to
+    # losses is read off its built networks, so it comes last: the rest is already on screen.
+    for label, text in _offers(spec):
+        click.echo(f"  {label:<14} {text}")
 
 
-def _loss_fit(spec: Any) -> list[tuple[str, str]]:
-    """``ganzoo info``'s lines on losses: what the model offers (why not, for what it lacks) and accepts."""
-    import warnings
-
-    import ganzoo
-    from ganzoo.factory import offered
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            have = offered(ganzoo.create(spec.name, allow_incompatible=True))
-        offers = ", ".join(c for c, why in have.items() if not why)
-        lacks = [f"{c} ({why})" for c, why in have.items() if why]
-        lines = [("offers:", offers or "nothing")] + ([("lacks:", "; ".join(lacks))] if lacks else [])
-    except Exception as exc:  # noqa: BLE001  (a model that cannot be built with its defaults: the rest is still shown)
-        first = (str(exc).strip().splitlines() or [""])[0][:200]
-        lines = [("offers:", f"(cannot build it with its defaults to inspect: {type(exc).__name__}: {first})")]
+def _accepts(spec: Any) -> str:
+    """``ganzoo info``'s ``accepts:`` line: which losses the model takes (its accepts_losses and needs_from_loss)."""
     accepts = []
     if spec.accepts_losses is not None:
         accepts.append("only " + ", ".join(spec.accepts_losses))
     if spec.needs_from_loss:
         accepts.append("losses that provide " + ", ".join(spec.needs_from_loss))
-    lines.append(("accepts:", "; ".join(accepts) or "any loss whose needs it offers"))
-    return lines
+    return "; ".join(accepts) or "any loss whose needs it offers"
+
+
+def _offers(spec: Any) -> list[tuple[str, str]]:
+    """``ganzoo info``'s ``offers:`` (and ``lacks:``, with why) lines: read off the model built with its defaults."""
+    import warnings
+
+    import ganzoo
+
+    try:
+        from ganzoo.factory import offered  # torch: a broken install still shows the rest
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            have = offered(ganzoo.create(spec.name, allow_incompatible=True))
+    except Exception as exc:  # noqa: BLE001  (a model that cannot be built with its defaults: the rest is still shown)
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        return [("offers:", f"(cannot build it with its defaults to inspect: {type(exc).__name__}: {first})")]
+    offers = ", ".join(c for c, why in have.items() if not why)
+    lacks = [f"{c} ({why})" for c, why in have.items() if why]
+    return [("offers:", offers or "nothing")] + ([("lacks:", "; ".join(lacks))] if lacks else [])
 
 
 def _recipe_fields(recipe: Any, keep_empty: bool = False) -> dict[str, Any]:
@@ -162,8 +170,8 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
     import dataclasses
 
     from ganzoo import registry
-    from ganzoo.data import list_datasets
     from ganzoo.plugins import list_plugins
+    from ganzoo.registry import list_datasets
 
     for build in (registry.list_models, list_datasets):  # run the hooks so hook failures show up
         try:
@@ -181,7 +189,7 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
 
 
 def _registered(registered: dict[str, list[str]]) -> str:
-    order = ("models", "pretrained", "losses", "datasets", "commands")
+    order = ("models", "pretrained", "losses", "datasets", "feature-networks", "loggers", "commands")
     parts = [f"{kind}: {', '.join(registered[kind])}" for kind in order if registered.get(kind)]
     return "; ".join(parts) or "nothing"
 
@@ -223,7 +231,7 @@ def losses(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def datasets(as_json: bool) -> None:
     """List registered datasets: shape, classes, kind (recipes are chosen by name, then kind) and plugin."""
-    from ganzoo.data import get_dataset_spec, list_datasets
+    from ganzoo.registry import get_dataset_spec, list_datasets
 
     rows = []
     for name in list_datasets():
@@ -236,3 +244,29 @@ def datasets(as_json: bool) -> None:
     click.echo(_table([[r["name"], "x".join(map(str, r["shape"])) if r["shape"] else "any", str(r["classes"] or ""),
                         r["kind"], r["description"]] for r in rows],
                       ["name", "shape", "classes", "kind", "description"]))
+
+
+@click.command(short_help="List loggers (where metrics and grids go besides metrics.jsonl).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def loggers(as_json: bool) -> None:
+    """List registered loggers: `ganzoo train --logger NAME` turns one on, and whether each can run here.
+
+    metrics.jsonl is always written; a logger is an extra destination. Plugins add loggers
+    through the ganzoo_register_loggers hook.
+    """
+    from ganzoo.registry import get_logger_spec, list_loggers
+
+    rows = []
+    for name in list_loggers():
+        s = get_logger_spec(name)
+        try:
+            problem = s.ready() if s.ready is not None else None
+        except Exception as exc:  # noqa: BLE001  (a plugin's ready(): listed anyway, with its error)
+            problem = f"its ready() failed: {type(exc).__name__}: {exc}"
+        rows.append({"name": name, "ready": problem is None, "missing": problem or "", "plugin": s.plugin,
+                     "description": s.description})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    click.echo(_table([[r["name"], "yes" if r["ready"] else f"no: {r['missing']}", r["plugin"], r["description"]]
+                       for r in rows], ["name", "ready", "plugin", "description"]))

@@ -68,6 +68,9 @@ def _execution_options(fn: Callable) -> Callable:
 @click.option("--model-arg", "model_args", multiple=True, metavar="KEY=VALUE", help="Model constructor override, e.g. latent_dim=64 (repeatable).")
 @click.option("--tensorboard/--no-tensorboard", default=None,
               help="Also log to TensorBoard (needs tensorboard installed); a resumed run keeps what it had.")
+@click.option("--logger", "loggers", multiple=True, metavar="NAME",
+              help="Also send metrics and sample grids to this logger (repeatable; `ganzoo loggers` lists them, "
+                   "plugins add more); a resumed run keeps its loggers, `--logger none` turns them off.")
 @click.option("--no-doctor", is_flag=True,
               help="Don't watch the log for failures (the live doctor prints one line per new finding).")
 @click.option("--report", is_flag=True, help="At the end, write report.html into the run directory (ganzoo report).")
@@ -85,6 +88,7 @@ def train(model: str | None, config_file: str | None, beta1: float | None, beta2
 
     if (beta1 is None) != (beta2 is None):
         raise click.UsageError("give both --beta1 and --beta2, or neither")
+    kwargs["loggers"] = kwargs["loggers"] or None  # not given: the file's, or on resume the run's
     settings = _settings(model, config_file, kwargs, beta1, beta2, model_args, loss_args, no_doctor)
     config = TrainConfig(**settings)
     try:

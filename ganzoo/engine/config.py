@@ -81,6 +81,9 @@ class TrainConfig:
     keep_checkpoints: int | None = None  # 2
     quiet: bool = False
     tensorboard: bool | None = None  # also log to TensorBoard; None: off, or on resume what the run had
+    # Loggers by registered name (ganzoo loggers): metrics and grids also go there. None: none, or on
+    # resume the run's; () or ("none",): none.
+    loggers: tuple[str, ...] | None = None
     doctor: bool = True  # the live doctor: one line the first time a finding appears (--no-doctor)
     # Settings changed by a resume, in order: {"step": N, "lr_g": {"from": a, "to": b}, ...}.
     changes: list[dict[str, Any]] = field(default_factory=list)
@@ -278,6 +281,34 @@ def _check(c: TrainConfig, *, given_decay_start: float | None) -> None:
         raise ConfigError(f"precision must be auto, fp32 or bf16, got {c.precision!r}")
     if c.eval_every is not None:
         _check_eval_every(c)
+    if c.loggers is not None:
+        c.loggers = _check_loggers(c.loggers)
+
+
+def _check_loggers(value: Any) -> tuple[str, ...]:
+    """``loggers`` as a tuple of registered logger names (``"none"`` alone: none), or a one-line ConfigError."""
+    from ganzoo.registry import get_logger_spec
+
+    if isinstance(value, str) or not isinstance(value, (tuple, list)) or not all(isinstance(n, str) for n in value):
+        raise ConfigError(f"loggers must be a list of logger names (--logger NAME, repeatable), got {value!r:.80}")
+    names = tuple(dict.fromkeys(value))
+    if "none" in names:
+        if len(names) > 1:
+            raise ConfigError(f"--logger none turns every logger off; it cannot go with {', '.join(n for n in names if n != 'none')}")
+        return ()
+    for name in names:
+        get_logger_spec(name)  # an unknown name: UnknownNameError with close matches, before training starts
+    return names
+
+
+def active_loggers(c: TrainConfig) -> list[str]:
+    """The loggers a run session opens: ``loggers``, with ``tensorboard`` added or removed by its own flag."""
+    names = list(c.loggers or ())
+    if c.tensorboard and "tensorboard" not in names:
+        names.append("tensorboard")
+    if c.tensorboard is False:
+        names = [n for n in names if n != "tensorboard"]
+    return names
 
 
 def _check_eval_every(c: TrainConfig) -> None:
@@ -313,7 +344,7 @@ FIXED_ON_RESUME: dict[str, str] = {
 # How this process runs: always taken from this invocation (defaults included), never from the run.
 EXECUTION = ("device", "precision", "cuda_graph", "compile", "quiet", "download", "doctor")
 # Loggers a run turned on stay on when it resumes (a gap in the curves otherwise), unless turned off.
-KEPT_ON_RESUME = ("tensorboard",)
+KEPT_ON_RESUME = ("tensorboard", "loggers")
 
 
 def config_for_resume(config: TrainConfig, resume_dir: Path) -> tuple[TrainConfig, dict[str, Any]]:

@@ -329,39 +329,27 @@ def restart_log(run_dir: Path, step: int, change: dict[str, Any], *, quiet: bool
 
 
 class MetricsLog:
-    """The run's ``metrics.jsonl`` (and TensorBoard's, when asked); does nothing off the main process."""
+    """The run's ``metrics.jsonl``, and its loggers (:mod:`ganzoo.loggers`); does nothing off the main process."""
 
-    def __init__(self, run_dir: Path, *, is_main: bool, tensorboard: bool) -> None:
+    def __init__(self, run_dir: Path, *, is_main: bool, loggers: Any = None) -> None:
         if is_main:
             check_inside(run_dir / "metrics.jsonl", run_dir, "file")
-            check_inside(run_dir / "tensorboard", run_dir, "dir")
-        self._tb = _tensorboard(run_dir) if (tensorboard and is_main) else None
+        self.loggers = loggers if is_main else None  # a ganzoo.loggers.RunLoggers, or None
         self._file = open(run_dir / "metrics.jsonl", "a") if is_main else None
 
-    def write(self, row: dict[str, Any], *, tensorboard: bool = False) -> None:
-        """Append ``row`` (flushed: a killed run keeps its rows); its scalars to TensorBoard if asked."""
+    def write(self, row: dict[str, Any], *, forward: bool = False) -> None:
+        """Append ``row`` (flushed: a killed run keeps its rows); its numbers to the loggers too if ``forward``."""
         if self._file:
             self._file.write(json.dumps(row) + "\n")
             self._file.flush()
-        if self._tb and tensorboard:
-            for k, v in row.items():
-                if k not in ("step", "epoch", "time"):
-                    self._tb.add_scalar(k, v, row["step"])
+        if self.loggers is not None and forward:
+            self.loggers.row(row)
 
-    def close(self) -> None:
+    def close(self, status: str = "finished") -> None:
         if self._file:
             self._file.close()
-        if self._tb:
-            self._tb.close()
-
-
-def _tensorboard(run_dir: Path):
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except Exception:
-        print("ganzoo: --tensorboard needs the tensorboard package (pip install tensorboard); logging to metrics.jsonl only", file=sys.stderr)
-        return None
-    return SummaryWriter(str(run_dir / "tensorboard"))
+        if self.loggers is not None:
+            self.loggers.finish(status)
 
 
 def write_samples(run_dir: Path, step: int, x: Tensor, *, num_classes: int, data: Tensor,

@@ -11,6 +11,7 @@ third-party plugin's model trains with no change here.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import signal
@@ -25,7 +26,7 @@ from torch import Tensor, nn
 from ganzoo import __version__
 from ganzoo.checkpoint import check_inside, find_checkpoint
 from ganzoo.data import TensorDataset
-from ganzoo.engine.config import TrainConfig, config_for_resume
+from ganzoo.engine.config import TrainConfig, active_loggers, config_for_resume
 from ganzoo.engine.fastpath import CompileGuard, make_graphed_step
 from ganzoo.engine.rundir import (
     MetricsLog,
@@ -154,6 +155,7 @@ class Trainer:
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
         self.is_main = self.rank == 0
         self._lock: RunDirLock | None = None
+        self._loggers: Any = None  # this session's ganzoo.loggers.RunLoggers while fit() runs
         self._run_id: tuple[int, int] | None = None  # the run directory's (device, inode), to notice it replaced
         try:
             self._setup(config, gan, dataset)
@@ -245,7 +247,9 @@ class Trainer:
             self._hold_lock(self.run_dir)  # a second fit() of this Trainer
         if self.is_main and not cfg.quiet:
             print(self.describe(), file=sys.stderr)
-        log = MetricsLog(self.run_dir, is_main=self.is_main, tensorboard=cfg.tensorboard)
+        log = MetricsLog(self.run_dir, is_main=self.is_main,
+                         loggers=self._open_loggers(lambda line: tqdm.write(line, file=sys.stderr)))
+        status = "failed"
         bar = tqdm(total=self.total_steps, initial=self.step, disable=cfg.quiet or not self.is_main,
                    unit="step", dynamic_ncols=True)
         means = _Means(self.step)
@@ -274,12 +278,33 @@ class Trainer:
                         self._check_finite()
                         self.save_checkpoint()
                     if stop.signal:
+                        status = "stopped"
                         raise self._stopped(stop.signal)
+            status = "finished"
+        except KeyboardInterrupt:
+            status = "stopped"
+            raise
         finally:
             bar.close()
-            log.close()
+            log.close(status)
+            self._loggers = None
             self.release()
         return self
+
+    def _open_loggers(self, say: Any) -> Any:
+        """This session's loggers (config ``loggers`` and ``tensorboard``), started; ``None`` when none or off the main process."""
+        names = active_loggers(self.config)
+        if not self.is_main or not names:
+            return None
+        from ganzoo.loggers import RunInfo, open_loggers
+
+        check_inside(self.run_dir / "tensorboard", self.run_dir, "dir")  # no link out of the run
+        cfg = self.config
+        run = RunInfo(run_dir=self.run_dir, model=cfg.model, dataset=cfg.dataset,
+                      config=json.loads(json.dumps(cfg.to_json(), default=str)),
+                      step=self.step, total_steps=self.total_steps, resumed=self.step > 0)
+        self._loggers = open_loggers(names, run, say)
+        return self._loggers
 
     def _finished(self) -> Trainer:
         cfg = self.config
@@ -309,7 +334,7 @@ class Trainer:
         if cfg.lr_schedule != "constant":  # the rates of the step just taken
             row["lr_g"], row["lr_d"] = (float(f"{lr:.6g}") for lr in self.learning_rates())
         with writing(self.run_dir, self.config.model, "metrics.jsonl"):
-            log.write(row, tensorboard=True)
+            log.write(row, forward=True)
             if self._doctor is not None:  # reads the row just written: no device sync of its own
                 self._doctor.observe(row, log.write, last=self.step == self.total_steps)
         bar.set_postfix({k: f"{row[k]:.3g}" for k in ("loss_d", "loss_g") if k in row} | {"img/s": f"{rate:.0f}"})
@@ -336,7 +361,7 @@ class Trainer:
     def _log_eval(self, log: MetricsLog, bar: Any) -> None:
         row = {"step": self.step, "eval": self.evaluate()}
         with writing(self.run_dir, self.config.model, "metrics.jsonl"):
-            log.write(row)
+            log.write(row, forward=True)
         bar.write(f"step {self.step}: " + ", ".join(f"{k} {v:.4g}" for k, v in row["eval"].items()))
 
     def _stopped(self, signum: int) -> KeyboardInterrupt:
@@ -447,8 +472,13 @@ class Trainer:
             return None
         self._check_run_dir()
         path = self._write_grid(self.sampling_generator, "samples")
+        loggers = self._loggers
+        if loggers is not None:
+            loggers.image(self.step, "samples/ema" if self.G_ema is not None else "samples/generator", path)
         if self.G_ema is not None and self.step < ema_warmup_steps(self.config.ema_decay):
-            self._write_grid(self.G, "samples/raw")
+            raw = self._write_grid(self.G, "samples/raw")
+            if loggers is not None:
+                loggers.image(self.step, "samples/raw", raw)
         return path
 
     def _write_grid(self, G: nn.Module, folder: str) -> Path:

@@ -2,7 +2,7 @@
 
 Feature networks are registered through the ``ganzoo_register_feature_networks`` hook
 (:class:`ganzoo.specs.FeatureNetworkSpec`), ganzoo's own like any plugin's: this module is a
-core plugin that registers them. A dataset is scored by the network registered for its name,
+core plugin, registered without importing it (:mod:`ganzoo.core_plugins`). A dataset is scored by the network registered for its name,
 else for its kinds (:func:`ganzoo.registry.feature_networks_for`):
 
 * MNIST and Fashion-MNIST: ganzoo's shipped classifiers (:mod:`ganzoo.metrics.classifier`),
@@ -22,12 +22,9 @@ from torch import Tensor
 
 from ganzoo.errors import EvalError
 from ganzoo.metrics.classifier import (
-    CROSS_CHECK_NETWORKS,
     FEATURE_NETWORKS,
-    INPUT_SHAPE,
     load_classifier,
 )
-from ganzoo.plugins import hookimpl
 from ganzoo.specs import FeatureNetworkSpec
 
 #: Datasets ganzoo scores on Inception-v3 pool3 features out of the box (any image dataset
@@ -39,21 +36,21 @@ FeatureNet = Any  # MnistClassifier or FIDInceptionV3 or a plugin's: features_an
 # --------------------------------------------------------------------------- ganzoo's own networks
 
 
-def _classifier_loader(dataset: str, name: str):
-    def load(device: torch.device | str | None = None) -> tuple[Any, dict[str, Any]]:
-        net, record = load_classifier(dataset, name=name, device=device)
-        return net, {**record, "layer": f"penultimate, {net.feature_dim}-d, before the ReLU"}
-
-    return load
+def load_shipped_classifier(dataset: str, name: str, device: torch.device | str | None = None) -> tuple[Any, dict[str, Any]]:
+    """ganzoo's shipped classifier ``name`` for ``dataset``, and its record (what the core plugin's spec loads)."""
+    net, record = load_classifier(dataset, name=name, device=device)
+    return net, {**record, "layer": f"penultimate, {net.feature_dim}-d, before the ReLU"}
 
 
-def _load_inception(device: torch.device | str | None = None) -> tuple[Any, dict[str, Any]]:
+def load_inception(device: torch.device | str | None = None) -> tuple[Any, dict[str, Any]]:
+    """The FID Inception-v3 and its record (what the core plugin's spec loads)."""
     from ganzoo.metrics import inception  # looked up at call time (tests stand in for it)
 
     return inception.load_inception(device=device)
 
 
-def _inception_ready() -> str | None:
+def inception_ready() -> str | None:
+    """``None`` when the FID Inception-v3 weights are in place, else one line saying how to get them."""
     from ganzoo.metrics.inception import WEIGHTS_ENV, default_weights_path
 
     path = default_weights_path()
@@ -61,24 +58,6 @@ def _inception_ready() -> str | None:
         return None
     return (f"the FID Inception-v3 weights are not at {path}: run `ganzoo fetch inception` (or put the "
             f"file there, or set {WEIGHTS_ENV})")
-
-
-@hookimpl
-def ganzoo_register_feature_networks(register):
-    for dataset, name in FEATURE_NETWORKS.items():
-        register(FeatureNetworkSpec(name, (dataset,), _classifier_loader(dataset, name), num_classes=10,
-                                    image_shape=INPUT_SHAPE,
-                                    description=f"ganzoo's {dataset} classifier (shipped)"))
-    for dataset, names in CROSS_CHECK_NETWORKS.items():
-        for name in names:
-            register(FeatureNetworkSpec(name, (dataset,), _classifier_loader(dataset, name), num_classes=10,
-                                        image_shape=INPUT_SHAPE, cross_check=True,
-                                        description=f"ganzoo's {dataset} cross-check classifier (shipped)"))
-    from ganzoo.metrics.inception import FEATURE_DIM, NAME
-
-    register(FeatureNetworkSpec(NAME, ("images",), _load_inception, feature_dim=FEATURE_DIM, ready=_inception_ready,
-                                description="the FID Inception-v3 (pool3, 2048-d), for any image dataset; "
-                                            "weights: `ganzoo fetch inception`"))
 
 
 # --------------------------------------------------------------------------- lookup
