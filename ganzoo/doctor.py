@@ -45,6 +45,10 @@ from ganzoo.errors import ConfigError, GanzooError
 SPREAD_WARN, SPREAD_FAIL = 0.5, 0.25  # samples' mean pairwise distance / the data's
 CLASS_MISSING = 0.25  # a class with under this share of its fair 1/K is missing
 OVERFIT_RT, OVERFIT_GAP = 0.6, 0.3  # r_t on training images, and its lead over held-out ones
+# Samples are judged from this step on. Before it, a generator that has barely trained draws
+# near-identical images whatever its loss (a 10-step dcgan smoke run: spread 0.00, which was
+# called a failing mode collapse with advice to change the loss); the log is still judged.
+MIN_JUDGED_STEP = 30
 
 
 # --------------------------------------------------------------------------- sample checks
@@ -84,6 +88,10 @@ def _sample_checks(run_dir: Path, cfg: dict[str, Any], n: int, device: str) -> t
     findings: list[Finding] = []
     checked: list[str] = []
     step = read_state(find_checkpoint(run_dir)).get("step", 0)
+    if not isinstance(step, int) or step < MIN_JUDGED_STEP:
+        checked.append(f"samples not judged yet: the generator has trained {step} steps (they are judged from step "
+                       f"{MIN_JUDGED_STEP} on; before that any generator draws near-identical images)")
+        return findings, checked
     g = load(run_dir, device=device)
     fake, fake_y, _ = sample_batch(g, n, seed=0, device=device)  # a conditional G: every class asked for in turn
     which = "EMA " if cfg.get("ema", True) else ""

@@ -10,6 +10,16 @@ from torch import Tensor
 MAX_SCALE = 16  # tile enlargement of a sample grid
 
 
+def readable_scale(height: int, width: int) -> int:
+    """How many times a run's sample grid enlarges its tiles: small images to about 64 pixels (at most 4x).
+
+    Example:
+        >>> readable_scale(28, 28), readable_scale(32, 32), readable_scale(16, 16), readable_scale(64, 64)
+        (2, 2, 4, 1)
+    """
+    return max(1, min(4, 64 // max(height, width, 1)))
+
+
 def save_grid(x: Tensor, path: str | Path, nrow: int = 8, padding: int = 2, scale: int = 1) -> Path:
     """Save images in [-1, 1], ``(N, C, H, W)``, as one PNG grid with ``nrow`` images per row.
 

@@ -120,3 +120,18 @@ def test_a_killed_run_is_diagnosed_and_reported(tmp_path):
     assert "log rows" in res.output
     res = CliRunner().invoke(cli, ["report", str(run), "-o", str(tmp_path / "r.html")])
     assert res.exit_code == 0, res.output
+
+
+def test_a_smoke_run_of_a_few_steps_is_not_called_collapsed(tmp_path):
+    """A 10-step run's generator draws near-identical images whatever its loss: the doctor says it is too
+    early to judge the samples (it judged the log only), instead of 'failing: mode-collapse'."""
+    from ganzoo.doctor import MIN_JUDGED_STEP
+
+    run = _toy(tmp_path, steps=10, sample_every=5, checkpoint_every=5)
+    d = diagnose(run)
+    assert d.verdict == "healthy" and not any(f.code == "mode-collapse" for f in d.findings), d.text()
+    assert any(c.startswith("samples not judged yet: the generator has trained 10 steps") for c in d.checked)
+    assert _doctor(run).exit_code == 0
+    # from MIN_JUDGED_STEP on the samples are judged again (the 30-step runs above)
+    later = _toy(tmp_path, "later", steps=MIN_JUDGED_STEP)
+    assert any("ring8 modes" in c for c in diagnose(later).checked)

@@ -213,7 +213,7 @@ def test_run_directory_contents(tmp_path):
 
     img = Image.open(out / "samples" / "step-00000004.png")
     per_class = t.config.num_samples // 10
-    assert img.size == (2 + per_class * 30, 2 + 10 * 30)
+    assert img.size == (2 + per_class * 58, 2 + 10 * 58)  # 28-pixel digits shown at 2x
     ckpt = out / "checkpoints" / "step-00000004"
     assert {p.name for p in ckpt.iterdir()} == {
         "generator.safetensors", "generator_ema.safetensors", "discriminator.safetensors",

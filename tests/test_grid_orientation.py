@@ -111,7 +111,10 @@ def test_run_grids_have_a_row_per_class(tmp_path):
     cfg = TrainConfig(model="cgan", num_samples=30, seed=0)
     z, y = fixed_noise(cfg, g, torch.device("cpu"))
     path = write_samples(tmp_path, 5, g(z, y), num_classes=10, data=torch.zeros(1, 1, H, W))
-    assert _tiles(path, 10, 3).tolist() == [[c] * 3 for c in range(10)]
+    # small images are enlarged in a run's grids (readable_scale), each tile still one image
+    from ganzoo.images import readable_scale
+
+    assert _tiles(path, 10, 3, scale=readable_scale(H, W)).tolist() == [[c] * 3 for c in range(10)]
 
 
 def test_bundle_samples_png_has_a_row_per_class(tmp_path):

@@ -355,7 +355,7 @@ class MetricsLog:
 def write_samples(run_dir: Path, step: int, x: Tensor, *, num_classes: int, data: Tensor,
                   folder: str = "samples") -> Path:
     """Save generated samples as ``FOLDER/step-N.png``: an image grid, or points over the data's."""
-    from ganzoo.images import save_grid, save_scatter
+    from ganzoo.images import readable_scale, save_grid, save_scatter
 
     path = run_dir / folder / f"step-{step:08d}.png"
     check_inside(path.parent, run_dir, "dir")
@@ -365,9 +365,10 @@ def write_samples(run_dir: Path, step: int, x: Tensor, *, num_classes: int, data
             path.parent.parent.mkdir()  # samples/ for samples/raw/
         path.parent.mkdir()  # not the run directory itself: a run directory that is gone stays gone
     if x.dim() == 4:
-        # One row per class for conditional models (the fixed labels come in equal runs).
+        # One row per class for conditional models (the fixed labels come in equal runs); small
+        # images enlarged (nearest-neighbour) so that a grid of 28-pixel digits is readable.
         nrow = num_classes and len(x) // num_classes or int(math.sqrt(len(x))) or 1
-        save_grid(x, path, nrow=nrow)
+        save_grid(x, path, nrow=nrow, scale=readable_scale(*x.shape[-2:]))
     else:
         save_scatter(x, path, reference=data[:2000].float())
     return path
