@@ -35,6 +35,13 @@ PROBE = textwrap.dedent("""
                 raise ImportError("torch refused by the test")
             return None
     sys.meta_path.insert(0, NoTorch())
+    # Only ganzoo's own entry points: a third-party plugin installed beside it (CI installs the
+    # example LSGAN plugin, which imports torch at the top) may be as heavy as it likes.
+    import importlib.metadata as md
+    _all = md.entry_points
+    def own(**kw):
+        return [ep for ep in _all(**kw) if ep.dist is None or ep.dist.metadata["Name"] == "ganzoo"]
+    md.entry_points = own
     from ganzoo.cli import main
     sys.argv = ["ganzoo", *sys.argv[1:]]
     try:
