@@ -41,6 +41,9 @@ WIN_DX, WIN_DGZ = 0.95, 0.05  # D(x) at least, D(G(z)) at most: "almost perfectl
 WIN_SHARE = 0.2  # of the log rows, in one stretch: "sustained"
 WIN_GRAD_FALL = 5.0  # ... and G's gradient during the stretch is this many times below its early value
 WIN_END_SHARE = 0.5  # ... or the stretch lasts to the end of the run and covers this share of it
+WIN_END_STEPS = 500  # ... and this many steps: D ahead early is normal (the dcgan MNIST recipe: D(x) 0.99,
+# D(G(z)) 0.004 at step 100, 0.91 / 0.08 by step 400, healthy), unless G's loss saturates (minimax)
+SATURATING_LOSSES = ("minimax",)  # G's gradient vanishes while D wins: a short stretch is enough
 GRAD_FALL_WARN, GRAD_FALL_FAIL = 20.0, 100.0  # early / late median of G's gradient norm
 SWING_PROB = 0.35  # p90 - p10 of D(x) around its trend (probability outputs), second half of the run
 SWING_CROSSINGS = 4  # the swings must go back and forth, not drift once
@@ -240,13 +243,15 @@ def _discriminator_wins(rows: list[dict[str, Any]], cfg: dict[str, Any]) -> list
     # D winning for a while is normal early in training while G still learns (its gradient stays
     # large); it is a failure when G's gradient fades under it, or when D still wins at the end.
     fades = fall >= WIN_GRAD_FALL  # an infinite fall (to exactly zero) fades too; NaN (no data) does not
-    if not (fades or (to_end and length >= WIN_END_SHARE * len(steps))):
+    long_enough = last - first >= WIN_END_STEPS or cfg.get("loss") in SATURATING_LOSSES
+    if not (fades or (to_end and length >= WIN_END_SHARE * len(steps) and long_enough)):
         return []
     tail = [dx[s] for s in steps[best[0]:best[1] + 1]], [dgz[s] for s in steps[best[0]:best[1] + 1]]
     evidence = {"D(x)": round(_median(tail[0]), 4), "D(G(z))": round(_median(tail[1]), 4),
                 "rows": length, "share_of_rows": round(length / len(steps), 3), "to_end": to_end,
                 "thresholds": {"D(x)>=": WIN_DX, "D(G(z))<=": WIN_DGZ, "share>=": WIN_SHARE,
-                               "G's gradient falls by": WIN_GRAD_FALL, "or lasts to the end, share>=": WIN_END_SHARE},
+                               "G's gradient falls by": WIN_GRAD_FALL, "or lasts to the end, share>=": WIN_END_SHARE,
+                               "and steps>= (unless G's loss saturates)": WIN_END_STEPS},
                 "grad_norm_g_early": early, "grad_norm_g_during": late}
     gfall = f"; G's gradient fell {_times(fall)}" if fades else ""
     return [Finding(
