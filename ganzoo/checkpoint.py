@@ -33,6 +33,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ganzoo.errors import CheckpointError
+from ganzoo.fsio import fsync_dir, fsync_file, write_json
 from ganzoo.weights import fit_problems, read_json
 
 LATEST = "latest.json"
@@ -114,22 +115,6 @@ def load_optimizer(opt: torch.optim.Optimizer, prefix: str, tensors: dict[str, t
                 st[key] = torch.empty_like(param, dtype=value.dtype).copy_(value)
 
 
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb") as f:
-        os.fsync(f.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def sha256_file(path: str | Path) -> str:
     """The sha256 of a file, read in 1 MB blocks."""
     h = hashlib.sha256()
@@ -184,17 +169,8 @@ def replace_dir(tmp: Path, final: Path) -> None:
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    remove_tree(tmp)  # never write through a link left there
-    try:
-        with open(tmp, "x") as f:
-            json.dump(obj, f, indent=2, sort_keys=True, default=str)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """``obj`` as JSON, whole or not at all, flushed to disk (:func:`ganzoo.fsio.write_json`)."""
+    write_json(path, obj, indent=2, sort_keys=True, default=str, strict=True)
 
 
 def _newest(ckpt_root: Path) -> str | None:
@@ -231,16 +207,16 @@ def write_checkpoint(ckpt_root: Path, step: int, files: dict[str, dict[str, torc
         tmp.mkdir()
         for name, tensors in files.items():
             save_file(tensors, str(tmp / f"{name}.safetensors"))
-            _fsync_file(tmp / f"{name}.safetensors")  # on disk before the rename makes them the checkpoint
+            fsync_file(tmp / f"{name}.safetensors")  # on disk before the rename makes them the checkpoint
         with open(tmp / "state.json", "w") as f:
             json.dump(state, f, indent=2, sort_keys=True, default=str)
             f.flush()
             os.fsync(f.fileno())
-        _fsync_dir(tmp)
+        fsync_dir(tmp, strict=True)
         replace_dir(tmp, final)  # the same step may be saved twice (end of run right after a periodic save)
-        _fsync_dir(ckpt_root)
+        fsync_dir(ckpt_root, strict=True)
         write_json_atomic(ckpt_root / LATEST, {"step": step, "path": final.name})
-        _fsync_dir(ckpt_root)
+        fsync_dir(ckpt_root, strict=True)
     except (SafetensorError, OSError) as exc:
         remove_tree(tmp)
         prev = _newest(ckpt_root) if ckpt_root.is_dir() else None

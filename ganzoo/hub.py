@@ -37,6 +37,7 @@ from ganzoo.bundle import (
 )
 from ganzoo.card import model_card
 from ganzoo.errors import BundleError, HubError
+from ganzoo.fsio import write_bytes
 from ganzoo.specs import check_revision
 
 COMMIT = re.compile(r"[0-9a-f]{40}")
@@ -485,9 +486,7 @@ def _write_ref(storage: Path, revision: str, commit: str) -> None:
         if ref.is_file() and ref.read_text() == commit:
             return
         ref.parent.mkdir(parents=True, exist_ok=True)
-        tmp = ref.with_name(f".{ref.name}.{secrets.token_hex(4)}.tmp")
-        tmp.write_text(commit)
-        os.replace(tmp, ref)
+        write_bytes(ref, commit.encode())
 
 
 def _hub_call(what: str, repo_id: str, revision: str | None, token: str | None, fn: Any, /, *args: Any,

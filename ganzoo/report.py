@@ -284,20 +284,12 @@ def write_report(run_dirs: list[str | Path], out: str | Path, *, samples: bool =
 
 
 def _replace(out: Path, data: bytes) -> None:
-    """Write ``out`` through a new temporary file beside it (never through a link left there), then rename."""
-    import os
-    import tempfile
+    """Write ``out`` whole or not at all (:func:`ganzoo.fsio.write_bytes`); a link or a folder there is refused."""
+    from ganzoo.fsio import write_bytes
 
     if out.is_symlink() or (out.exists() and not out.is_file()):
         raise ConfigError(f"{out} exists and is not a regular file; choose another output path")
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_bytes(out, data)
 
 
 def write_curves_png(run_dir: str | Path, out: str | Path | None = None) -> Path:

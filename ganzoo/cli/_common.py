@@ -9,8 +9,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import secrets
-import shutil
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any
 import click
 
 from ganzoo.errors import GanzooError
+from ganzoo.fsio import replace_file
 
 TRACEBACK_ENV = "GANZOO_TRACEBACK"
 
@@ -168,36 +167,13 @@ def write_atomic(path: Path, write: Callable[[Path], Any]) -> None:
     """
     path = Path(path)
     existed = path.is_file()
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp{path.suffix}")
     kept = "the previous file is intact" if existed else "nothing was written"
     try:
-        write(tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        if existed:
-            shutil.copymode(path, tmp)
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        replace_file(path, write)
     except OSError as exc:
         raise click.ClickException(f"cannot write {path}: {exc.strerror or exc} ({kept})") from None
     except RuntimeError as exc:  # torch.save reports a failed write ("unexpected pos ...") as a RuntimeError
         raise click.ClickException(f"cannot write {path}: {_one_line(exc)} (the disk may be full; {kept})") from None
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Flush a folder's entries (the rename) to disk, where the system allows it."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _is_saved_state(path: Path) -> bool:

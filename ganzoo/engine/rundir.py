@@ -44,6 +44,7 @@ from ganzoo.checkpoint import (
     write_checkpoint,
 )
 from ganzoo.errors import CheckpointError, ConfigError, DivergenceError, GanzooError
+from ganzoo.fsio import write_bytes
 
 if TYPE_CHECKING:
     from ganzoo.engine.config import TrainConfig
@@ -160,13 +161,7 @@ def truncate_metrics(path: Path, step: int) -> int:
         else:
             dropped += 1
     if dropped:
-        tmp = path.with_name(path.name + ".tmp")
-        remove_tree(tmp)  # never write through a link left there
-        with open(tmp, "x") as f:
-            f.write("".join(line + "\n" for line in keep))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        write_bytes(path, "".join(line + "\n" for line in keep).encode())
     return dropped
 
 

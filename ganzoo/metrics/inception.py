@@ -34,6 +34,7 @@ from torch import Tensor, nn
 
 from ganzoo.checkpoint import sha256_file
 from ganzoo.errors import EvalError
+from ganzoo.fsio import replace_file, temporary_name
 from ganzoo.metrics.cache import cache_root
 
 WEIGHTS_NAME = "pt_inception-2015-12-05.safetensors"
@@ -226,9 +227,9 @@ def convert(src: str | Path, dst: str | Path | None = None, *, check_hash: bool 
         raise EvalError(f"{src} is not the FID Inception-v3 state dict (missing {missing[:3]})")
     dst = Path(dst) if dst is not None else default_weights_path()
     dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(dst.name + ".tmp")
-    save_file({k: state[k].contiguous() for k in own if k in state}, str(tmp), metadata={"source": PTH_NAME if digest == PTH_SHA256 else src.name, "sha256": digest})
-    os.replace(tmp, dst)
+    tensors = {k: state[k].contiguous() for k in own if k in state}
+    meta = {"source": PTH_NAME if digest == PTH_SHA256 else src.name, "sha256": digest}
+    replace_file(dst, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
     return dst
 
 
@@ -272,7 +273,7 @@ def fetch_inception(dst: str | Path | None = None, *, source: str | Path | None 
     if source is not None:
         return convert(source, dst), "converted"
     dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{PTH_NAME}.{os.getpid()}.part")
+    tmp = temporary_name(dst.with_name(PTH_NAME))  # unguessable: nothing can be planted there first
     try:
         try:
             _download(PTH_URL, tmp)
