@@ -274,6 +274,18 @@ def diagnose(run_dir: str | Path, *, samples: bool = True, n: int = 512, device:
     Raises:
         ConfigError: ``run_dir`` is not a run directory.
     """
+    if not (isinstance(n, int) and 16 <= n <= 10_000):
+        raise ConfigError(f"n={n!r}: compare 16 to 10,000 samples")
+    cfg, rows = read_run(run_dir)
+    return diagnose_read(Path(run_dir), cfg, rows, samples=samples, n=n, device=device)
+
+
+def read_run(run_dir: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A run directory's config and log rows, read once (the report shows what the doctor judged).
+
+    Raises:
+        ConfigError: ``run_dir`` is not a run directory, or its config is not a JSON object.
+    """
     from ganzoo.weights import read_json
 
     run_dir = Path(run_dir)
@@ -283,9 +295,12 @@ def diagnose(run_dir: str | Path, *, samples: bool = True, n: int = 512, device:
     cfg = read_json(run_dir / "config.json", "run's config.json", ConfigError)
     if not isinstance(cfg, dict):
         raise ConfigError(f"{run_dir / 'config.json'} is not a run's config (not a JSON object)")
-    if not (isinstance(n, int) and 16 <= n <= 10_000):
-        raise ConfigError(f"n={n!r}: compare 16 to 10,000 samples")
-    rows = read_log(run_dir)
+    return cfg, read_log(run_dir)
+
+
+def diagnose_read(run_dir: Path, cfg: dict[str, Any], rows: list[dict[str, Any]], *, samples: bool = True,
+                  n: int = 512, device: str = "cpu") -> Diagnosis:
+    """:func:`diagnose` of a run already read with :func:`read_run`."""
     diagnosis = diagnose_log(rows, cfg, str(run_dir))
     if not diagnosis.checked:
         diagnosis.checked.append("no log rows yet")

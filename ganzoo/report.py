@@ -25,7 +25,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ganzoo.doctor import Diagnosis, diagnose, read_log
+from ganzoo.doctor import Diagnosis, diagnose_read, read_run
 from ganzoo.errors import ConfigError
 
 MAX_GRIDS = 12  # sample grids shown on the timeline, evenly spread over the run
@@ -54,18 +54,11 @@ class Run:
     """What the report shows of one run directory."""
 
     def __init__(self, path: str | Path, *, samples: bool = True):
-        from ganzoo.weights import read_json
-
         self.path = Path(path)
-        if not (self.path / "config.json").is_file():
-            raise ConfigError(f"{self.path} is not a run directory (no config.json); give the folders "
-                              "`ganzoo train` wrote")
-        config = read_json(self.path / "config.json", "run's config.json", ConfigError)
-        self.config: dict[str, Any] = config if isinstance(config, dict) else {}
-        self.rows = read_log(self.path)
+        self.config, self.rows = read_run(self.path)  # read once: the curves show what the doctor judged
         self.train = [r for r in self.rows if "loss_d" in r]
         self.evals = [(r["step"], r["eval"]) for r in self.rows if isinstance(r.get("eval"), dict)]
-        self.diagnosis: Diagnosis = diagnose(self.path, samples=samples)
+        self.diagnosis: Diagnosis = diagnose_read(self.path, self.config, self.rows, samples=samples)
         self.name = self.path.name
 
     def series(self, key: str) -> tuple[list[int], list[float]]:
