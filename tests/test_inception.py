@@ -66,7 +66,7 @@ def test_missing_weights_say_which_file_and_how_to_make_it(tmp_path, monkeypatch
     msg = str(info.value)
     assert str(tmp_path / "cache" / "weights" / "pt_inception-2015-12-05.safetensors") in msg
     assert "GANZOO_INCEPTION_WEIGHTS" in msg and "pt_inception-2015-12-05-6726825d.pth" in msg
-    assert "python -m ganzoo.metrics.inception convert" in msg
+    assert "ganzoo fetch inception --from pt_inception-2015-12-05-6726825d.pth" in msg
 
     class RGB(Generator):
         def __init__(self):

@@ -308,6 +308,23 @@ def test_fetch_inception_offline_says_which_file_and_where(plugins, synthetic_pt
     assert res.exit_code == 0 and "written to" in res.output, res.output
 
 
+def test_a_file_with_another_hash_is_refused_with_advice_that_works(plugins, synthetic_pth, tmp_path):
+    """The refusal named `--any-file`, an option `ganzoo fetch` did not have (found by a new user)."""
+    import shlex
+
+    plugins.setenv("GANZOO_CACHE", str(tmp_path / "cache"))
+    plugins.delenv("GANZOO_INCEPTION_WEIGHTS", raising=False)
+    res = CliRunner().invoke(cli, ["fetch", "inception", "--from", str(synthetic_pth)])
+    [error] = [line for line in res.output.splitlines() if line.startswith("Error")]
+    assert res.exit_code != 0 and hashlib.sha256(synthetic_pth.read_bytes()).hexdigest() in error  # whole hashes
+    assert inception.PTH_SHA256 in error
+    advice = error[error.index("ganzoo fetch inception --from"):]
+    res = CliRunner().invoke(cli, shlex.split(advice)[1:])  # the advice, to the letter
+    assert res.exit_code == 0 and "written to" in res.output, res.output
+    res = CliRunner().invoke(cli, ["fetch", "inception", "--any-file"])
+    assert res.exit_code == 2 and "--any-file goes with --from" in res.output
+
+
 def test_convert_loads_tensors_only(tmp_path):
     class Evil:
         def __reduce__(self):

@@ -175,8 +175,8 @@ def load_inception(
         raise EvalError(
             f"Inception-v3 FID weights not found at {path}. FID on RGB datasets needs the standard "
             f"FID Inception weights as safetensors: put {WEIGHTS_NAME} there (or set {WEIGHTS_ENV}). "
-            f"Run `ganzoo fetch inception` to download and convert it, or, from pytorch-fid's {PTH_NAME} "
-            f"({PTH_URL}) downloaded elsewhere, run once: python -m ganzoo.metrics.inception convert {PTH_NAME}"
+            f"Run `ganzoo fetch inception` to download and convert it, or, with pytorch-fid's {PTH_NAME} "
+            f"({PTH_URL}) downloaded elsewhere: ganzoo fetch inception --from {PTH_NAME}"
         )
     try:
         tensors = load_file(str(path))
@@ -192,8 +192,8 @@ def load_inception(
     if missing or unexpected or bad:
         raise EvalError(
             f"{path} does not hold the FID Inception-v3 weights (missing {missing[:3]}, unexpected "
-            f"{unexpected[:3]}, mis-shaped {bad[:3]}); make it from {PTH_NAME} with "
-            "`python -m ganzoo.metrics.inception convert`"
+            f"{unexpected[:3]}, mis-shaped {bad[:3]}); make it again: ganzoo fetch inception --force "
+            f"(or --from {PTH_NAME} --force)"
         )
     net.load_state_dict({f"stem.{k}" if not k.startswith("fc.") else k: v for k, v in tensors.items()})
     net = net.to(device or "cpu").eval().requires_grad_(False)
@@ -215,8 +215,8 @@ def convert(src: str | Path, dst: str | Path | None = None, *, check_hash: bool 
     digest = sha256_file(src)
     if check_hash and digest != PTH_SHA256:
         raise EvalError(
-            f"{src} has sha256 {digest[:16]}…, not the standard {PTH_NAME} (sha256 {PTH_SHA256[:16]}…); "
-            "refusing to convert it. Pass --any-file if you trust it"
+            f"{src} has sha256 {digest}, not the standard {PTH_NAME}'s {PTH_SHA256}; refusing to convert "
+            f"it. Download it again, or, for a file you trust: ganzoo fetch inception --from {src} --any-file"
         )
     state = torch.load(str(src), map_location="cpu", weights_only=True)
     if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
@@ -250,12 +250,12 @@ def _download(url: str, dest: Path, max_bytes: int = PTH_BYTES) -> None:
 
 
 def fetch_inception(dst: str | Path | None = None, *, source: str | Path | None = None,
-                    force: bool = False) -> tuple[Path, str]:
+                    force: bool = False, check_hash: bool = True) -> tuple[Path, str]:
     """Get the FID Inception-v3 weights where evaluation looks: download, check, convert, cache.
 
     Downloads pytorch-fid's ``pt_inception-2015-12-05-6726825d.pth`` from its published address
     (:data:`PTH_URL`), or takes ``source`` (that file, downloaded elsewhere), checks its sha256
-    (:data:`PTH_SHA256`), converts it to safetensors with tensors-only loading (:func:`convert`)
+    (:data:`PTH_SHA256`; ``check_hash=False`` skips that for a ``source`` you trust), converts it to safetensors with tensors-only loading (:func:`convert`)
     and writes it to ``dst`` (default :func:`default_weights_path`). Nothing is done when a
     readable file is already there (``force`` converts again).
 
@@ -271,7 +271,7 @@ def fetch_inception(dst: str | Path | None = None, *, source: str | Path | None 
         load_inception(dst)  # a damaged file is said so, with the fix
         return dst, "present"
     if source is not None:
-        return convert(source, dst), "converted"
+        return convert(source, dst, check_hash=check_hash), "converted"
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_name(dst.with_name(PTH_NAME))  # unguessable: nothing can be planted there first
     try:
