@@ -79,6 +79,18 @@ class Diagnosis:
     run: str
     findings: list[Finding] = field(default_factory=list)
     checked: list[str] = field(default_factory=list)
+    #: What the samples showed while the run was too young to judge them (not in the verdict).
+    not_judged: list[Finding] = field(default_factory=list)
+
+    @property
+    def headline(self) -> str:
+        """The verdict as said to a person: a young run's samples not judged yet are named in it."""
+        if self.verdict == "healthy" and self.not_judged:
+            step = self.not_judged[0].steps[0] if self.not_judged[0].steps else 0
+            codes = ", ".join(dict.fromkeys(f.code for f in self.not_judged))
+            return (f"healthy so far: the log is; the samples ({codes}) are not judged yet at {step:,} steps, "
+                    "ask again later")
+        return self.verdict
 
     @property
     def verdict(self) -> str:
@@ -92,13 +104,15 @@ class Diagnosis:
 
     def to_json(self) -> dict[str, Any]:
         """The diagnosis as strict JSON values (a NaN or infinite number becomes ``None``)."""
-        return finite_json({"run": self.run, "verdict": self.verdict, "checked": self.checked,
-                        "findings": [asdict(f) for f in self.findings]})
+        return finite_json({"run": self.run, "verdict": self.verdict, "headline": self.headline,
+                            "checked": self.checked, "findings": [asdict(f) for f in self.findings],
+                            "not_judged": [asdict(f) for f in self.not_judged]})
 
     def text(self) -> str:
         """The report as a person reads it in a terminal."""
-        lines = [f"ganzoo doctor: {self.run}: {self.verdict}"]
+        lines = [f"ganzoo doctor: {self.run}: {self.headline}"]
         lines += [f"  checked: {c}" for c in self.checked]
+        lines += [f"  not judged yet: {f.code}: {f.message}" for f in self.not_judged]
         for f in self.findings:
             if f.code == "healthy":
                 lines.append(f"  {f.message}")

@@ -86,14 +86,14 @@ def _pixels(x: Any) -> Any:
     return x.flatten(1).float()
 
 
-def _sample_checks(run_dir: Path, cfg: dict[str, Any], n: int, device: str) -> tuple[list[Finding], list[str]]:
-    """The samples' findings; before :data:`MIN_JUDGED_STEP` they are measured and listed, not judged."""
+def _sample_checks(run_dir: Path, cfg: dict[str, Any], n: int,
+                   device: str) -> tuple[list[Finding], list[str], list[Finding]]:
+    """The samples' findings, what was checked, and, before :data:`MIN_JUDGED_STEP`, the findings
+    measured but not judged (any generator draws few kinds of image before)."""
     step, findings, checked = _measure_samples(run_dir, cfg, n, device)
     if findings and (not isinstance(step, int) or step < MIN_JUDGED_STEP):
-        checked += [f"not judged yet ({step} steps; samples are judged from step {MIN_JUDGED_STEP:,} on, as any "
-                    f"generator draws few kinds of image before): {f.message}" for f in findings]
-        return [], checked
-    return findings, checked
+        return [], checked, findings
+    return findings, checked, []
 
 
 def _measure_samples(run_dir: Path, cfg: dict[str, Any], n: int, device: str) -> tuple[Any, list[Finding], list[str]]:
@@ -306,11 +306,12 @@ def diagnose_read(run_dir: Path, cfg: dict[str, Any], rows: list[dict[str, Any]]
         diagnosis.checked.append("no log rows yet")
     if samples and not any(f.code == "divergence" for f in diagnosis.findings):
         try:
-            found, checked = _sample_checks(run_dir, cfg, n, device)
+            found, checked, young = _sample_checks(run_dir, cfg, n, device)
         except GanzooError as exc:
-            found, checked = [], [f"samples not checked ({str(exc).splitlines()[0][:160]})"]
+            found, checked, young = [], [f"samples not checked ({str(exc).splitlines()[0][:160]})"], []
         diagnosis.findings += found
         diagnosis.checked += checked
+        diagnosis.not_judged += young
     if not diagnosis.findings:
         diagnosis.findings.append(_healthy(rows))
     return diagnosis
@@ -337,7 +338,6 @@ def _healthy(rows: list[dict[str, Any]]) -> Finding:
                        "--log-every steps; ask again later)")
     last_step = _number(train[-1].get("step"))
     if last_step is not None and last_step < MIN_JUDGED_STEP:
-        said.append(f"early: {last_step:,.0f} steps, so the samples were measured but not judged (from step "
-                    f"{MIN_JUDGED_STEP:,} on); ask again later")
+        said.append(f"early: {last_step:,.0f} steps (samples are judged from step {MIN_JUDGED_STEP:,} on)")
     return Finding("healthy", "healthy", None, evidence,
                    "no finding" + (f": {'; '.join(said)}" if said else ""))

@@ -185,8 +185,11 @@ def _findings(run: Run) -> str:
         where = f" (steps {f.steps[0]:,}-{f.steps[1]:,})" if f.steps else ""
         advice = f"<div class='advice'>advice: {_esc(f.advice)}</div>" if f.advice else ""
         items.append(f"<li class='{_attr(f.severity)}'><b>{_esc(f.code)}</b>{_esc(where)}: {_esc(f.message)}{advice}</li>")
+    for f in d.not_judged:
+        items.append(f"<li class='not-judged'>not judged yet: <b>{_esc(f.code)}</b>: {_esc(f.message)}</li>")
     checked = "".join(f"<li>{_esc(c)}</li>" for c in d.checked)
-    return (f"<p class='verdict {_attr(d.verdict)}'>doctor: <b>{_esc(d.verdict)}</b></p><ul>{''.join(items)}</ul>"
+    kind = "early" if d.not_judged and d.verdict == "healthy" else d.verdict
+    return (f"<p class='verdict {_attr(kind)}'>doctor: <b>{_esc(d.headline)}</b></p><ul>{''.join(items)}</ul>"
             f"<details><summary>what the doctor looked at</summary><ul>{checked}</ul></details>")
 
 
@@ -226,7 +229,7 @@ table { border-collapse: collapse; margin: 0.5em 0; } th, td { text-align: left;
 .timeline { display: flex; flex-wrap: wrap; gap: 0.6em; }
 .timeline figure { margin: 0; } .timeline img { width: 250px; image-rendering: pixelated; border: 1px solid #ddd; }
 figcaption { font-size: 0.8em; color: #555; text-align: center; }
-.verdict { font-size: 1.1em; } .healthy b { color: #1e8449; } .warning b { color: #b9770e; }
+.verdict { font-size: 1.1em; } .healthy b { color: #1e8449; } .early b { color: #5d6d7e; } .warning b { color: #b9770e; }
 .failing b { color: #c0392b; } .advice { color: #555; margin-left: 1em; }
 pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
 """

@@ -132,16 +132,26 @@ def test_a_smoke_run_of_a_few_steps_is_not_called_collapsed(tmp_path):
     _flatten_last_layer(run)  # every sample the same point: mode collapse, were it judged
     d = diagnose(run)
     assert d.verdict == "healthy" and not any(f.code == "mode-collapse" for f in d.findings), d.text()
-    early = [c for c in d.checked if c.startswith("not judged yet (10 steps;")]
-    assert early and "modes" in early[0], d.checked
+    assert [f.code for f in d.not_judged] == ["mode-collapse"] and "modes" in d.not_judged[0].message, d.text()
     assert "early: 10 steps" in d.findings[0].message, d.text()
-    assert _doctor(run).exit_code == 0
+    # said where a person looks first: not a plain "healthy" over samples that are all alike
+    res = _doctor(run)
+    assert res.exit_code == 0
+    assert res.output.splitlines()[0].endswith("healthy so far: the log is; the samples (mode-collapse) are not "
+                                               "judged yet at 10 steps, ask again later"), res.output
+    assert "  not judged yet: mode-collapse: the samples cover" in res.output
+    as_json = json.loads(_doctor(run, "--json").output)
+    assert as_json["verdict"] == "healthy" and as_json["not_judged"][0]["code"] == "mode-collapse"
+    res = CliRunner().invoke(cli, ["report", str(run), "-o", str(tmp_path / "young.html")])
+    page = (tmp_path / "young.html").read_text()
+    assert res.exit_code == 0 and "class='verdict early'" in page and "healthy so far" in page
+    assert "not judged yet: <b>mode-collapse</b>" in page
     # from MIN_JUDGED_STEP on the same damage is judged
     later = _toy(tmp_path, "later", steps=MIN_JUDGED_STEP, sample_every=10**6, checkpoint_every=10**6)
     _flatten_last_layer(later)
     d = diagnose(later)
     assert d.verdict == "failing" and any(f.code == "mode-collapse" for f in d.findings), d.text()
-    assert not any(c.startswith("not judged yet") for c in d.checked)
+    assert not d.not_judged and d.headline == "failing"
 
 
 def _flatten_last_layer(run: Path) -> None:
