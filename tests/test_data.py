@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import struct
 from pathlib import Path
 
@@ -166,3 +167,32 @@ def test_ganzoo_data_is_the_default_root_for_the_api_and_the_cli(tmp_path, monke
                                       "--out", str(tmp_path / "run")])
     assert result.exit_code == 1 and f"not found under {tmp_path / 'empty'}" in result.output
     assert not (tmp_path / "empty").exists()
+
+
+def test_a_conditional_model_takes_a_folders_classes(tmp_path):
+    """cgan on a folder of 3 sub-folders, num_classes not given: built for 3 (it was built for its
+    default 10, and sampled 7 labels it never trained); a wrong count is refused; a rerun from the
+    run's config.json builds the same weights."""
+    from PIL import Image
+    from safetensors.torch import load_file
+
+    from ganzoo.checkpoint import find_checkpoint
+    from ganzoo.engine import TrainConfig, Trainer
+
+    data = tmp_path / "data"
+    for k, cls in enumerate(("a", "b", "c")):
+        (data / cls).mkdir(parents=True)
+        for i in range(24):
+            Image.new("RGB", (16, 16), (80 * k, 7 * i, 255 - 80 * k)).save(data / cls / f"{i}.png")
+    cfg = dict(model="cgan", dataset="folder", data_dir=str(data), steps=1, batch_size=16, quiet=True,
+               sample_every=10**6, model_args={"data_shape": [3, 16, 16], "width": 8})
+    t = Trainer(TrainConfig(**cfg, out=str(tmp_path / "run")))
+    assert t.G.num_classes == 3 and t.config.model_args["num_classes"] == 3
+    t.fit()
+    with pytest.raises(DataError, match="built for 5 classes, but the folder .* has 3 .*set num_classes=3"):
+        Trainer(TrainConfig(**{**cfg, "model_args": {**cfg["model_args"], "num_classes": 5}}, out=str(tmp_path / "x")))
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    again = Trainer(TrainConfig(**{**cfg, "model_args": saved["model_args"]}, out=str(tmp_path / "again")))
+    again.fit()
+    a, b = (load_file(str(find_checkpoint(tmp_path / r) / "generator.safetensors")) for r in ("run", "again"))
+    assert all(torch.equal(a[k], b[k]) for k in a)

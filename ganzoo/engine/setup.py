@@ -57,8 +57,9 @@ def build_gan(cfg: TrainConfig, gan: GAN | None, dataset: TensorDataset | None) 
         native = dataset.shape if dataset is not None else dspec.shape
         if "data_shape" not in args and "data_shape" in spec.defaults and native:
             args["data_shape"] = tuple(native)  # the model follows the data unless told otherwise
-        if spec.conditional and "num_classes" not in args and dspec.num_classes:
-            args["num_classes"] = dspec.num_classes
+        classes = dataset.num_classes if dataset is not None and dataset.num_classes else dspec.num_classes
+        if spec.conditional and "num_classes" not in args and classes:
+            args["num_classes"] = classes  # a folder's classes are its sub-folders: known once it is read
         try:
             gan = create(cfg.model, loss=cfg.loss, loss_kwargs=cfg.loss_args,
                          allow_incompatible=cfg.force_loss, **args)
@@ -75,6 +76,28 @@ def build_gan(cfg: TrainConfig, gan: GAN | None, dataset: TensorDataset | None) 
         gan.loss_name = cfg.loss
         check_loss(gan, allow_incompatible=cfg.force_loss)
     return gan
+
+
+def build_model_and_data(cfg: TrainConfig, gan: GAN | None, dataset: TensorDataset | None,
+                         rank: int = 0) -> tuple[GAN, TensorDataset]:
+    """The model and the data, each fitted to the other.
+
+    A folder's image size comes from the model (``data_shape``), and its classes (its
+    sub-folders) are known only once it is read: a conditional model built with its default
+    ``num_classes`` is built again for the folder's count, from the same seed (so a rerun from
+    the run's ``config.json``, which records the count, builds the same weights).
+    """
+    asked, given = dict(cfg.model_args), gan is not None
+    gan = build_gan(cfg, gan, dataset)
+    if dataset is None:
+        dataset = load_dataset(cfg.dataset, cfg.data_dir, download=cfg.download,
+                               image_shape=tuple(gan.generator.output_shape))
+    if (not given and "num_classes" not in asked and gan.generator.num_classes and dataset.num_classes
+            and dataset.num_classes != gan.generator.num_classes):
+        cfg.model_args = {**asked, "num_classes": dataset.num_classes}
+        torch.manual_seed(cfg.seed + rank)  # as start_process left it: the same weights as one build
+        gan = build_gan(cfg, None, dataset)
+    return gan, load_data(cfg, gan, dataset)
 
 
 def load_data(cfg: TrainConfig, gan: GAN, dataset: TensorDataset | None) -> TensorDataset:
@@ -109,6 +132,15 @@ def check_fit(cfg: TrainConfig, gan: GAN, dataset: TensorDataset) -> None:
         raise DataError(
             f"dataset {dataset.name!r} has {dataset.num_classes} classes, model {gan.name!r} "
             f"was built for {gan.generator.num_classes}; set num_classes={dataset.num_classes}"
+        )
+    if gan.generator.num_classes and dataset.num_classes and dataset.num_classes < gan.generator.num_classes:
+        where = (f"the folder {dataset.info['root']} has {dataset.num_classes} (its sub-folders)"
+                 if dataset.name == "folder" and "root" in dataset.info else
+                 f"dataset {dataset.name!r} has {dataset.num_classes}")
+        raise DataError(
+            f"model {gan.name!r} was built for {gan.generator.num_classes} classes, but {where}: labels "
+            f"{dataset.num_classes} to {gan.generator.num_classes - 1} would never be trained; set "
+            f"num_classes={dataset.num_classes}, or leave it out"
         )
     if gan.generator.num_classes and dataset.labels is not None:  # checked here too: a dataset may be handed in
         check_labels(dataset.labels, gan.generator.num_classes, f"dataset {dataset.name!r}")

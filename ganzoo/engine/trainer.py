@@ -48,11 +48,10 @@ from ganzoo.engine.rundir import (
     writing,
 )
 from ganzoo.engine.setup import (
-    build_gan,
+    build_model_and_data,
     build_nets,
     count_steps,
     fixed_noise,
-    load_data,
     start_process,
 )
 from ganzoo.engine.step import TrainStep
@@ -188,8 +187,7 @@ class Trainer:
             config = dataclasses.replace(config, model=gan.spec.name, loss=config.loss or gan.loss.name)
         self.config = cfg = config.resolve()
         self.device = start_process(cfg, self.rank)
-        self.gan = gan = build_gan(cfg, gan, dataset)
-        self.dataset = dataset = load_data(cfg, gan, dataset)
+        self.gan, self.dataset = gan, dataset = build_model_and_data(cfg, gan, dataset, self.rank)
         self.n_critic = cfg.n_critic
         nets = build_nets(cfg, gan, self.device, self.world)
         self.data = dataset.data.to(self.device)

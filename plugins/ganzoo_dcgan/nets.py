@@ -15,10 +15,16 @@ def _pad_to(data_shape: tuple[int, int, int], plan: str) -> tuple[tuple[int, int
     """The shape the convolutions see and the border added on each side (``plan="pad"`` only)."""
     if plan != "pad" or len(data_shape) != 3:
         return tuple(data_shape), 0  # not an image: the conv stack says so in its own words
-    c, h, _ = data_shape
+    c, h, w = data_shape
+    if h != w:
+        raise ConfigError(f"dcgan makes square images; data_shape {tuple(data_shape)} is {h}x{w}: use "
+                          f"--model-arg data_shape=[{c},{min(h, w)},{min(h, w)}] (a folder's images are resized and "
+                          "centre-cropped to it)")
     size = 1 << (h - 1).bit_length()  # the next power of two: 28 -> 32
     if (size - h) % 2:
-        raise ConfigError(f"plan 'pad' needs an even border to the next power of two; {h} -> {size} is odd")
+        raise ConfigError(f"dcgan pads images to a power of two with the same border on each side, so their size must "
+                          f"be even; data_shape {tuple(data_shape)} is {h}x{w}: use --model-arg "
+                          f"data_shape=[{c},{h + 1},{h + 1}] or [{c},{h - 1},{h - 1}]")
     return (c, size, size), (size - h) // 2
 
 
