@@ -199,3 +199,15 @@ def test_a_run_saved_before_plan_resumes_with_its_old_nets(tmp_path):
     t = Trainer(TrainConfig(steps=2, resume=str(out), quiet=True), dataset=data).fit()
     assert t.gan.config["plan"] == "legacy" and t.step == 2
     assert ganzoo.load(out).output_shape == (1, 28, 28)
+
+
+@pytest.mark.parametrize("shape, says", [((3, 32, 48), r"square.*data_shape=\[3,32,32\]"),
+                                         ((3, 31, 31), r"even.*data_shape=\[3,32,32\] or \[3,30,30\]")])
+def test_dcgan_refuses_a_shape_it_cannot_make_with_the_shape_to_use(shape, says):
+    """A 32x48 shape was built as 32x32 and then blamed on the plugin ('report it to its authors')."""
+    from ganzoo.errors import ConfigError
+    from ganzoo.factory import create
+
+    with pytest.raises(ConfigError, match=says) as info:
+        create("dcgan", data_shape=shape)
+    assert "authors" not in str(info.value)
