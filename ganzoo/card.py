@@ -35,7 +35,7 @@ def model_card(meta: dict[str, Any], *, samples: bool = True, license: str = "ap
     # (a bundle from elsewhere may carry anything in its ganzoo.json).
     pid = meta.get("id") if isinstance(meta.get("id"), str) and NAME.fullmatch(meta["id"]) else None
     repo_id = repo_id if is_repo_id(repo_id) else None
-    title = pid or f"{model} ({described or 'unknown data'})"
+    title = pid or f"{model} on {described or 'unknown data'}"
     plugin = meta["plugin"] if isinstance(meta.get("plugin"), dict) else {}
     dist = plugin.get("distribution") or "ganzoo"
     version = plugin.get("version")

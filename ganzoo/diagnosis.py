@@ -375,7 +375,7 @@ def diagnose_log(rows: list[dict[str, Any]], config: dict[str, Any], run: str = 
     train = [r for r in rows if "loss_d" in r or "diverged" in r]
     diagnosis = Diagnosis(run)
     if train:
-        diagnosis.checked.append(f"{len(train)} log rows, steps {train[0]['step']:,} to {train[-1]['step']:,}")
+        diagnosis.checked.append(f"{len(train)} log row{'s' if len(train) != 1 else ''}, steps {train[0]['step']:,} to {train[-1]['step']:,}")
     diagnosis.findings += _divergence(train, config, run)
     diagnosis.findings += _discriminator_wins(train, config)
     diagnosis.findings += _vanishing_gradient(train, config)

@@ -112,7 +112,7 @@ def _curve(runs: list[Run], title: str, keys: tuple[str, ...], log: bool) -> str
     fig, ax = plt.subplots(figsize=(6.4, 3.2))
     for run, key, steps, values in lines:
         label = key if len(runs) == 1 else f"{run.name}: {key}"
-        ax.plot(steps, values, label=label, linewidth=1.2)
+        ax.plot(steps, values, label=label, linewidth=1.2, marker="o" if len(steps) < 5 else None, markersize=4)
     for run in runs:  # where the doctor's findings start
         for f in run.diagnosis.findings:
             if f.steps and f.code != "healthy":
@@ -207,10 +207,15 @@ def _timeline(run: Run) -> str:
     return f"<div class='timeline'>{''.join(cells)}</div>"
 
 
+# Keys of config.json that do not change what is trained: not shown as a difference between runs.
+NOT_SETTINGS = ("out", "resume", "changes", "quiet", "doctor", "report", "tensorboard", "loggers", "hardware",
+                "download", "sample_every", "checkpoint_every", "keep_checkpoints", "num_samples")
+
+
 def _config_diff(runs: list[Run]) -> str:
     keys = sorted({k for run in runs for k in run.config})
     differ = [k for k in keys if len({json.dumps(run.config.get(k), sort_keys=True) for run in runs}) > 1]
-    differ = [k for k in differ if k not in ("out", "resume", "changes")]
+    differ = [k for k in differ if k not in NOT_SETTINGS]
     if not differ:
         return "<p>The runs' configs are the same (apart from their folders).</p>"
     head = "".join(f"<th>{_esc(run.name)}</th>" for run in runs)
@@ -300,7 +305,7 @@ def write_curves_png(run_dir: str | Path, out: str | Path | None = None) -> Path
         for key in keys:
             steps, values = run.series(key)
             if steps:
-                ax.plot(steps, values, label=key, linewidth=1.2)
+                ax.plot(steps, values, label=key, linewidth=1.2, marker="o" if len(steps) < 5 else None, markersize=4)
         if log and all(v > 0 for k in keys for v in run.series(k)[1]):
             ax.set_yscale("log")
         ax.set_title(title, fontsize=10)

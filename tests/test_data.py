@@ -196,3 +196,16 @@ def test_a_conditional_model_takes_a_folders_classes(tmp_path):
     again.fit()
     a, b = (load_file(str(find_checkpoint(tmp_path / r) / "generator.safetensors")) for r in ("run", "again"))
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_too_few_images_for_a_batch_names_the_batch_size_to_use(tmp_path):
+    from PIL import Image
+
+    from ganzoo.engine import TrainConfig, Trainer
+
+    for i in range(10):
+        Image.new("RGB", (8, 8), (20 * i, 0, 0)).save(tmp_path / f"{i}.png")
+    with pytest.raises(DataError, match=r"10 samples, fewer than one step needs \(128: --batch-size 128\); "
+                                        r"use --batch-size 10 or less"):
+        Trainer(TrainConfig(model="dcgan", dataset="folder", data_dir=str(tmp_path), steps=1, quiet=True,
+                            out=str(tmp_path / "run"), model_args={"data_shape": [3, 8, 8], "width": 8}))

@@ -54,10 +54,11 @@ def test_one_run_self_contained(tmp_path):
 
 def test_two_runs_show_their_differences(tmp_path):
     a = _toy_run(tmp_path, "lr-a", lr_d=1e-3)
-    b = _toy_run(tmp_path, "lr-b", lr_d=1e-4)
+    b = _toy_run(tmp_path, "lr-b", lr_d=1e-4, quiet=False, sample_every=15)  # not settings: not shown
     page = write_report([a, b], tmp_path / "both.html", samples=False).read_text()
     diff = page[page.index("How the runs differ"):page.index("<h2>lr-a</h2>")]
     assert "lr_d" in diff and "0.001" in diff and "0.0001" in diff and "lr_g" not in diff
+    assert "quiet" not in diff and "sample_every" not in diff
     assert "lr-a: loss_d" in page or len(_images(page)) >= 3
 
 

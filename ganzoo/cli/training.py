@@ -94,6 +94,8 @@ def train(model: str | None, config_file: str | None, beta1: float | None, beta2
     try:
         trainer = Trainer(config)
         finished = trainer.step >= trainer.total_steps
+        if config.resume and trainer.is_main and not finished and not trainer.config.quiet:
+            click.echo(f"resuming {trainer.run_dir} at step {trainer.step:,} of {trainer.total_steps:,}", err=True)
         trainer.fit()  # a finished run says so, and how to lengthen it
     except KeyboardInterrupt as exc:
         click.echo(f"\nganzoo: {exc or 'interrupted'}", err=True)

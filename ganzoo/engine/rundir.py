@@ -494,7 +494,7 @@ def writing(run_dir: Path, model: str, what: str):
             last = f"the last checkpoint {find_checkpoint(run_dir)} is intact; fix that, then continue " \
                    f"from it with `ganzoo train {model} --resume {run_dir}`"
         except GanzooError:
-            last = "no checkpoint was written yet; fix that and start again"
+            last = "no checkpoint is there yet; fix that and start again"
         raise CheckpointError(f"cannot write {what} in {run_dir} ({exc.strerror or exc}); {last}") from exc
 
 

@@ -152,7 +152,9 @@ def check_fit(cfg: TrainConfig, gan: GAN, dataset: TensorDataset) -> None:
         )
     need = cfg.batch_size * gan.loss.n_critic
     if len(dataset) < need:
-        raise DataError(f"dataset {dataset.name!r} has {len(dataset)} samples, fewer than one step needs ({need})")
+        per = f"--batch-size {cfg.batch_size}" + (f" x n_critic {gan.loss.n_critic}" if gan.loss.n_critic > 1 else "")
+        raise DataError(f"dataset {dataset.name!r} has {len(dataset)} samples, fewer than one step needs ({need}: "
+                        f"{per}); use --batch-size {max(1, len(dataset) // gan.loss.n_critic)} or less, or more images")
 
 
 def build_nets(cfg: TrainConfig, gan: GAN, device: torch.device, world: int) -> Nets:
