@@ -135,3 +135,15 @@ def test_save_grid_scale_is_nearest_neighbour(tmp_path, scale):
     inner = img[PAD:PAD + 2 * scale, PAD:PAD + 2 * scale]
     assert set(np.unique(inner)) == {0, 255}, "sharp pixels, no blur"
     assert (inner[:scale, :scale] == 0).all() and (inner[:scale, scale:] == 255).all()
+
+
+def test_a_run_grid_of_few_classes_is_not_a_strip():
+    """64 samples of 2 classes were 2 rows of 32 (a 2,114 x 134 px strip in the report): at most 16 a row."""
+    from ganzoo.engine.config import TrainConfig
+    from ganzoo.engine.setup import MAX_PER_CLASS_ROW, fixed_noise
+
+    class TwoClasses(LabelPainter):
+        num_classes = 2
+
+    z, y = fixed_noise(TrainConfig(model="cgan", num_samples=64, seed=0), TwoClasses(), torch.device("cpu"))
+    assert y.tolist() == [0] * MAX_PER_CLASS_ROW + [1] * MAX_PER_CLASS_ROW and len(z) == 2 * MAX_PER_CLASS_ROW

@@ -241,13 +241,17 @@ def count_steps(cfg: TrainConfig, dataset: TensorDataset, n_critic: int, world: 
     return steps_per_epoch, total_steps
 
 
+MAX_PER_CLASS_ROW = 16
+
+
 def fixed_noise(cfg: TrainConfig, G: nn.Module, device: torch.device) -> tuple[Tensor, Tensor | None]:
     """The noise (and labels: each class in turn) of the sample grids, the same at every save."""
     fixed = torch.Generator(device="cpu").manual_seed(cfg.seed + 12345)
     fixed_z = torch.randn(cfg.num_samples, G.latent_dim, generator=fixed).to(device)
     fixed_y = None
     if G.num_classes:
-        per = max(1, cfg.num_samples // G.num_classes)
+        # a row per class, at most 16 wide: 64 samples of 2 classes were a 2x32 strip nobody could read
+        per = min(MAX_PER_CLASS_ROW, max(1, cfg.num_samples // G.num_classes))
         fixed_y = torch.arange(G.num_classes).repeat_interleave(per).to(device)
         fixed_z = torch.randn(len(fixed_y), G.latent_dim, generator=fixed).to(device)
     return fixed_z, fixed_y
