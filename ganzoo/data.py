@@ -308,7 +308,7 @@ def _load_folder(root: Path, split: str = "train", download: bool = False, image
     if nbytes > limits.MAX_DATASET_BYTES:
         raise DataError(
             f"{root} holds {len(paths):,} images: at {c}x{h}x{w} they take {nbytes:,} bytes "
-            f"({nbytes / 2**30:.1f} GiB) in memory (and again on the device), more than the "
+            f"({_size(nbytes)}) in memory (and again on the device), more than the "
             f"{limits.MAX_DATASET_BYTES:,} bytes the folder dataset holds (ganzoo.limits.MAX_DATASET_BYTES). "
             "Train at a smaller data_shape, or on fewer images (a sub-folder), or raise "
             "ganzoo.limits.MAX_DATASET_BYTES from Python if the memory is there"
@@ -324,7 +324,8 @@ def _load_folder(root: Path, split: str = "train", download: bool = False, image
         except DataError:
             raise
         except Exception as exc:
-            raise DataError(f"cannot read image {p}: {exc}") from exc
+            raise DataError(f"cannot read image {p}: {exc}; re-save it as PNG or JPEG, or move it out of "
+                            f"the folder") from exc
         if tuple(t.shape[-2:]) != (h, w):
             t = TF.resize(t, [h], antialias=True) if h == w else TF.resize(t, [h, w], antialias=True)
             t = TF.center_crop(t, [h, w])
@@ -338,6 +339,14 @@ def _load_folder(root: Path, split: str = "train", download: bool = False, image
         num_classes=len(classes) if labelled else None,
         info={"root": str(root), "classes": classes},
     )
+
+
+def _size(nbytes: int) -> str:
+    """A byte count as people say it: 1.2 GiB, 340 MiB, 0.4 KiB."""
+    for unit, power in (("GiB", 30), ("MiB", 20)):
+        if nbytes >= 2**power:
+            return f"{nbytes / 2**power:.1f} {unit}"
+    return f"{nbytes / 2**10:.1f} KiB"
 
 
 def _image_paths(root: Path) -> list[Path]:

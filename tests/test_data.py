@@ -209,3 +209,17 @@ def test_too_few_images_for_a_batch_names_the_batch_size_to_use(tmp_path):
                                         r"use --batch-size 10 or less"):
         Trainer(TrainConfig(model="dcgan", dataset="folder", data_dir=str(tmp_path), steps=1, quiet=True,
                             out=str(tmp_path / "run"), model_args={"data_shape": [3, 8, 8], "width": 8}))
+
+
+def test_a_broken_image_names_the_file_and_what_to_do(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from ganzoo import limits
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "good.png")
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG not really")
+    with pytest.raises(DataError, match=r"broken\.png: .*re-save it as PNG or JPEG, or move it out of the folder"):
+        load_dataset("folder", tmp_path, image_shape=(3, 8, 8))
+    monkeypatch.setattr(limits, "MAX_DATASET_BYTES", 100)
+    with pytest.raises(DataError, match=r"\(0\.4 KiB\) in memory"):  # not "(0.0 GiB)"
+        load_dataset("folder", tmp_path, image_shape=(3, 8, 8))
