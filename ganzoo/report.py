@@ -30,9 +30,10 @@ from ganzoo.errors import ConfigError
 
 MAX_GRIDS = 12  # sample grids shown on the timeline, evenly spread over the run
 MAX_GRID_BYTES = 4 << 20  # a grid larger than this is left out of the page (named instead)
+DX_TITLE = "D(x) and D(G(z))"
 CURVES = (  # (title, log keys, log scale)
     ("Losses", ("loss_d", "loss_g"), False),
-    ("D(x) and D(G(z))", ("D(x)", "D(G(z))"), False),
+    ("D(x) and D(G(z))", ("D(x)", "D(G(z))"), False),  # DX_TITLE
     ("Gradient norms", ("grad_norm_d", "grad_norm_g"), True),
     ("Learning rates", ("lr_g", "lr_d"), True),
     ("Training speed (images/s)", ("images_per_s",), False),
@@ -103,7 +104,18 @@ def _png(fig: Any) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
+def _titled(title: str, runs: list[Run]) -> str:
+    """A panel's title; D's outputs are probabilities only under a logit loss (a hinge or critic
+    loss logs D's raw scores under the same names)."""
+    from ganzoo.diagnosis import _probability_outputs
+
+    if title == DX_TITLE and not all(_probability_outputs(r.train, r.config) for r in runs):
+        return f"{title}: raw scores, not probabilities, for {', '.join(sorted({str(r.config.get('loss')) for r in runs}))}"
+    return title
+
+
 def _curve(runs: list[Run], title: str, keys: tuple[str, ...], log: bool) -> str | None:
+    title = _titled(title, runs)
     plt = _matplotlib()
     lines = [(run, key, *run.series(key)) for run in runs for key in keys]
     lines = [item for item in lines if item[2]]
@@ -301,6 +313,7 @@ def write_curves_png(run_dir: str | Path, out: str | Path | None = None) -> Path
     if not panels:
         raise ConfigError(f"{run_dir} has no logged steps yet")
     fig, axes = plt.subplots(len(panels), 1, figsize=(7, 2.4 * len(panels)), squeeze=False, constrained_layout=True)
+    panels = [(_titled(title, [run]), keys, log) for title, keys, log in panels]
     for ax, (title, keys, log) in zip(axes[:, 0], panels):
         for key in keys:
             steps, values = run.series(key)

@@ -128,3 +128,14 @@ def test_a_real_browser_loads_it_and_decodes_every_image(tmp_path):
                     "--window-size=1200,2000", f"--screenshot={shot}", (tmp_path / "report.html").as_uri()],
                    capture_output=True, text=True, cwd=tmp_path)
     Image.open(shot).load()
+
+
+def test_critic_scores_are_not_titled_as_probabilities(tmp_path):
+    """A hinge run's D(x) of 4.11 sat under the same title as a logit loss's probabilities."""
+    from ganzoo.report import DX_TITLE, Run, _titled
+
+    hinge = Run(_toy_run(tmp_path, "hinge", loss="hinge"), samples=False)
+    logit = Run(_toy_run(tmp_path, "ns", loss="non-saturating"), samples=False)
+    assert _titled(DX_TITLE, [logit]) == DX_TITLE
+    assert _titled(DX_TITLE, [hinge]).endswith("raw scores, not probabilities, for hinge")
+    assert "raw scores" in _titled(DX_TITLE, [logit, hinge]) and _titled("Losses", [hinge]) == "Losses"
