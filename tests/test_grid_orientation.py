@@ -67,9 +67,13 @@ def test_cli_sample_grid_has_a_row_per_label(tmp_path, monkeypatch):
     out = tmp_path / "s.png"
     result = CliRunner().invoke(cli, ["sample", "whatever", "--labels", "3,8,1", "-n", "12", "-o", str(out)])
     assert result.exit_code == 0, result.output
-    assert _tiles(out, 3, 4).tolist() == [[3] * 4, [8] * 4, [1] * 4]
-    # Default count: 8 per label, every class.
-    result = CliRunner().invoke(cli, ["sample", "whatever", "-o", str(out), "--overwrite"])
+    # small images are enlarged by default, as in a run's grids (a 28-px grid was 138 px wide)
+    from ganzoo.images import readable_scale
+
+    auto = readable_scale(H, W)
+    assert auto > 1 and _tiles(out, 3, 4, scale=auto).tolist() == [[3] * 4, [8] * 4, [1] * 4]
+    # Default count: 8 per label, every class; --scale 1 keeps the images' own size.
+    result = CliRunner().invoke(cli, ["sample", "whatever", "-o", str(out), "--overwrite", "--scale", "1"])
     assert result.exit_code == 0, result.output
     assert _tiles(out, 10, 8).tolist() == [[c] * 8 for c in range(10)]
 

@@ -289,7 +289,7 @@ def test_sample_png_grid(tmp_path):
     assert res.exit_code == 0, res.output
     from PIL import Image
 
-    assert Image.open(out).size == (4 * 30 + 2, 4 * 30 + 2)  # 4x4 grid of 28px images, 2px padding
+    assert Image.open(out).size == (4 * 58 + 2, 4 * 58 + 2)  # 4x4 grid of 28px images shown at 2x, 2px padding
 
 
 def test_sample_labels_and_raw_formats(tmp_path):

@@ -51,8 +51,9 @@ def _sample_target(out: str | None, fmt: str | None) -> tuple[Path, str]:
               "every class).")
 @click.option("--nrow", type=int, help="Images per grid row (default: one row per label for a conditional model, "
               "else a square grid; a latent walk per row with --interpolate).")
-@click.option("--scale", type=int, default=1, show_default=True,
-              help="Enlarge each image this many times (nearest-neighbour, 1-16), e.g. 4 for 28-px digits.")
+@click.option("--scale", type=int,
+              help="Enlarge each image this many times (nearest-neighbour, 1-16). Default: as a run's grids, "
+                   "small images to about 64 px (2 for 28- or 32-px images, 1 from 64 px); --scale 1 keeps them.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--interpolate", is_flag=True, help="Latent walks: each row moves between two random codes.")
 @click.option("--steps", type=int, default=10, show_default=True, help="Images per latent walk (--interpolate).")
@@ -61,7 +62,7 @@ def _sample_target(out: str | None, fmt: str | None) -> tuple[Path, str]:
 @click.option("--no-ema", is_flag=True, help="For run directories: the raw generator instead of its EMA.")
 @click.option("--overwrite", is_flag=True, help="Replace the output file if it exists.")
 @friendly_errors
-def sample(ref: str, n: int | None, out: str | None, labels: str | None, nrow: int | None, scale: int, seed: int,
+def sample(ref: str, n: int | None, out: str | None, labels: str | None, nrow: int | None, scale: int | None, seed: int,
            interpolate: bool, steps: int, fmt: str | None, device: str, no_ema: bool, overwrite: bool) -> None:
     """Draw samples from REF (pretrained id, bundle, run directory or hf-hub:org/name).
 
@@ -72,20 +73,22 @@ def sample(ref: str, n: int | None, out: str | None, labels: str | None, nrow: i
     """
     import ganzoo
     from ganzoo.devices import pick_device
-    from ganzoo.images import MAX_SCALE
+    from ganzoo.images import MAX_SCALE, readable_scale
     from ganzoo.sampling import check_sample_count, check_seed, latent_walk, sample_batch
 
     out_path, fmt = _sample_target(out, fmt)
     rows = _walk_rows(n, interpolate, steps)
     if nrow is not None and nrow < 1:
         raise click.BadParameter(f"{nrow} images per row: give at least 1", param_hint="--nrow")
-    if not 1 <= scale <= MAX_SCALE:
+    if scale is not None and not 1 <= scale <= MAX_SCALE:
         raise click.BadParameter(f"scale {scale}: give a whole number from 1 to {MAX_SCALE}", param_hint="--scale")
     check_seed(seed)
     dev = pick_device(device)
     chosen = _parse_labels(labels)
     _check_writable(out_path, "-o", overwrite=overwrite)
     g = ganzoo.load(ref, device=dev, ema=not no_ema)
+    if scale is None:
+        scale = readable_scale(*g.output_shape[-2:]) if len(g.output_shape) == 3 else 1
     per_label = 8 * (len(chosen) if chosen else (g.num_classes or 0))
     count = rows * steps if interpolate else (n or per_label or 64)
     check_sample_count(g, count)
