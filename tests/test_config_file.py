@@ -59,6 +59,7 @@ def test_a_hand_written_toml_sweep_file(tmp_path):
 
 @pytest.mark.parametrize("content, words", [
     ('{"model": "vanilla", "lr_gg": 1}', "unknown setting 'lr_gg'"),
+    ('{"model": "vanilla", "step": 5}', "unknown setting 'step' (did you mean steps?)"),
     ('{"model": "vanilla", "steps": "ten"}', "steps = 'ten' is not a valid steps"),
     ('{"model": "vanilla", "steps": true}', "is not a valid steps"),
     ('{"model": "vanilla", "betas": [0.5]}', "betas must be two numbers"),

@@ -9,6 +9,7 @@ changed learning rates in ``changes``.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import math
 from dataclasses import dataclass, field
@@ -196,7 +197,8 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         if key in RUN_RECORDS or (own_run and key in RUN_PLACES):
             continue
         if key not in fields:
-            close = [f for f in fields if f.split("_")[0] == str(key).split("_")[0]][:3]
+            close = [f for f in fields if f.split("_")[0] == str(key).split("_")[0]][:3] or \
+                difflib.get_close_matches(str(key), list(fields), n=3)  # step -> steps
             raise ConfigError(f"--config {path}: unknown setting {str(key)[:60]!r}"
                               + (f" (did you mean {', '.join(close)}?)" if close else "")
                               + "; the keys are TrainConfig's fields (see `ganzoo train --help`)")
