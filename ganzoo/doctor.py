@@ -37,6 +37,7 @@ from ganzoo.diagnosis import (  # noqa: F401  (the log's findings, re-exported: 
     _grad_fall,
     _lr_advice,
     _number,
+    _probability_outputs,
     diagnose_log,
     read_log,
 )
@@ -313,11 +314,11 @@ def diagnose_read(run_dir: Path, cfg: dict[str, Any], rows: list[dict[str, Any]]
         diagnosis.checked += checked
         diagnosis.not_judged += young
     if not diagnosis.findings:
-        diagnosis.findings.append(_healthy(rows))
+        diagnosis.findings.append(_healthy(rows, cfg))
     return diagnosis
 
 
-def _healthy(rows: list[dict[str, Any]]) -> Finding:
+def _healthy(rows: list[dict[str, Any]], cfg: dict[str, Any] | None = None) -> Finding:
     train = [r for r in rows if "loss_d" in r]
     evidence: dict[str, Any] = {}
     said = []
@@ -331,7 +332,8 @@ def _healthy(rows: list[dict[str, Any]]) -> Finding:
             evidence.update(grad_norm_g_early=early, grad_norm_g_late=late)
             said.append(f"G's gradient {early:.3g} -> {late:.3g}")
         if "D(x)" in evidence and "D(G(z))" in evidence:
-            said.insert(0, f"D(x) {evidence['D(x)']:.2f}, D(G(z)) {evidence['D(G(z))']:.2f} at the end")
+            scores = "" if _probability_outputs(train, cfg or {}) else " (D's raw scores, not probabilities)"
+            said.insert(0, f"D(x) {evidence['D(x)']:.2f}, D(G(z)) {evidence['D(G(z))']:.2f} at the end{scores}")
     if not train:
         return Finding("healthy", "healthy", None, evidence,
                        "no finding, but nothing to judge yet: the run has logged no training step (it logs every "

@@ -139,3 +139,5 @@ def test_critic_scores_are_not_titled_as_probabilities(tmp_path):
     assert _titled(DX_TITLE, [logit]) == DX_TITLE
     assert _titled(DX_TITLE, [hinge]).endswith("raw scores, not probabilities, for hinge")
     assert "raw scores" in _titled(DX_TITLE, [logit, hinge]) and _titled("Losses", [hinge]) == "Losses"
+    said = {r.name: r.diagnosis.findings[-1].message for r in (hinge, logit)}  # the doctor's closing line too
+    assert "(D's raw scores, not probabilities)" in said["hinge"] and "raw scores" not in said["ns"], said
