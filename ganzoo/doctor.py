@@ -306,6 +306,15 @@ def diagnose_read(run_dir: Path, cfg: dict[str, Any], rows: list[dict[str, Any]]
     if not diagnosis.checked:
         diagnosis.checked.append("no log rows yet")
     if samples and not any(f.code == "divergence" for f in diagnosis.findings):
+        from ganzoo.checkpoint import find_checkpoint
+
+        try:
+            find_checkpoint(run_dir)
+        except GanzooError:  # a run still before its first checkpoint: not "not a run directory"
+            diagnosis.checked.append("samples not checked yet: no checkpoint so far (the first comes at "
+                                     "--checkpoint-every, or when the run stops); ask again later")
+            samples = False
+    if samples and not any(f.code == "divergence" for f in diagnosis.findings):
         try:
             found, checked, young = _sample_checks(run_dir, cfg, n, device)
         except GanzooError as exc:

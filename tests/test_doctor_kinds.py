@@ -164,3 +164,14 @@ def _flatten_last_layer(run: Path) -> None:
         last = [k for k, v in tensors.items() if k.endswith("weight") and v.dim() == 2][-1]
         tensors[last] = tensors[last] * 0
         save_file(tensors, str(file))
+
+
+def test_a_run_before_its_first_checkpoint_is_not_called_a_non_run(tmp_path):
+    """Asked while training, before the first checkpoint, the doctor said the run 'is not a ganzoo run directory'."""
+    import shutil
+
+    run = _toy(tmp_path, steps=10)
+    shutil.rmtree(run / "checkpoints")
+    d = diagnose(run)
+    assert any(c.startswith("samples not checked yet: no checkpoint so far") for c in d.checked), d.checked
+    assert not any("not a ganzoo run directory" in c for c in d.checked)

@@ -246,7 +246,9 @@ def test_eval_every_and_hints_offer_only_what_works(plugins, tmp_path):
         return _next_steps(SimpleNamespace(run_dir=tmp_path / "run", config=cfg, step=10))
 
     folder_hints = hints("folder")
-    assert "ganzoo fetch inception" in folder_hints and "--eval" in folder_hints
+    assert "ganzoo fetch inception" in folder_hints and "add --eval once the weights are fetched" in folder_hints
+    save = next(line for line in folder_hints.splitlines() if "ganzoo save" in line)
+    assert " --eval " not in save.split("#")[0] + " "  # not a command that fails until the fetch
     assert "ganzoo eval" in hints("mnist") and "--dataset" not in hints("fashion-mnist")
     toy = hints("ring8")
     assert "ganzoo eval" not in toy and "--eval" in toy  # save --eval prints the toy metrics

@@ -168,11 +168,14 @@ def _next_steps(trainer: Any) -> str:
              f"  ganzoo sample {run} -n 64 -o {shlex.quote(str(trainer.run_dir / 'grid.png'))}   # samples"]
     if fetchable:
         lines.append("  ganzoo fetch inception   # once: the FID Inception-v3 weights that score your images")
-    eval_flag = " --eval" if scored or cfg.dataset in TOYS else ""
-    lines.append(f"  ganzoo save {run} {bundle}{eval_flag}   # a bundle to load or publish")
+    # --eval and eval only where they work now; with the weights still to fetch, said as a step after it
+    eval_flag = " --eval" if problem is None or cfg.dataset in TOYS else ""
+    later = "; add --eval once the weights are fetched" if fetchable else ""
+    lines.append(f"  ganzoo save {run} {bundle}{eval_flag}   # a bundle to load or publish{later}")
     if scored:
         what = "FID, KID, IS, precision, recall" if network_spec(cfg.dataset).logits else "FID, KID, precision, recall"
-        lines.append(f"  ganzoo eval {run}   # {what} against {cfg.dataset}")
+        after = " (after the fetch)" if fetchable else ""
+        lines.append(f"  ganzoo eval {run}   # {what} against {cfg.dataset}{after}")
     lines.append(f"  ganzoo doctor {run}   # is it healthy? (and: ganzoo report {run} -o report.html)")
     lines.append(f"  ganzoo train {cfg.model} --resume {run} --steps {2 * trainer.step}   # train on")
     return "\n".join(lines)
