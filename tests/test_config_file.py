@@ -60,10 +60,10 @@ def test_a_hand_written_toml_sweep_file(tmp_path):
 @pytest.mark.parametrize("content, words", [
     ('{"model": "vanilla", "lr_gg": 1}', "unknown setting 'lr_gg'"),
     ('{"model": "vanilla", "step": 5}', "unknown setting 'step' (did you mean steps?)"),
-    ('{"model": "vanilla", "steps": "ten"}', "steps = 'ten' is not a valid steps"),
-    ('{"model": "vanilla", "steps": true}', "is not a valid steps"),
+    ('{"model": "vanilla", "steps": "ten"}', "steps = 'ten' is not a valid value for steps (expected a whole number, or leave it out)"),
+    ('{"model": "vanilla", "steps": true}', "is not a valid value for steps (expected a whole number, or leave it out)"),
     ('{"model": "vanilla", "betas": [0.5]}', "betas must be two numbers"),
-    ('{"model": "vanilla", "model_args": [1, 2]}', "is not a valid model_args"),
+    ('{"model": "vanilla", "model_args": [1, 2]}', "is not a valid value for model_args"),
     ("[1, 2, 3]", "expected an object of settings"),
     ('{"model": ', "not valid JSON"),
     ("[" * 100_000 + "]" * 100_000, "not valid JSON"),

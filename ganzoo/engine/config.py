@@ -139,6 +139,16 @@ def _accepts(annotation: str, value: Any) -> bool:
     return kind in _KINDS and isinstance(value, _KINDS[kind])
 
 
+def _in_words(annotation: Any) -> str:
+    """A field's type as a config file's reader says it: ``int | None`` -> ``a whole number (or null)``."""
+    words = {"int": "a whole number", "float": "a number", "str": "a text", "bool": "true or false",
+             "dict": "a table of names and values", "list": "a list", "tuple": "a list"}
+    text = str(annotation).replace("typing.", "")
+    parts = [p.strip() for p in text.split("|")]
+    said = [words.get(p.split("[")[0], p) for p in parts if p != "None"]
+    return " or ".join(dict.fromkeys(said)) + (", or leave it out" if "None" in parts else "")
+
+
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """The settings in a config file: a run's own ``config.json``, or a hand-written JSON or TOML file.
 
@@ -203,8 +213,8 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
                               + (f" (did you mean {', '.join(close)}?)" if close else "")
                               + "; the keys are TrainConfig's fields (see `ganzoo train --help`)")
         if not _accepts(fields[key], value):
-            raise ConfigError(f"--config {path}: {key} = {str(value)[:60]!r} is not a valid {key} "
-                              f"(expected {fields[key]})")
+            raise ConfigError(f"--config {path}: {key} = {str(value)[:60]!r} is not a valid value for {key} "
+                              f"(expected {_in_words(fields[key])})")
         if key in ("model_args", "loss_args") and not all(isinstance(k, str) for k in value):
             raise ConfigError(f"--config {path}: {key} must map names to values")
         settings[key] = tuple(value) if key == "betas" and isinstance(value, list) else value
