@@ -83,9 +83,14 @@ class Diagnosis:
     not_judged: list[Finding] = field(default_factory=list)
 
     @property
+    def early(self) -> bool:
+        """Healthy by the log, with samples that showed something too early to judge."""
+        return self.verdict == "healthy" and bool(self.not_judged)
+
+    @property
     def headline(self) -> str:
         """The verdict as said to a person: a young run's samples not judged yet are named in it."""
-        if self.verdict == "healthy" and self.not_judged:
+        if self.early:
             step = self.not_judged[0].steps[0] if self.not_judged[0].steps else 0
             codes = ", ".join(dict.fromkeys(f.code for f in self.not_judged))
             return (f"healthy so far: the log is; the samples ({codes}) are not judged yet at {step:,} steps, "
@@ -186,7 +191,7 @@ def _divergence(rows: list[dict[str, Any]], cfg: dict[str, Any], run: str) -> li
     return []
 
 
-def _probability_outputs(rows: list[dict[str, Any]], cfg: dict[str, Any]) -> bool:
+def probability_outputs(rows: list[dict[str, Any]], cfg: dict[str, Any]) -> bool:
     """D(x) and D(G(z)) are probabilities (a logit loss, reported through a sigmoid), not critic scores."""
     output = None
     try:  # the loss's own word, when its plugin is installed
@@ -234,7 +239,7 @@ def _lr_advice(cfg: dict[str, Any], *, loss_switch: bool = True) -> str:
 
 
 def _discriminator_wins(rows: list[dict[str, Any]], cfg: dict[str, Any]) -> list[Finding]:
-    if not _probability_outputs(rows, cfg):
+    if not probability_outputs(rows, cfg):
         return []
     dx, dgz = dict(_series(rows, "D(x)")), dict(_series(rows, "D(G(z))"))
     steps = [s for s in dx if s in dgz]
@@ -318,7 +323,7 @@ def _detrended(values: list[float]) -> list[float]:
 
 
 def _oscillation(rows: list[dict[str, Any]], cfg: dict[str, Any]) -> list[Finding]:
-    if not _probability_outputs(rows, cfg):
+    if not probability_outputs(rows, cfg):
         return []  # a critic's scores have no fixed scale to call a swing large
     dx = _series(rows, "D(x)")
     half = dx[len(dx) // 2:]

@@ -37,8 +37,8 @@ from ganzoo.diagnosis import (  # noqa: F401  (the log's findings, re-exported: 
     _grad_fall,
     _lr_advice,
     _number,
-    _probability_outputs,
     diagnose_log,
+    probability_outputs,
     read_log,
 )
 from ganzoo.errors import ConfigError, GanzooError
@@ -57,7 +57,7 @@ OVERFIT_RT, OVERFIT_GAP = 0.6, 0.3  # r_t on training images, and its lead over 
 # seed 1: 1, 1, 8; Fashion-MNIST: 4, 9, 8, and 9 at step 400), and a 10-step smoke run's samples
 # were all alike; each was called a failing mode collapse, with advice to change the loss
 # (bench/doctor_young.py: 14 of 30 checkpoints of three healthy runs not healthy, 1 now).
-# They are still measured (the `checked` lines); the log is judged at any length.
+# They are still measured (`Diagnosis.not_judged`); the log is judged at any length.
 MIN_JUDGED_STEP = 500
 
 
@@ -87,27 +87,28 @@ def _pixels(x: Any) -> Any:
     return x.flatten(1).float()
 
 
-def _sample_checks(run_dir: Path, cfg: dict[str, Any], n: int,
+def _sample_checks(run_dir: Path, checkpoint: Path, cfg: dict[str, Any], n: int,
                    device: str) -> tuple[list[Finding], list[str], list[Finding]]:
     """The samples' findings, what was checked, and, before :data:`MIN_JUDGED_STEP`, the findings
     measured but not judged (any generator draws few kinds of image before)."""
-    step, findings, checked = _measure_samples(run_dir, cfg, n, device)
+    step, findings, checked = _measure_samples(run_dir, checkpoint, cfg, n, device)
     if findings and (not isinstance(step, int) or step < MIN_JUDGED_STEP):
         return [], checked, findings
     return findings, checked, []
 
 
-def _measure_samples(run_dir: Path, cfg: dict[str, Any], n: int, device: str) -> tuple[Any, list[Finding], list[str]]:
+def _measure_samples(run_dir: Path, checkpoint: Path, cfg: dict[str, Any], n: int,
+                     device: str) -> tuple[Any, list[Finding], list[str]]:
     import torch
 
-    from ganzoo.checkpoint import find_checkpoint, read_state
+    from ganzoo.checkpoint import read_state
     from ganzoo.data import TOYS, load_dataset
     from ganzoo.sampling import sample_batch
     from ganzoo.zoo import load
 
     findings: list[Finding] = []
     checked: list[str] = []
-    step = read_state(find_checkpoint(run_dir)).get("step", 0)
+    step = read_state(checkpoint).get("step", 0)
     g = load(run_dir, device=device)
     fake, fake_y, _ = sample_batch(g, n, seed=0, device=device)  # a conditional G: every class asked for in turn
     which = "EMA " if cfg.get("ema", True) else ""
@@ -152,19 +153,15 @@ def _measure_samples(run_dir: Path, cfg: dict[str, Any], n: int, device: str) ->
             "try --loss hinge or --loss wgan-gp, lower --lr-g, or a larger --model-arg latent_dim; "
             "look at the grids in samples/",
         ))
-    if dataset in _classified():
+    from ganzoo.metrics.classifier import FEATURE_NETWORKS
+
+    if dataset in FEATURE_NETWORKS:  # a network with classes to count
         many = max(n, CLASS_SAMPLES)
         cls_fake, cls_y = (fake, fake_y) if many == n else sample_batch(g, many, seed=0, device=device)[:2]
         checked.append(f"{many:,} samples of the {which}generator classified by {dataset}'s feature network")
         findings += _class_coverage(cls_fake, cls_y, real, dataset, step, device)
     findings += _overfitting(run_dir, real_ds, dataset, data_dir, cfg, g, step, device, checked)
     return step, findings, checked
-
-
-def _classified() -> Any:
-    from ganzoo.metrics.classifier import FEATURE_NETWORKS
-
-    return FEATURE_NETWORKS
 
 
 def share_upper_bound(count: int, n: int, z: float = CLASS_Z) -> float:
@@ -309,25 +306,24 @@ def diagnose_read(run_dir: Path, cfg: dict[str, Any], rows: list[dict[str, Any]]
         from ganzoo.checkpoint import find_checkpoint
 
         try:
-            find_checkpoint(run_dir)
+            checkpoint = find_checkpoint(run_dir)
         except GanzooError:  # a run still before its first checkpoint: not "not a run directory"
             diagnosis.checked.append("samples not checked yet: no checkpoint so far (the first comes at "
                                      "--checkpoint-every, or when the run stops); ask again later")
-            samples = False
-    if samples and not any(f.code == "divergence" for f in diagnosis.findings):
-        try:
-            found, checked, young = _sample_checks(run_dir, cfg, n, device)
-        except GanzooError as exc:
-            found, checked, young = [], [f"samples not checked ({str(exc).splitlines()[0][:160]})"], []
-        diagnosis.findings += found
-        diagnosis.checked += checked
-        diagnosis.not_judged += young
+        else:
+            try:
+                found, checked, young = _sample_checks(run_dir, checkpoint, cfg, n, device)
+            except GanzooError as exc:
+                found, checked, young = [], [f"samples not checked ({str(exc).splitlines()[0][:160]})"], []
+            diagnosis.findings += found
+            diagnosis.checked += checked
+            diagnosis.not_judged += young
     if not diagnosis.findings:
         diagnosis.findings.append(_healthy(rows, cfg))
     return diagnosis
 
 
-def _healthy(rows: list[dict[str, Any]], cfg: dict[str, Any] | None = None) -> Finding:
+def _healthy(rows: list[dict[str, Any]], cfg: dict[str, Any]) -> Finding:
     train = [r for r in rows if "loss_d" in r]
     evidence: dict[str, Any] = {}
     said = []
@@ -341,7 +337,7 @@ def _healthy(rows: list[dict[str, Any]], cfg: dict[str, Any] | None = None) -> F
             evidence.update(grad_norm_g_early=early, grad_norm_g_late=late)
             said.append(f"G's gradient {early:.3g} -> {late:.3g}")
         if "D(x)" in evidence and "D(G(z))" in evidence:
-            scores = "" if _probability_outputs(train, cfg or {}) else " (D's raw scores, not probabilities)"
+            scores = "" if probability_outputs(train, cfg) else " (D's raw scores, not probabilities)"
             said.insert(0, f"D(x) {evidence['D(x)']:.2f}, D(G(z)) {evidence['D(G(z))']:.2f} at the end{scores}")
     if not train:
         return Finding("healthy", "healthy", None, evidence,

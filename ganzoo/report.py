@@ -25,7 +25,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ganzoo.doctor import Diagnosis, diagnose_read, read_run
+from ganzoo.doctor import Diagnosis, diagnose_read, probability_outputs, read_run
 from ganzoo.errors import ConfigError
 
 MAX_GRIDS = 12  # sample grids shown on the timeline, evenly spread over the run
@@ -33,7 +33,7 @@ MAX_GRID_BYTES = 4 << 20  # a grid larger than this is left out of the page (nam
 DX_TITLE = "D(x) and D(G(z))"
 CURVES = (  # (title, log keys, log scale)
     ("Losses", ("loss_d", "loss_g"), False),
-    ("D(x) and D(G(z))", ("D(x)", "D(G(z))"), False),  # DX_TITLE
+    (DX_TITLE, ("D(x)", "D(G(z))"), False),
     ("Gradient norms", ("grad_norm_d", "grad_norm_g"), True),
     ("Learning rates", ("lr_g", "lr_d"), True),
     ("Training speed (images/s)", ("images_per_s",), False),
@@ -107,9 +107,7 @@ def _png(fig: Any) -> str:
 def _titled(title: str, runs: list[Run]) -> str:
     """A panel's title; D's outputs are probabilities only under a logit loss (a hinge or critic
     loss logs D's raw scores under the same names)."""
-    from ganzoo.diagnosis import _probability_outputs
-
-    if title == DX_TITLE and not all(_probability_outputs(r.train, r.config) for r in runs):
+    if title == DX_TITLE and not all(probability_outputs(r.train, r.config) for r in runs):
         return f"{title}: raw scores, not probabilities, for {', '.join(sorted({str(r.config.get('loss')) for r in runs}))}"
     return title
 
@@ -200,7 +198,7 @@ def _findings(run: Run) -> str:
     for f in d.not_judged:
         items.append(f"<li class='not-judged'>not judged yet: <b>{_esc(f.code)}</b>: {_esc(f.message)}</li>")
     checked = "".join(f"<li>{_esc(c)}</li>" for c in d.checked)
-    kind = "early" if d.not_judged and d.verdict == "healthy" else d.verdict
+    kind = "early" if d.early else d.verdict
     return (f"<p class='verdict {_attr(kind)}'>doctor: <b>{_esc(d.headline)}</b></p><ul>{''.join(items)}</ul>"
             f"<details><summary>what the doctor looked at</summary><ul>{checked}</ul></details>")
 

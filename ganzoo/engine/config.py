@@ -140,7 +140,7 @@ def _accepts(annotation: str, value: Any) -> bool:
 
 
 def _in_words(annotation: Any) -> str:
-    """A field's type as a config file's reader says it: ``int | None`` -> ``a whole number (or null)``."""
+    """A field's type as a config file's reader says it: ``int | None`` -> ``a whole number, or leave it out``."""
     words = {"int": "a whole number", "float": "a number", "str": "a text", "bool": "true or false",
              "dict": "a table of names and values", "list": "a list", "tuple": "a list"}
     text = str(annotation).replace("typing.", "")

@@ -97,14 +97,11 @@ def build_model_and_data(cfg: TrainConfig, gan: GAN | None, dataset: TensorDatas
         cfg.model_args = {**asked, "num_classes": dataset.num_classes}
         torch.manual_seed(cfg.seed + rank)  # as start_process left it: the same weights as one build
         gan = build_gan(cfg, None, dataset)
-    return gan, load_data(cfg, gan, dataset)
+    return gan, fit_data(cfg, gan, dataset)
 
 
-def load_data(cfg: TrainConfig, gan: GAN, dataset: TensorDataset | None) -> TensorDataset:
-    """The dataset (loaded unless given), checked against the model; ``cfg`` records what the run uses."""
-    if dataset is None:
-        dataset = load_dataset(cfg.dataset, cfg.data_dir, download=cfg.download,
-                               image_shape=tuple(gan.generator.output_shape))
+def fit_data(cfg: TrainConfig, gan: GAN, dataset: TensorDataset) -> TensorDataset:
+    """The dataset checked against the model; ``cfg`` records what the run uses."""
     if "data_shape" not in cfg.model_args:
         cfg.model_args = dict(gan.config)
     if cfg.n_critic is not None:

@@ -255,8 +255,8 @@ def fetch_inception(dst: str | Path | None = None, *, source: str | Path | None 
 
     Downloads pytorch-fid's ``pt_inception-2015-12-05-6726825d.pth`` from its published address
     (:data:`PTH_URL`), or takes ``source`` (that file, downloaded elsewhere), checks its sha256
-    (:data:`PTH_SHA256`; ``check_hash=False`` skips that for a ``source`` you trust), converts it to safetensors with tensors-only loading (:func:`convert`)
-    and writes it to ``dst`` (default :func:`default_weights_path`). Nothing is done when a
+    (:data:`PTH_SHA256`; ``check_hash=False`` skips that for a ``source`` you trust), converts it
+    to safetensors with tensors-only loading (:func:`convert`) and writes it to ``dst`` (default :func:`default_weights_path`). Nothing is done when a
     readable file is already there (``force`` converts again).
 
     Returns:
